@@ -1,0 +1,62 @@
+import crypto from 'node:crypto';
+import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import Ajv from 'ajv';
+import addFormats from 'ajv-formats';
+import type { Config } from './config';
+import { errorHandler, notFoundHandler } from './errors';
+import auth from './plugins/auth';
+import database from './plugins/database';
+import openapi from './plugins/openapi';
+import health from './routes/health';
+import ratings from './routes/ratings';
+import users from './routes/users';
+import items from './routes/items';
+import stats from './routes/stats';
+
+export interface AppOptions {
+  config: Config;
+  /** pino options, or false for silence (tests). */
+  logger?: FastifyServerOptions['logger'];
+}
+
+function makeAjv(coerce: boolean): Ajv {
+  // Bodies are never coerced: "4" is not a rating. Query strings and path parameters are text and need it.
+  const ajv = new Ajv({ coerceTypes: coerce ? 'array' : false, useDefaults: true, removeAdditional: false, strict: false, allErrors: false });
+  addFormats(ajv);
+  return ajv;
+}
+
+export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
+  const { config } = options;
+  const app = Fastify({
+    logger: options.logger ?? { level: config.logLevel, redact: ['req.headers.authorization'] },
+    bodyLimit: config.bodyLimitBytes,
+    trustProxy: config.trustProxy,
+    genReqId: (req) => {
+      const given = req.headers['x-request-id'];
+      return typeof given === 'string' && /^[\w.-]{1,64}$/.test(given) ? given : crypto.randomUUID();
+    },
+    requestIdHeader: false,
+    ajv: { customOptions: { coerceTypes: false } },
+    routerOptions: { maxParamLength: 512 },
+  });
+  const bodyAjv = makeAjv(false);
+  const otherAjv = makeAjv(true);
+  app.setValidatorCompiler(({ schema, httpPart }) => (httpPart === 'body' ? bodyAjv : otherAjv).compile(schema));
+  app.setErrorHandler(errorHandler);
+  app.setNotFoundHandler(notFoundHandler);
+  app.addHook('onSend', async (request, reply) => {
+    reply.header('x-request-id', request.id);
+  });
+
+  const scale = { min: config.ratingMin, max: config.ratingMax };
+  await app.register(database, { dataDir: config.dataDir });
+  await app.register(openapi);
+  await app.register(auth, { apiKeys: config.apiKeys });
+  await app.register(health);
+  await app.register(ratings, { scale, maxBatch: config.maxBatch, importLimitBytes: config.importLimitBytes });
+  await app.register(users);
+  await app.register(items);
+  await app.register(stats);
+  return app;
+}

@@ -1,0 +1,27 @@
+import fp from 'fastify-plugin';
+import type { Database } from 'better-sqlite3';
+import { openDatabase } from '../db/open';
+import { RatingsRepository } from '../ratings/repository';
+import { currentVersion, latestVersion } from '../db/migrate';
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    db: Database;
+    ratings: RatingsRepository;
+    isDatabaseReady(): boolean;
+  }
+}
+
+export default fp(
+  async (app, opts: { dataDir: string }) => {
+    const db = openDatabase(opts.dataDir);
+    app.decorate('db', db);
+    app.decorate('ratings', new RatingsRepository(db));
+    const latest = latestVersion();
+    app.decorate('isDatabaseReady', () => db.open && currentVersion(db) >= latest);
+    app.addHook('onClose', async () => {
+      db.close();
+    });
+  },
+  { name: 'database' },
+);

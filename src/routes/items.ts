@@ -1,0 +1,45 @@
+import type { FastifyPluginAsync } from 'fastify';
+import { AppError } from '../errors';
+import { ItemIdParam, responses } from '../schemas/common';
+import { ItemPutBody, ItemResponse, type ItemPutBodyT } from '../schemas/ratings';
+
+const items: FastifyPluginAsync = async (app) => {
+  app.get(
+    '/items/:itemId',
+    {
+      schema: {
+        tags: ['items'],
+        summary: "An item's metadata, rating count and mean",
+        params: ItemIdParam,
+        response: responses({ 200: ItemResponse }, [404]),
+      },
+    },
+    async (request) => {
+      const { itemId } = request.params as { itemId: string };
+      const item = app.ratings.item(itemId);
+      if (!item) throw new AppError('ITEM_NOT_FOUND', `item ${itemId} not found`);
+      return item;
+    },
+  );
+
+  app.put(
+    '/items/:itemId',
+    {
+      schema: {
+        tags: ['items'],
+        summary: "Create an item or replace its metadata",
+        params: ItemIdParam,
+        body: ItemPutBody,
+        response: responses({ 200: ItemResponse, 201: ItemResponse }, [413, 415]),
+      },
+    },
+    async (request, reply) => {
+      const { itemId } = request.params as { itemId: string };
+      const body = request.body as ItemPutBodyT;
+      const created = app.ratings.putItem(itemId, body.title ?? null, (body.attributes as Record<string, unknown>) ?? null);
+      return reply.status(created ? 201 : 200).send(app.ratings.item(itemId));
+    },
+  );
+};
+
+export default items;

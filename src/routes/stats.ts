@@ -1,0 +1,13 @@
+import type { FastifyPluginAsync } from 'fastify';
+import { responses } from '../schemas/common';
+import { StatsResponse } from '../schemas/ratings';
+
+const stats: FastifyPluginAsync = async (app) => {
+  app.get(
+    '/stats',
+    { schema: { tags: ['ops'], summary: 'Counts of users, items and ratings', response: responses({ 200: StatsResponse }) } },
+    async () => app.ratings.stats(),
+  );
+};
+
+export default stats;

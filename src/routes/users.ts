@@ -1,0 +1,65 @@
+import type { FastifyPluginAsync } from 'fastify';
+import { Type } from '@sinclair/typebox';
+import { AppError } from '../errors';
+import { ItemIdParam, responses, UserIdParam } from '../schemas/common';
+import { PageQuery, UserRatingsResponse } from '../schemas/ratings';
+
+const users: FastifyPluginAsync = async (app) => {
+  app.get(
+    '/users/:userId/ratings',
+    {
+      schema: {
+        tags: ['users'],
+        summary: "A user's ratings, paged",
+        params: UserIdParam,
+        querystring: PageQuery,
+        response: responses({ 200: UserRatingsResponse }, [404]),
+      },
+    },
+    async (request) => {
+      const { userId } = request.params as { userId: string };
+      const { limit = 100, offset = 0 } = request.query as { limit?: number; offset?: number };
+      const page = app.ratings.userRatings(userId, limit, offset);
+      if (!page) throw new AppError('USER_NOT_FOUND', `user ${userId} not found`);
+      return { userId, limit, offset, ...page };
+    },
+  );
+
+  app.delete(
+    '/users/:userId',
+    {
+      schema: {
+        tags: ['users'],
+        summary: 'Delete a user and all their ratings',
+        params: UserIdParam,
+        response: responses({ 204: Type.Null() }, [404]),
+      },
+    },
+    async (request, reply) => {
+      const { userId } = request.params as { userId: string };
+      if (!app.ratings.deleteUser(userId)) throw new AppError('USER_NOT_FOUND', `user ${userId} not found`);
+      return reply.status(204).send();
+    },
+  );
+
+  app.delete(
+    '/users/:userId/ratings/:itemId',
+    {
+      schema: {
+        tags: ['users'],
+        summary: 'Delete one rating',
+        params: Type.Composite([UserIdParam, ItemIdParam]),
+        response: responses({ 204: Type.Null() }, [404]),
+      },
+    },
+    async (request, reply) => {
+      const { userId, itemId } = request.params as { userId: string; itemId: string };
+      if (!app.ratings.deleteRating(userId, itemId)) {
+        throw new AppError('RATING_NOT_FOUND', `no rating by user ${userId} for item ${itemId}`);
+      }
+      return reply.status(204).send();
+    },
+  );
+};
+
+export default users;

@@ -1,0 +1,65 @@
+import { Type, type Static } from '@sinclair/typebox';
+import { IMPORT_FORMATS } from '../ratings/formats';
+import { ExternalId } from './common';
+
+export const RatingInput = Type.Object(
+  {
+    userId: ExternalId('Caller-assigned user ID'),
+    itemId: ExternalId('Caller-assigned item ID'),
+    rating: Type.Number({ description: 'Value on the configured rating scale (default 1 to 5)' }),
+    timestamp: Type.Optional(Type.Integer({ minimum: 0, description: 'Seconds since the epoch' })),
+  },
+  { additionalProperties: false },
+);
+
+export const RatingsBody = Type.Union([RatingInput, Type.Array(RatingInput, { minItems: 1, maxItems: 100_000 })]);
+
+export const UpsertResponse = Type.Object({ inserted: Type.Integer(), updated: Type.Integer() });
+
+export const ImportQuery = Type.Object({
+  format: Type.Optional(Type.Union(IMPORT_FORMATS.map((f) => Type.Literal(f)), { default: 'auto' })),
+  atomic: Type.Optional(Type.Boolean({ default: false })),
+});
+
+export const ImportResponse = Type.Object({
+  inserted: Type.Integer(),
+  updated: Type.Integer(),
+  rejected: Type.Integer(),
+  format: Type.String(),
+  errors: Type.Array(Type.Object({ line: Type.Integer(), reason: Type.String() })),
+});
+
+export const PageQuery = Type.Object({
+  limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, default: 100 })),
+  offset: Type.Optional(Type.Integer({ minimum: 0, default: 0 })),
+});
+
+export const UserRatingsResponse = Type.Object({
+  userId: Type.String(),
+  total: Type.Integer(),
+  limit: Type.Integer(),
+  offset: Type.Integer(),
+  ratings: Type.Array(
+    Type.Object({ itemId: Type.String(), rating: Type.Number(), timestamp: Type.Union([Type.Integer(), Type.Null()]) }),
+  ),
+});
+
+export const ItemResponse = Type.Object({
+  itemId: Type.String(),
+  title: Type.Union([Type.String(), Type.Null()]),
+  attributes: Type.Union([Type.Object({}, { additionalProperties: true }), Type.Null()]),
+  ratingCount: Type.Integer(),
+  ratingMean: Type.Union([Type.Number(), Type.Null()]),
+});
+
+export const ItemPutBody = Type.Object(
+  {
+    title: Type.Optional(Type.Union([Type.String({ maxLength: 1000 }), Type.Null()])),
+    attributes: Type.Optional(Type.Union([Type.Object({}, { additionalProperties: true }), Type.Null()])),
+  },
+  { additionalProperties: false },
+);
+
+export const StatsResponse = Type.Object({ users: Type.Integer(), items: Type.Integer(), ratings: Type.Integer() });
+
+export type ItemPutBodyT = Static<typeof ItemPutBody>;
