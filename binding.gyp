@@ -1,0 +1,29 @@
+{
+  "target_defaults": {
+    "cflags_cc!": ["-fno-exceptions"],
+    "cflags_cc": ["-O3", "-std=c++17", "-fexceptions", "-Wno-psabi"],
+    "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
+    "defines": ["NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS"]
+  },
+  "targets": [
+    {
+      "target_name": "nnmf_kernel_avx2",
+      "type": "static_library",
+      "sources": ["src/native/kernel.cc"],
+      "defines": ["KERNEL_NS=k_avx2"],
+      "cflags_cc": ["-mavx2", "-mfma", "-fPIC"]
+    },
+    {
+      "target_name": "nnmf_kernel_generic",
+      "type": "static_library",
+      "sources": ["src/native/kernel.cc"],
+      "defines": ["KERNEL_NS=k_generic"],
+      "cflags_cc": ["-fPIC"]
+    },
+    {
+      "target_name": "nnmf_native",
+      "sources": ["src/native/addon.cc"],
+      "dependencies": ["nnmf_kernel_avx2", "nnmf_kernel_generic"]
+    }
+  ]
+}

@@ -1,0 +1,82 @@
+import crypto from 'node:crypto';
+import { Rng, range } from './rng';
+
+/** Ratings as parallel typed arrays over dense user and item indexes, with the ID vocabularies. */
+export interface Dataset {
+  userIds: string[];
+  itemIds: string[];
+  u: Int32Array;
+  i: Int32Array;
+  r: Float32Array;
+}
+
+export interface Split {
+  train: Int32Array;
+  validation: Int32Array;
+  test: Int32Array;
+}
+
+/** Builds a dataset from (user, item, rating) triples, assigning indexes in order of first appearance. */
+export function datasetFromTriples(triples: Iterable<[string, string, number]>): Dataset {
+  const users = new Map<string, number>();
+  const items = new Map<string, number>();
+  const u: number[] = [];
+  const i: number[] = [];
+  const r: number[] = [];
+  for (const [us, it, v] of triples) {
+    let a = users.get(us);
+    if (a === undefined) users.set(us, (a = users.size));
+    let b = items.get(it);
+    if (b === undefined) items.set(it, (b = items.size));
+    u.push(a);
+    i.push(b);
+    r.push(v);
+  }
+  return { userIds: [...users.keys()], itemIds: [...items.keys()], u: Int32Array.from(u), i: Int32Array.from(i), r: Float32Array.from(r) };
+}
+
+export function size(ds: Dataset): number {
+  return ds.r.length;
+}
+
+/**
+ * Random split: `testFraction` of all ratings for test, then `validationFraction` of the rest
+ * for early stopping. Deterministic for a seed.
+ */
+export function randomSplit(ds: Dataset, seed: number, testFraction: number, validationFraction: number): Split {
+  const order = new Rng(seed).shuffle(range(size(ds)));
+  const nTest = Math.round(order.length * testFraction);
+  const rest = order.length - nTest;
+  const nVal = Math.round(rest * validationFraction);
+  return {
+    test: order.slice(0, nTest),
+    validation: order.slice(nTest, nTest + nVal),
+    train: order.slice(nTest + nVal),
+  };
+}
+
+/** Per-row regularisation weights lambda / (number of training ratings of the row), so each row's penalty sums to lambda. */
+export function regWeights(index: Int32Array, positions: Int32Array, rows: number, lambda: number): Float32Array {
+  const counts = new Float64Array(rows);
+  for (const p of positions) counts[index[p]]++;
+  const w = new Float32Array(rows);
+  for (let k = 0; k < rows; k++) w[k] = counts[k] > 0 ? lambda / counts[k] : 0;
+  return w;
+}
+
+export function meanRating(ds: Dataset, positions: Int32Array): number {
+  let s = 0;
+  for (const p of positions) s += ds.r[p];
+  return positions.length ? s / positions.length : 0;
+}
+
+/** Content hash of the ratings, independent of row order. */
+export function fingerprint(ds: Dataset): string {
+  const n = size(ds);
+  const keys = new Array<string>(n);
+  for (let k = 0; k < n; k++) keys[k] = `${ds.userIds[ds.u[k]]}\u0000${ds.itemIds[ds.i[k]]}\u0000${ds.r[k]}`;
+  keys.sort();
+  const h = crypto.createHash('sha256');
+  for (const k of keys) h.update(k).update('\n');
+  return `sha256:${h.digest('hex')}`;
+}

@@ -1,0 +1,37 @@
+import type { Dataset } from './dataset';
+import type { TrainParams } from './params';
+import type { ModelParams } from './state';
+
+export type EngineName = 'native' | 'tfjs';
+
+/** What one epoch needs besides the model: the training positions in visiting order and the per-row regularisation. */
+export interface EpochInput {
+  data: Dataset;
+  order: Int32Array;
+  regU: Float32Array;
+  regI: Float32Array;
+  lr: number;
+}
+
+export interface EpochResult {
+  sse: number;
+  count: number;
+  cancelled: boolean;
+}
+
+/** A training run in progress: owns optimiser state and updates `params` in place. */
+export interface TrainSession {
+  epoch(input: EpochInput, cancel: Int32Array): Promise<EpochResult>;
+  /** Steps taken so far. */
+  readonly step: number;
+  dispose(): void;
+}
+
+export interface Engine {
+  readonly name: EngineName;
+  /** Human-readable detail: kernel variant or TF.js backend. */
+  readonly detail: string;
+  createSession(params: ModelParams, settings: TrainParams): Promise<TrainSession>;
+  /** Raw network outputs (not clipped) for index pairs. */
+  predict(params: ModelParams, u: Int32Array, i: Int32Array): Float32Array;
+}

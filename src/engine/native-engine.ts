@@ -1,0 +1,52 @@
+import type { Engine, EpochInput, TrainSession } from './engine';
+import { loadNative, nativeLoadError, type NativeAddon } from './native';
+import type { TrainParams } from './params';
+import { zeroOptimizerState, type ModelParams } from './state';
+
+export class NativeEngine implements Engine {
+  readonly name = 'native' as const;
+  readonly detail: string;
+  private readonly addon: NativeAddon;
+
+  constructor() {
+    const addon = loadNative();
+    if (!addon) throw new Error(`native engine unavailable: ${nativeLoadError()}`);
+    this.addon = addon;
+    this.detail = `fused C++ kernel (${addon.kernel})`;
+  }
+
+  async createSession(params: ModelParams, settings: TrainParams): Promise<TrainSession> {
+    const model = Object.assign(params, zeroOptimizerState(params));
+    const addon = this.addon;
+    let step = 0;
+    return {
+      get step() {
+        return step;
+      },
+      async epoch(input: EpochInput, cancel: Int32Array) {
+        const res = await addon.trainEpoch(
+          model,
+          { u: input.data.u, i: input.data.i, r: input.data.r, order: input.order, regU: input.regU, regI: input.regI },
+          {
+            batchSize: settings.batchSize,
+            lr: input.lr,
+            optimizer: settings.optimizer === 'adam' ? 1 : 0,
+            step,
+            alternating: settings.alternating,
+            threads: settings.threads,
+            cancel,
+          },
+        );
+        step = res.step;
+        return res;
+      },
+      dispose() {
+        for (const k of ['netS1', 'netS2', 'usersS1', 'usersS2', 'itemsS1', 'itemsS2']) delete (model as unknown as Record<string, unknown>)[k];
+      },
+    };
+  }
+
+  predict(params: ModelParams, u: Int32Array, i: Int32Array): Float32Array {
+    return this.addon.predict(params, u, i);
+  }
+}

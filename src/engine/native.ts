@@ -1,0 +1,69 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { projectRoot } from '../root';
+import type { ModelParams, OptimizerState } from './state';
+
+export interface NativeData {
+  u: Int32Array;
+  i: Int32Array;
+  r: Float32Array;
+  order: Int32Array;
+  regU: Float32Array;
+  regI: Float32Array;
+}
+
+export interface NativeOptions {
+  batchSize: number;
+  lr: number;
+  optimizer: 0 | 1;
+  rho?: number;
+  beta1?: number;
+  beta2?: number;
+  eps?: number;
+  step: number;
+  alternating: boolean;
+  threads: number;
+  cancel?: Int32Array;
+}
+
+export interface NativeAddon {
+  kernel: string;
+  trainEpoch(
+    model: ModelParams & OptimizerState,
+    data: NativeData,
+    opts: NativeOptions,
+  ): Promise<{ sse: number; count: number; step: number; cancelled: boolean }>;
+  predict(model: ModelParams, users: Int32Array, items: Int32Array): Float32Array;
+  lossAndGrad(
+    model: ModelParams,
+    data: NativeData,
+  ): { loss: number; gNet: Float32Array; gUsers: Float32Array; gItems: Float32Array };
+}
+
+let cached: NativeAddon | null | undefined;
+let loadError: string | null = null;
+
+/** The compiled kernel, or null when it was not built (the reason is in nativeLoadError()). */
+export function loadNative(): NativeAddon | null {
+  if (cached !== undefined) return cached;
+  const root = projectRoot();
+  for (const dir of ['build/Release', 'build/Debug']) {
+    const file = path.join(root, dir, 'nnmf_native.node');
+    if (!fs.existsSync(file)) continue;
+    try {
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
+      cached = require(file) as NativeAddon;
+      return cached;
+    } catch (err) {
+      loadError = err instanceof Error ? err.message : String(err);
+    }
+  }
+  loadError ??= 'build/Release/nnmf_native.node not found (run npm run build:native)';
+  cached = null;
+  return cached;
+}
+
+export function nativeLoadError(): string | null {
+  loadNative();
+  return loadError;
+}

@@ -1,0 +1,83 @@
+/** Training settings: every knob of the trainer, with the defaults that meet the accuracy targets. */
+export interface TrainParams {
+  d: number;
+  dp: number;
+  hidden: [number, number, number];
+  lambda: number;
+  optimizer: 'adam' | 'rmsprop';
+  lr: number;
+  /** Learning rate multiplied by this after every epoch. */
+  lrDecay: number;
+  batchSize: number;
+  maxEpochs: number;
+  patience: number;
+  seed: number;
+  useBias: boolean;
+  /** Recompute the latent gradients after the network step (the paper's alternation) or reuse one pass. */
+  alternating: boolean;
+  validationFraction: number;
+  testFraction: number;
+  threads: number;
+  initStd: number;
+}
+
+export const DEFAULT_PARAMS: TrainParams = {
+  d: 10,
+  dp: 60,
+  hidden: [50, 50, 50],
+  lambda: 50,
+  optimizer: 'adam',
+  lr: 3e-3,
+  lrDecay: 0.95,
+  batchSize: 16384,
+  maxEpochs: 60,
+  patience: 4,
+  seed: 1,
+  useBias: true,
+  alternating: true,
+  validationFraction: 0.02,
+  testFraction: 0.1,
+  threads: 1,
+  initStd: 0.1,
+};
+
+export class ParamError extends Error {}
+
+type Check = (v: unknown) => boolean;
+const int = (lo: number, hi: number): Check => (v) => Number.isInteger(v) && (v as number) >= lo && (v as number) <= hi;
+const num = (lo: number, hi: number): Check => (v) => typeof v === 'number' && Number.isFinite(v) && v >= lo && v <= hi;
+const CHECKS: Record<keyof TrainParams, [Check, string]> = {
+  d: [int(0, 64), 'an integer 0..64'],
+  dp: [int(0, 64), 'an integer 0..64'],
+  hidden: [(v) => Array.isArray(v) && v.length === 3 && v.every(int(1, 128)), 'three integers 1..128'],
+  lambda: [num(0, 1e6), 'a number 0..1e6'],
+  optimizer: [(v) => v === 'adam' || v === 'rmsprop', '"adam" or "rmsprop"'],
+  lr: [num(1e-7, 10), 'a number 1e-7..10'],
+  lrDecay: [num(0.01, 1), 'a number 0.01..1'],
+  batchSize: [int(1, 1 << 24), 'an integer 1..16777216 (larger than the data means full batch)'],
+  maxEpochs: [int(1, 100_000), 'an integer 1..100000'],
+  patience: [int(1, 10_000), 'an integer 1..10000'],
+  seed: [int(0, 2 ** 31 - 1), 'an integer 0..2^31-1'],
+  useBias: [(v) => typeof v === 'boolean', 'a boolean'],
+  alternating: [(v) => typeof v === 'boolean', 'a boolean'],
+  validationFraction: [num(0.001, 0.5), 'a number 0.001..0.5'],
+  testFraction: [num(0, 0.5), 'a number 0..0.5'],
+  threads: [int(1, 64), 'an integer 1..64'],
+  initStd: [num(0, 10), 'a number 0..10'],
+};
+
+export const PARAM_NAMES = Object.keys(CHECKS) as (keyof TrainParams)[];
+
+/** Merges caller settings over the defaults; unknown names and bad values are errors. */
+export function resolveParams(given: Record<string, unknown> = {}, base: TrainParams = DEFAULT_PARAMS): TrainParams {
+  const out: Record<string, unknown> = { ...base, hidden: [...base.hidden] };
+  for (const [k, v] of Object.entries(given)) {
+    if (!(k in CHECKS)) throw new ParamError(`unknown training parameter ${k}`);
+    const [check, what] = CHECKS[k as keyof TrainParams];
+    if (!check(v)) throw new ParamError(`training parameter ${k} must be ${what}`);
+    out[k] = v;
+  }
+  const p = out as unknown as TrainParams;
+  if (2 * p.d + p.dp < 1 || 2 * p.d + p.dp > 128) throw new ParamError('2*d + dp must be between 1 and 128');
+  return p;
+}

@@ -1,0 +1,150 @@
+import { randomSplit, regWeights, size, type Dataset, type Split } from './dataset';
+import type { Engine } from './engine';
+import { metrics, type Metrics } from './evaluate';
+import type { TrainParams } from './params';
+import { Rng } from './rng';
+import { allFinite, cloneParams, initParams, type ModelParams } from './state';
+
+export interface EpochProgress {
+  epoch: number;
+  trainRmse: number;
+  validationRmse: number;
+  lr: number;
+  seconds: number;
+  elapsedSeconds: number;
+  best: boolean;
+}
+
+export interface TrainResult {
+  params: ModelParams;
+  epochs: number;
+  bestEpoch: number;
+  history: EpochProgress[];
+  validation: Metrics;
+  test: Metrics | null;
+  counts: { train: number; validation: number; test: number; users: number; items: number };
+  seconds: number;
+  stoppedBy: 'patience' | 'maxEpochs';
+}
+
+export class TrainingCancelledError extends Error {
+  constructor() {
+    super('training cancelled');
+  }
+}
+
+export class TrainingDivergedError extends Error {}
+
+export interface TrainOptions {
+  engine: Engine;
+  params: TrainParams;
+  scale: { min: number; max: number };
+  signal?: AbortSignal;
+  onEpoch?: (p: EpochProgress) => void;
+  /** Use this split instead of a random one (benchmarks pass their own). */
+  split?: Split;
+  /** Start from these parameters instead of a fresh initialisation. */
+  init?: ModelParams;
+}
+
+export function evaluate(engine: Engine, p: ModelParams, ds: Dataset, positions: Int32Array, scale: { min: number; max: number }): Metrics {
+  const u = new Int32Array(positions.length);
+  const i = new Int32Array(positions.length);
+  const r = new Float32Array(positions.length);
+  positions.forEach((pos, k) => {
+    u[k] = ds.u[pos];
+    i[k] = ds.i[pos];
+    r[k] = ds.r[pos];
+  });
+  return metrics(engine.predict(p, u, i), r, scale.min, scale.max);
+}
+
+/**
+ * Trains NNMF with early stopping on the validation split and returns the parameters of the
+ * best epoch. Throws TrainingCancelledError when the signal aborts and TrainingDivergedError
+ * when the loss or the weights stop being finite (nothing non-finite is ever returned).
+ */
+export async function train(ds: Dataset, opts: TrainOptions): Promise<TrainResult> {
+  const s = opts.params;
+  if (size(ds) < 2) throw new Error('need at least two ratings to train');
+  const split = opts.split ?? randomSplit(ds, s.seed, s.testFraction, s.validationFraction);
+  if (split.train.length === 0 || split.validation.length === 0) throw new Error('training or validation split is empty');
+  const dims = {
+    nUsers: ds.userIds.length,
+    nItems: ds.itemIds.length,
+    d: s.d,
+    dp: s.dp,
+    h1: s.hidden[0],
+    h2: s.hidden[1],
+    h3: s.hidden[2],
+    useBias: s.useBias,
+  };
+  const params = opts.init ? cloneParams(opts.init) : initParams(dims, s.seed, s.initStd);
+  const regU = regWeights(ds.u, split.train, dims.nUsers, s.lambda);
+  const regI = regWeights(ds.i, split.train, dims.nItems, s.lambda);
+  const session = await opts.engine.createSession(params, s);
+  const cancel = new Int32Array(1);
+  const onAbort = () => {
+    cancel[0] = 1;
+  };
+  opts.signal?.addEventListener('abort', onAbort);
+  const rng = new Rng(s.seed + 1);
+  const started = Date.now();
+  const history: EpochProgress[] = [];
+  let best: { params: ModelParams; epoch: number; rmse: number } | null = null;
+  let stoppedBy: TrainResult['stoppedBy'] = 'maxEpochs';
+  try {
+    for (let epoch = 1; epoch <= s.maxEpochs; epoch++) {
+      if (opts.signal?.aborted) throw new TrainingCancelledError();
+      const t0 = Date.now();
+      const lr = s.lr * Math.pow(s.lrDecay, epoch - 1);
+      const order = rng.shuffle(split.train.slice());
+      const res = await session.epoch({ data: ds, order, regU, regI, lr }, cancel);
+      if (res.cancelled || opts.signal?.aborted) throw new TrainingCancelledError();
+      if (!Number.isFinite(res.sse) || !allFinite(params)) {
+        throw new TrainingDivergedError(
+          `training diverged in epoch ${epoch}: the loss is no longer finite (learning rate ${s.lr} is probably too high)`,
+        );
+      }
+      const val = evaluate(opts.engine, params, ds, split.validation, opts.scale);
+      const improved = best === null || val.rmse < best.rmse;
+      if (improved) best = { params: cloneParams(params), epoch, rmse: val.rmse };
+      const progress: EpochProgress = {
+        epoch,
+        trainRmse: Math.sqrt(res.sse / Math.max(1, res.count)),
+        validationRmse: val.rmse,
+        lr,
+        seconds: (Date.now() - t0) / 1000,
+        elapsedSeconds: (Date.now() - started) / 1000,
+        best: improved,
+      };
+      history.push(progress);
+      opts.onEpoch?.(progress);
+      if (best && epoch - best.epoch >= s.patience) {
+        stoppedBy = 'patience';
+        break;
+      }
+    }
+  } finally {
+    opts.signal?.removeEventListener('abort', onAbort);
+    session.dispose();
+  }
+  const finalParams = best!.params;
+  return {
+    params: finalParams,
+    epochs: history.length,
+    bestEpoch: best!.epoch,
+    history,
+    validation: evaluate(opts.engine, finalParams, ds, split.validation, opts.scale),
+    test: split.test.length ? evaluate(opts.engine, finalParams, ds, split.test, opts.scale) : null,
+    counts: {
+      train: split.train.length,
+      validation: split.validation.length,
+      test: split.test.length,
+      users: dims.nUsers,
+      items: dims.nItems,
+    },
+    seconds: (Date.now() - started) / 1000,
+    stoppedBy,
+  };
+}

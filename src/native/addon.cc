@@ -1,0 +1,251 @@
+// N-API bindings for the fused NNMF kernel. Every array handed in is checked here, so bad
+// input from JavaScript becomes a thrown error rather than an out-of-bounds access.
+#include <napi.h>
+
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "kernel.h"
+
+namespace {
+
+using namespace nnmf;
+
+struct Variant {
+  const char* name;
+  Result (*trainEpoch)(const Model&, const Data&, Opts&);
+  void (*predict)(const Model&, const int32_t*, const int32_t*, int64_t, float*);
+  double (*lossAndGrad)(const Model&, const Data&, float*, float*, float*);
+};
+
+const Variant kAvx2{"avx2", k_avx2::trainEpoch, k_avx2::predict, k_avx2::lossAndGrad};
+const Variant kGeneric{"generic", k_generic::trainEpoch, k_generic::predict, k_generic::lossAndGrad};
+
+const Variant& pickVariant() {
+  const char* forced = std::getenv("NNMF_KERNEL");
+  if (forced && std::strcmp(forced, "generic") == 0) return kGeneric;
+  __builtin_cpu_init();
+  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return kAvx2;
+  return kGeneric;
+}
+
+const Variant& variant() {
+  static const Variant& v = pickVariant();
+  return v;
+}
+
+struct Error : std::exception {
+  std::string msg;
+  explicit Error(std::string m) : msg(std::move(m)) {}
+};
+
+int intProp(const Napi::Object& o, const char* key, int lo, int hi) {
+  Napi::Value v = o.Get(key);
+  if (!v.IsNumber()) throw Error(std::string(key) + " must be a number");
+  double d = v.As<Napi::Number>().DoubleValue();
+  if (!(d >= lo && d <= hi) || d != std::floor(d)) throw Error(std::string(key) + " is out of range");
+  return (int)d;
+}
+
+double numProp(const Napi::Object& o, const char* key, double def) {
+  Napi::Value v = o.Get(key);
+  if (v.IsUndefined()) return def;
+  if (!v.IsNumber()) throw Error(std::string(key) + " must be a number");
+  double d = v.As<Napi::Number>().DoubleValue();
+  if (!std::isfinite(d)) throw Error(std::string(key) + " must be finite");
+  return d;
+}
+
+template <typename T, napi_typedarray_type Type>
+T* arrayProp(const Napi::Object& o, const char* key, size_t length, std::vector<Napi::Reference<Napi::Value>>* keep,
+             bool optional = false) {
+  Napi::Value v = o.Get(key);
+  if (optional && v.IsUndefined()) return nullptr;
+  if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != Type)
+    throw Error(std::string(key) + " must be a " + (Type == napi_float32_array ? "Float32Array" : "Int32Array"));
+  auto arr = v.As<Napi::TypedArray>();
+  if (length != SIZE_MAX && arr.ElementLength() != length)
+    throw Error(std::string(key) + " has length " + std::to_string(arr.ElementLength()) + ", expected " +
+                std::to_string(length));
+  if (keep) keep->push_back(Napi::Persistent(v));
+  return reinterpret_cast<T*>(static_cast<uint8_t*>(arr.ArrayBuffer().Data()) + arr.ByteOffset());
+}
+
+size_t lengthOf(const Napi::Object& o, const char* key) {
+  Napi::Value v = o.Get(key);
+  if (!v.IsTypedArray()) throw Error(std::string(key) + " must be a typed array");
+  return v.As<Napi::TypedArray>().ElementLength();
+}
+
+Model readModel(const Napi::Object& o, bool withState, std::vector<Napi::Reference<Napi::Value>>* keep) {
+  Model m{};
+  m.nUsers = intProp(o, "nUsers", 1, 1 << 30);
+  m.nItems = intProp(o, "nItems", 1, 1 << 30);
+  m.d = intProp(o, "d", 0, 64);
+  m.dp = intProp(o, "dp", 0, 128);
+  m.h1 = intProp(o, "h1", 1, 128);
+  m.h2 = intProp(o, "h2", 1, 128);
+  m.h3 = intProp(o, "h3", 1, 128);
+  if (m.inWidth() < 1 || m.inWidth() > 128) throw Error("2*d + dp must be between 1 and 128");
+  m.useBias = o.Get("useBias").ToBoolean();
+  const size_t ns = m.netSize(), nu = (size_t)m.nUsers * m.rowWidth(), ni = (size_t)m.nItems * m.rowWidth();
+  using F = float;
+  m.net = arrayProp<F, napi_float32_array>(o, "net", ns, keep);
+  m.users = arrayProp<F, napi_float32_array>(o, "users", nu, keep);
+  m.items = arrayProp<F, napi_float32_array>(o, "items", ni, keep);
+  if (withState) {
+    m.netS1 = arrayProp<F, napi_float32_array>(o, "netS1", ns, keep);
+    m.netS2 = arrayProp<F, napi_float32_array>(o, "netS2", ns, keep);
+    m.usersS1 = arrayProp<F, napi_float32_array>(o, "usersS1", nu, keep);
+    m.usersS2 = arrayProp<F, napi_float32_array>(o, "usersS2", nu, keep);
+    m.itemsS1 = arrayProp<F, napi_float32_array>(o, "itemsS1", ni, keep);
+    m.itemsS2 = arrayProp<F, napi_float32_array>(o, "itemsS2", ni, keep);
+  }
+  return m;
+}
+
+Data readData(const Napi::Object& o, const Model& m, std::vector<Napi::Reference<Napi::Value>>* keep) {
+  Data d{};
+  const size_t n = lengthOf(o, "u");
+  d.u = arrayProp<int32_t, napi_int32_array>(o, "u", n, keep);
+  d.i = arrayProp<int32_t, napi_int32_array>(o, "i", n, keep);
+  d.r = arrayProp<float, napi_float32_array>(o, "r", n, keep);
+  d.n = (int64_t)lengthOf(o, "order");
+  d.order = arrayProp<int32_t, napi_int32_array>(o, "order", d.n, keep);
+  d.regU = arrayProp<float, napi_float32_array>(o, "regU", m.nUsers, keep);
+  d.regI = arrayProp<float, napi_float32_array>(o, "regI", m.nItems, keep);
+  for (int64_t k = 0; k < d.n; k++) {
+    const int32_t p = d.order[k];
+    if (p < 0 || (size_t)p >= n) throw Error("order holds a position out of range");
+    if (d.u[p] < 0 || d.u[p] >= m.nUsers) throw Error("user index out of range at position " + std::to_string(p));
+    if (d.i[p] < 0 || d.i[p] >= m.nItems) throw Error("item index out of range at position " + std::to_string(p));
+    if (!std::isfinite(d.r[p])) throw Error("rating is not finite at position " + std::to_string(p));
+  }
+  return d;
+}
+
+class EpochWorker : public Napi::AsyncWorker {
+ public:
+  EpochWorker(Napi::Env env, Model m, Data d, Opts o, std::vector<Napi::Reference<Napi::Value>> keep)
+      : Napi::AsyncWorker(env), deferred_(Napi::Promise::Deferred::New(env)), m_(m), d_(d), o_(o),
+        keep_(std::move(keep)) {}
+  Napi::Promise Promise() { return deferred_.Promise(); }
+  void Execute() override { res_ = variant().trainEpoch(m_, d_, o_); }
+  void OnOK() override {
+    Napi::Env env = Env();
+    auto out = Napi::Object::New(env);
+    out.Set("sse", res_.sse);
+    out.Set("count", (double)res_.count);
+    out.Set("step", (double)o_.step);
+    out.Set("cancelled", res_.cancelled);
+    keep_.clear();
+    deferred_.Resolve(out);
+  }
+  void OnError(const Napi::Error& e) override {
+    keep_.clear();
+    deferred_.Reject(e.Value());
+  }
+
+ private:
+  Napi::Promise::Deferred deferred_;
+  Model m_;
+  Data d_;
+  Opts o_;
+  Result res_{};
+  std::vector<Napi::Reference<Napi::Value>> keep_;
+};
+
+template <typename F>
+Napi::Value guard(const Napi::CallbackInfo& info, F body) {
+  try {
+    return body();
+  } catch (const Error& e) {
+    Napi::TypeError::New(info.Env(), e.msg).ThrowAsJavaScriptException();
+    return info.Env().Undefined();
+  }
+}
+
+Napi::Value TrainEpoch(const Napi::CallbackInfo& info) {
+  return guard(info, [&]() -> Napi::Value {
+    if (info.Length() < 3 || !info[0].IsObject() || !info[1].IsObject() || !info[2].IsObject())
+      throw Error("trainEpoch(model, data, options)");
+    std::vector<Napi::Reference<Napi::Value>> keep;
+    Model m = readModel(info[0].As<Napi::Object>(), true, &keep);
+    Data d = readData(info[1].As<Napi::Object>(), m, &keep);
+    auto oo = info[2].As<Napi::Object>();
+    Opts o{};
+    o.batchSize = intProp(oo, "batchSize", 1, 1 << 24);
+    o.lr = (float)numProp(oo, "lr", 1e-3);
+    o.rho = (float)numProp(oo, "rho", 0.9);
+    o.beta1 = (float)numProp(oo, "beta1", 0.9);
+    o.beta2 = (float)numProp(oo, "beta2", 0.999);
+    o.eps = (float)numProp(oo, "eps", 1e-7);
+    o.optimizer = intProp(oo, "optimizer", 0, 1);
+    o.step = (int64_t)numProp(oo, "step", 0);
+    o.alternating = oo.Get("alternating").ToBoolean();
+    o.threads = intProp(oo, "threads", 1, 64);
+    Napi::Value c = oo.Get("cancel");
+    if (!c.IsUndefined()) {
+      o.cancel = arrayProp<int32_t, napi_int32_array>(oo, "cancel", 1, &keep);
+    }
+    auto* w = new EpochWorker(info.Env(), m, d, o, std::move(keep));
+    Napi::Promise p = w->Promise();
+    w->Queue();
+    return p;
+  });
+}
+
+Napi::Value Predict(const Napi::CallbackInfo& info) {
+  return guard(info, [&]() -> Napi::Value {
+    if (info.Length() < 3 || !info[0].IsObject() || !info[1].IsTypedArray() || !info[2].IsTypedArray())
+      throw Error("predict(model, users: Int32Array, items: Int32Array)");
+    Model m = readModel(info[0].As<Napi::Object>(), false, nullptr);
+    auto holder = Napi::Object::New(info.Env());
+    holder.Set("u", info[1]);
+    holder.Set("i", info[2]);
+    const size_t n = lengthOf(holder, "u");
+    const int32_t* u = arrayProp<int32_t, napi_int32_array>(holder, "u", n, nullptr);
+    const int32_t* i = arrayProp<int32_t, napi_int32_array>(holder, "i", n, nullptr);
+    for (size_t k = 0; k < n; k++) {
+      if (u[k] < 0 || u[k] >= m.nUsers) throw Error("user index out of range");
+      if (i[k] < 0 || i[k] >= m.nItems) throw Error("item index out of range");
+    }
+    auto out = Napi::Float32Array::New(info.Env(), n);
+    variant().predict(m, u, i, (int64_t)n, out.Data());
+    return out;
+  });
+}
+
+Napi::Value LossAndGrad(const Napi::CallbackInfo& info) {
+  return guard(info, [&]() -> Napi::Value {
+    if (info.Length() < 2 || !info[0].IsObject() || !info[1].IsObject()) throw Error("lossAndGrad(model, data)");
+    Model m = readModel(info[0].As<Napi::Object>(), false, nullptr);
+    Data d = readData(info[1].As<Napi::Object>(), m, nullptr);
+    auto env = info.Env();
+    auto gNet = Napi::Float32Array::New(env, m.netSize());
+    auto gUsers = Napi::Float32Array::New(env, (size_t)m.nUsers * m.rowWidth());
+    auto gItems = Napi::Float32Array::New(env, (size_t)m.nItems * m.rowWidth());
+    double loss = variant().lossAndGrad(m, d, gNet.Data(), gUsers.Data(), gItems.Data());
+    auto out = Napi::Object::New(env);
+    out.Set("loss", loss);
+    out.Set("gNet", gNet);
+    out.Set("gUsers", gUsers);
+    out.Set("gItems", gItems);
+    return out;
+  });
+}
+
+Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  exports.Set("trainEpoch", Napi::Function::New(env, TrainEpoch));
+  exports.Set("predict", Napi::Function::New(env, Predict));
+  exports.Set("lossAndGrad", Napi::Function::New(env, LossAndGrad));
+  exports.Set("kernel", Napi::String::New(env, variant().name));
+  return exports;
+}
+
+}  // namespace
+
+NODE_API_MODULE(nnmf_native, Init)
