@@ -1,0 +1,160 @@
+import type { CheckpointMeta } from './checkpoint';
+import type { Engine } from './engine';
+import type { RatingSummary } from './summary';
+import { rowWidth, type ModelParams } from './state';
+
+export type Fallback = null | 'item_mean' | 'user_mean' | 'global_mean' | 'popular';
+
+export interface Prediction {
+  userId: string;
+  itemId: string;
+  rating: number;
+  fallback: Fallback;
+}
+
+export interface ScoredItem {
+  itemId: string;
+  score: number;
+}
+
+/**
+ * Serves one trained model: predictions for any pair of IDs (with a marked fallback when the
+ * model has no latents for an ID), top-N lists and item neighbours. Immutable once built, so
+ * requests that hold a reference finish on the model they started with.
+ */
+export class Predictor {
+  private readonly users: Map<string, number>;
+  private readonly items: Map<string, number>;
+  private readonly popular: number[];
+  private itemUnit: Float32Array | null = null;
+
+  constructor(
+    readonly modelId: string,
+    readonly meta: CheckpointMeta & { summary: RatingSummary },
+    readonly params: ModelParams,
+    private readonly engine: Engine,
+  ) {
+    this.users = new Map(meta.userIds.map((id, k) => [id, k]));
+    this.items = new Map(meta.itemIds.map((id, k) => [id, k]));
+    const s = meta.summary;
+    // Popular and well rated: the shrunk mean weighted by log popularity.
+    const score = s.itemMean.map((m, k) => m * Math.log1p(s.itemCount[k]));
+    this.popular = score.map((_, k) => k).sort((a, b) => score[b] - score[a]);
+  }
+
+  get itemCount(): number {
+    return this.meta.itemIds.length;
+  }
+
+  private clip(v: number): number {
+    const { min, max } = this.meta.scale;
+    return Number.isFinite(v) ? Math.min(max, Math.max(min, v)) : this.meta.summary.globalMean;
+  }
+
+  hasUser(userId: string): boolean {
+    return this.users.has(userId);
+  }
+
+  predict(pairs: readonly { userId: string; itemId: string }[]): Prediction[] {
+    const out: Prediction[] = new Array(pairs.length);
+    const modelled: number[] = [];
+    const s = this.meta.summary;
+    pairs.forEach((p, k) => {
+      const u = this.users.get(p.userId);
+      const i = this.items.get(p.itemId);
+      if (u !== undefined && i !== undefined) {
+        modelled.push(k);
+        out[k] = { userId: p.userId, itemId: p.itemId, rating: 0, fallback: null };
+      } else if (i !== undefined) {
+        out[k] = { userId: p.userId, itemId: p.itemId, rating: this.clip(s.itemMean[i]), fallback: 'item_mean' };
+      } else if (u !== undefined) {
+        out[k] = { userId: p.userId, itemId: p.itemId, rating: this.clip(s.userMean[u]), fallback: 'user_mean' };
+      } else {
+        out[k] = { userId: p.userId, itemId: p.itemId, rating: this.clip(s.globalMean), fallback: 'global_mean' };
+      }
+    });
+    if (modelled.length) {
+      const uIdx = Int32Array.from(modelled, (k) => this.users.get(pairs[k].userId)!);
+      const iIdx = Int32Array.from(modelled, (k) => this.items.get(pairs[k].itemId)!);
+      const y = this.engine.predict(this.params, uIdx, iIdx);
+      modelled.forEach((k, j) => (out[k].rating = this.clip(y[j])));
+    }
+    return out;
+  }
+
+  /** The n best items for a known user by predicted rating; null for a user the model does not know. */
+  topN(userId: string, n: number, exclude: ReadonlySet<string>, candidates?: readonly string[]): ScoredItem[] | null {
+    const u = this.users.get(userId);
+    if (u === undefined) return null;
+    const pool = candidates
+      ? candidates.map((id) => this.items.get(id)).filter((i): i is number => i !== undefined)
+      : Array.from({ length: this.itemCount }, (_, k) => k);
+    const iIdx = Int32Array.from(pool.filter((i) => !exclude.has(this.meta.itemIds[i])));
+    const y = this.engine.predict(this.params, new Int32Array(iIdx.length).fill(u), iIdx);
+    return best(iIdx, y, n).map((k) => ({ itemId: this.meta.itemIds[iIdx[k]], score: this.clip(y[k]) }));
+  }
+
+  /** Popular, well-rated items: the answer for users the model has never seen. */
+  popularItems(n: number, exclude: ReadonlySet<string>, candidates?: readonly string[]): ScoredItem[] {
+    const s = this.meta.summary;
+    const allowed = candidates ? new Set(candidates) : null;
+    const out: ScoredItem[] = [];
+    for (const i of this.popular) {
+      const id = this.meta.itemIds[i];
+      if (exclude.has(id) || (allowed && !allowed.has(id))) continue;
+      out.push({ itemId: id, score: this.clip(s.itemMean[i]) });
+      if (out.length >= n) break;
+    }
+    return out;
+  }
+
+  /** Nearest items by cosine similarity of the learned item embeddings [V, V']. */
+  similar(itemId: string, n: number): ScoredItem[] | null {
+    const i = this.items.get(itemId);
+    if (i === undefined) return null;
+    const W = this.params.d + this.params.dp;
+    const R = rowWidth(this.params);
+    if (!this.itemUnit) {
+      const unit = new Float32Array(this.itemCount * W);
+      for (let k = 0; k < this.itemCount; k++) {
+        let norm = 0;
+        for (let j = 0; j < W; j++) norm += this.params.items[k * R + j] ** 2;
+        const inv = norm > 0 ? 1 / Math.sqrt(norm) : 0;
+        for (let j = 0; j < W; j++) unit[k * W + j] = this.params.items[k * R + j] * inv;
+      }
+      this.itemUnit = unit;
+    }
+    const unit = this.itemUnit;
+    const sims = new Float32Array(this.itemCount);
+    const idx = new Int32Array(this.itemCount);
+    for (let k = 0; k < this.itemCount; k++) {
+      let dot = 0;
+      for (let j = 0; j < W; j++) dot += unit[i * W + j] * unit[k * W + j];
+      sims[k] = k === i ? -Infinity : dot;
+      idx[k] = k;
+    }
+    return best(idx, sims, Math.min(n, this.itemCount - 1)).map((k) => ({ itemId: this.meta.itemIds[idx[k]], score: sims[k] }));
+  }
+}
+
+/** Positions of the n largest scores, best first. */
+function best(idx: Int32Array, scores: Float32Array, n: number): number[] {
+  const pos = Array.from({ length: idx.length }, (_, k) => k);
+  if (n >= pos.length) return pos.sort((a, b) => scores[b] - scores[a]);
+  // Partial selection keeps a small sorted buffer instead of sorting the whole catalogue.
+  const top: number[] = [];
+  for (const k of pos) {
+    if (top.length < n) {
+      top.push(k);
+      if (top.length === n) top.sort((a, b) => scores[b] - scores[a]);
+    } else if (scores[k] > scores[top[n - 1]]) {
+      let j = n - 1;
+      while (j > 0 && scores[top[j - 1]] < scores[k]) {
+        top[j] = top[j - 1];
+        j--;
+      }
+      top[j] = k;
+    }
+  }
+  return top.length < n ? top.sort((a, b) => scores[b] - scores[a]) : top;
+}

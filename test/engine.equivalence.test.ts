@@ -1,0 +1,95 @@
+import { regWeights } from '../src/engine/dataset';
+import type { Engine } from '../src/engine/engine';
+import { NativeEngine } from '../src/engine/native-engine';
+import { loadNative } from '../src/engine/native';
+import { resolveParams, type TrainParams } from '../src/engine/params';
+import { Rng, range } from '../src/engine/rng';
+import { initParams, type ModelParams } from '../src/engine/state';
+import { TfjsEngine } from '../src/engine/tfjs-engine';
+import { syntheticDataset } from './helpers/synthetic';
+
+const ds = syntheticDataset(40, 30, 12);
+const dims = { nUsers: ds.userIds.length, nItems: ds.itemIds.length, d: 10, dp: 60, h1: 50, h2: 50, h3: 50, useBias: true };
+
+function relErr(a: Float32Array, b: Float32Array): number {
+  let num = 0;
+  let den = 0;
+  for (let k = 0; k < a.length; k++) {
+    num += (a[k] - b[k]) ** 2;
+    den += b[k] ** 2;
+  }
+  return Math.sqrt(num / Math.max(den, 1e-30));
+}
+
+async function twentySteps(engine: Engine, settings: TrainParams): Promise<{ p: ModelParams; sse: number }> {
+  const p = initParams(dims, 3);
+  const order = new Rng(5).shuffle(range(ds.r.length)).slice(0, 20 * settings.batchSize);
+  const session = await engine.createSession(p, settings);
+  const res = await session.epoch(
+    { data: ds, order, regU: regWeights(ds.u, order, dims.nUsers, settings.lambda), regI: regWeights(ds.i, order, dims.nItems, settings.lambda), lr: settings.lr },
+    new Int32Array(1),
+  );
+  session.dispose();
+  expect(session.step).toBe(20);
+  return { p, sse: res.sse };
+}
+
+describe('native kernel and TF.js reference agree', () => {
+  const cases: [string, Record<string, unknown>][] = [
+    ['adam, alternating', { optimizer: 'adam', alternating: true, lr: 3e-3 }],
+    ['rmsprop, joint', { optimizer: 'rmsprop', alternating: false, lr: 1e-3 }],
+    ['adam, two threads', { optimizer: 'adam', alternating: true, lr: 3e-3, threads: 2 }],
+  ];
+  test.each(cases)('%s: same loss and parameters after 20 steps', async (_name, over) => {
+    const settings = resolveParams({ batchSize: 16, lambda: 5, ...over });
+    const a = await twentySteps(new NativeEngine(), settings);
+    const b = await twentySteps(new TfjsEngine(), { ...settings, threads: 1 });
+    expect(Math.abs(a.sse - b.sse) / b.sse).toBeLessThan(1e-4);
+    expect(relErr(a.p.net, b.p.net)).toBeLessThan(1e-4);
+    expect(relErr(a.p.users, b.p.users)).toBeLessThan(1e-4);
+    expect(relErr(a.p.items, b.p.items)).toBeLessThan(1e-4);
+    // The check has teeth: twenty steps moved the weights far more than the tolerance.
+    expect(relErr(a.p.net, initParams(dims, 3).net)).toBeGreaterThan(1e-3);
+  });
+
+  test('both engines predict the same ratings', () => {
+    const p = initParams(dims, 11);
+    const u = Int32Array.from(ds.u.subarray(0, 50));
+    const i = Int32Array.from(ds.i.subarray(0, 50));
+    expect(relErr(new NativeEngine().predict(p, u, i), new TfjsEngine().predict(p, u, i))).toBeLessThan(1e-5);
+  });
+});
+
+describe('native gradient', () => {
+  test('matches central finite differences', () => {
+    const addon = loadNative()!;
+    const p = initParams({ ...dims, d: 4, dp: 6, h1: 7, h2: 6, h3: 5 }, 2, 0.5);
+    const order = range(60);
+    const data = { u: ds.u, i: ds.i, r: ds.r, order, regU: regWeights(ds.u, order, dims.nUsers, 3), regI: regWeights(ds.i, order, dims.nItems, 3) };
+    const { gNet, gUsers, gItems } = addon.lossAndGrad(p, data);
+    const rng = new Rng(9);
+    const checks: [Float32Array, Float32Array][] = [
+      [p.net, gNet],
+      [p.users, gUsers],
+      [p.items, gItems],
+    ];
+    let checked = 0;
+    for (const [w, g] of checks) {
+      for (let t = 0; t < 25; t++) {
+        const k = Math.floor(rng.next() * w.length);
+        if (Math.abs(g[k]) < 1e-2) continue;
+        const orig = w[k];
+        const h = 1e-2;
+        w[k] = orig + h;
+        const up = addon.lossAndGrad(p, data).loss;
+        w[k] = orig - h;
+        const down = addon.lossAndGrad(p, data).loss;
+        w[k] = orig;
+        const fd = (up - down) / (2 * h);
+        expect(Math.abs(fd - g[k]) / Math.max(Math.abs(g[k]), 1e-1)).toBeLessThan(2e-2);
+        checked++;
+      }
+    }
+    expect(checked).toBeGreaterThan(20);
+  });
+});
