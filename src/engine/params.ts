@@ -52,7 +52,7 @@ const CHECKS: Record<keyof TrainParams, [Check, string]> = {
   hidden: [(v) => Array.isArray(v) && v.length === 3 && v.every(int(1, 128)), 'three integers 1..128'],
   lambda: [num(0, 1e6), 'a number 0..1e6'],
   optimizer: [(v) => v === 'adam' || v === 'rmsprop', '"adam" or "rmsprop"'],
-  lr: [num(1e-7, 10), 'a number 1e-7..10'],
+  lr: [num(1e-7, 1e4), 'a number 1e-7..1e4'],
   lrDecay: [num(0.01, 1), 'a number 0.01..1'],
   batchSize: [int(1, 1 << 24), 'an integer 1..16777216 (larger than the data means full batch)'],
   maxEpochs: [int(1, 100_000), 'an integer 1..100000'],

@@ -89,6 +89,7 @@ export async function train(ds: Dataset, opts: TrainOptions): Promise<TrainResul
   };
   opts.signal?.addEventListener('abort', onAbort);
   const rng = new Rng(s.seed + 1);
+  const divergenceLimit = 100 * (opts.scale.max - opts.scale.min + 1);
   const started = Date.now();
   const history: EpochProgress[] = [];
   let best: { params: ModelParams; epoch: number; rmse: number } | null = null;
@@ -101,9 +102,11 @@ export async function train(ds: Dataset, opts: TrainOptions): Promise<TrainResul
       const order = rng.shuffle(split.train.slice());
       const res = await session.epoch({ data: ds, order, regU, regI, lr }, cancel);
       if (res.cancelled || opts.signal?.aborted) throw new TrainingCancelledError();
-      if (!Number.isFinite(res.sse) || !allFinite(params)) {
+      const trainRmse = Math.sqrt(res.sse / Math.max(1, res.count));
+      // Adaptive optimisers rarely reach Inf; an error far beyond the rating scale is divergence all the same.
+      if (!Number.isFinite(res.sse) || !allFinite(params) || trainRmse > divergenceLimit) {
         throw new TrainingDivergedError(
-          `training diverged in epoch ${epoch}: the loss is no longer finite (learning rate ${s.lr} is probably too high)`,
+          `training diverged in epoch ${epoch}: training RMSE ${trainRmse.toPrecision(3)} (learning rate ${s.lr} is probably too high)`,
         );
       }
       const val = evaluate(opts.engine, params, ds, split.validation, opts.scale);
@@ -111,7 +114,7 @@ export async function train(ds: Dataset, opts: TrainOptions): Promise<TrainResul
       if (improved) best = { params: cloneParams(params), epoch, rmse: val.rmse };
       const progress: EpochProgress = {
         epoch,
-        trainRmse: Math.sqrt(res.sse / Math.max(1, res.count)),
+        trainRmse,
         validationRmse: val.rmse,
         lr,
         seconds: (Date.now() - t0) / 1000,

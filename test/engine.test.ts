@@ -1,0 +1,194 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { randomSplit, size } from '../src/engine/dataset';
+import { loadCheckpoint, saveCheckpoint } from '../src/engine/checkpoint';
+import type { Engine } from '../src/engine/engine';
+import { buildLayersModel } from '../src/engine/layers-model';
+import { loadNative } from '../src/engine/native';
+import { NativeEngine } from '../src/engine/native-engine';
+import { resolveParams, ParamError } from '../src/engine/params';
+import { Predictor } from '../src/engine/predictor';
+import { initParams, netSize, rowWidth } from '../src/engine/state';
+import { summarize } from '../src/engine/summary';
+import { loadTf } from '../src/engine/tf';
+import { TfjsEngine } from '../src/engine/tfjs-engine';
+import { train, TrainingCancelledError, TrainingDivergedError } from '../src/engine/trainer';
+import { syntheticDataset } from './helpers/synthetic';
+
+const scale = { min: 1, max: 5 };
+const ds = syntheticDataset(120, 80, 25);
+const small = { d: 4, dp: 8, hidden: [16, 16, 16], batchSize: 256, lambda: 2, lr: 1e-2, maxEpochs: 30, patience: 30, lrDecay: 1 };
+const engines: [string, () => Engine][] = [
+  ['native', () => new NativeEngine()],
+  ['tfjs', () => new TfjsEngine()],
+];
+
+function tmpDir(): string {
+  return fs.mkdtempSync(path.join(os.tmpdir(), 'nnmf-engine-'));
+}
+
+describe('model shapes', () => {
+  test('parameters and layers model have the paper architecture', () => {
+    const dims = { nUsers: 7, nItems: 5, d: 10, dp: 60, h1: 50, h2: 50, h3: 50, useBias: true };
+    const p = initParams(dims, 1);
+    expect(rowWidth(dims)).toBe(71);
+    expect(p.users.length).toBe(7 * 71);
+    expect(p.items.length).toBe(5 * 71);
+    expect(p.net.length).toBe(netSize(dims));
+    expect(netSize(dims)).toBe(80 * 50 + 50 + 50 * 50 + 50 + 50 * 50 + 50 + 50 + 1);
+    const tf = loadTf();
+    const model = buildLayersModel(tf, dims);
+    const input = model.layers.find((l) => l.name === 'x')!;
+    expect(input.outputShape).toEqual([null, 80]);
+    expect(model.outputs[0].shape).toEqual([null, 1]);
+    model.dispose();
+  });
+
+  test('latents start as truncated normal(0.1), biases at zero', () => {
+    const p = initParams({ nUsers: 200, nItems: 3, d: 10, dp: 60, h1: 50, h2: 50, h3: 50, useBias: true }, 4);
+    let maxAbs = 0;
+    let sq = 0;
+    for (let r = 0; r < 200; r++) {
+      for (let k = 0; k < 70; k++) {
+        maxAbs = Math.max(maxAbs, Math.abs(p.users[r * 71 + k]));
+        sq += p.users[r * 71 + k] ** 2;
+      }
+      expect(p.users[r * 71 + 70]).toBe(0);
+    }
+    expect(maxAbs).toBeLessThanOrEqual(0.2);
+    expect(Math.sqrt(sq / (200 * 70))).toBeGreaterThan(0.06);
+  });
+
+  test('unknown or invalid training parameters are rejected', () => {
+    expect(() => resolveParams({ nope: 1 })).toThrow(ParamError);
+    expect(() => resolveParams({ lr: -1 })).toThrow(ParamError);
+    expect(() => resolveParams({ hidden: [50, 50] })).toThrow(ParamError);
+    expect(resolveParams({ lambda: 3 }).lambda).toBe(3);
+  });
+});
+
+describe.each(engines)('%s engine', (_name, make) => {
+  test('a short fit lowers the error well below the global mean', async () => {
+    const engine = make();
+    const params = resolveParams({ ...small, maxEpochs: 12, patience: 12, testFraction: 0.1, validationFraction: 0.1 });
+    const res = await train(ds, { engine, params, scale });
+    const split = randomSplit(ds, params.seed, 0.1, 0.1);
+    const mean = summarize(ds, split.train).globalMean;
+    let se = 0;
+    for (const p of split.test) se += (ds.r[p] - mean) ** 2;
+    const baseline = Math.sqrt(se / split.test.length);
+    expect(res.history[res.history.length - 1].trainRmse).toBeLessThan(res.history[0].trainRmse);
+    expect(res.test!.rmse).toBeLessThan(0.8 * baseline);
+  });
+
+  test('save then load gives identical predictions', async () => {
+    const engine = make();
+    const res = await train(ds, { engine, params: resolveParams({ ...small, maxEpochs: 2 }), scale });
+    const dir = path.join(tmpDir(), 'm');
+    await saveCheckpoint(dir, res.params, {
+      userIds: ds.userIds,
+      itemIds: ds.itemIds,
+      scale,
+      globalMean: 3,
+      engine: engine.name,
+      params: {},
+      metrics: {},
+      fingerprint: 'x',
+      createdAt: new Date().toISOString(),
+    });
+    const loaded = await loadCheckpoint(dir);
+    const u = ds.u.slice(0, 300);
+    const i = ds.i.slice(0, 300);
+    expect(Array.from(engine.predict(loaded.params, u, i))).toEqual(Array.from(engine.predict(res.params, u, i)));
+    // The artifact is a plain TF.js layers model: tf.loadLayersModel's own predict agrees.
+    const tf = loadTf();
+    const json = JSON.parse(fs.readFileSync(path.join(dir, 'model.json'), 'utf8'));
+    const model = await tf.loadLayersModel(
+      tf.io.fromMemory({ modelTopology: json.modelTopology, weightSpecs: json.weightsManifest[0].weights, weightData: fs.readFileSync(path.join(dir, 'weights.bin')).buffer }),
+    );
+    const out = model.predict([tf.tensor2d(u, [300, 1], 'int32'), tf.tensor2d(i, [300, 1], 'int32')]) as import('@tensorflow/tfjs').Tensor;
+    const viaTf = out.dataSync();
+    const ours = engine.predict(res.params, u, i);
+    for (let k = 0; k < 300; k++) expect(viaTf[k]).toBeCloseTo(ours[k], 4);
+  });
+
+  test('a diverging run stops with a clear error', async () => {
+    const engine = make();
+    const params = resolveParams({ ...small, optimizer: 'rmsprop', lr: 1e4, maxEpochs: 5 });
+    await expect(train(ds, { engine, params, scale })).rejects.toThrow(TrainingDivergedError);
+  });
+
+  test('cancellation stops training', async () => {
+    const engine = make();
+    const ctl = new AbortController();
+    const params = resolveParams({ ...small, maxEpochs: 1000, patience: 1000 });
+    const run = train(ds, { engine, params, scale, signal: ctl.signal, onEpoch: (p) => p.epoch === 2 && ctl.abort() });
+    await expect(run).rejects.toThrow(TrainingCancelledError);
+  });
+});
+
+describe('native engine specifics', () => {
+  test('one thread is deterministic for a seed', async () => {
+    const params = resolveParams({ ...small, maxEpochs: 3 });
+    const a = await train(ds, { engine: new NativeEngine(), params, scale });
+    const b = await train(ds, { engine: new NativeEngine(), params, scale });
+    expect(Buffer.from(a.params.net.buffer).equals(Buffer.from(b.params.net.buffer))).toBe(true);
+    expect(Buffer.from(a.params.users.buffer).equals(Buffer.from(b.params.users.buffer))).toBe(true);
+    const c = await train(ds, { engine: new NativeEngine(), params: { ...params, seed: 2 }, scale });
+    expect(Buffer.from(a.params.net.buffer).equals(Buffer.from(c.params.net.buffer))).toBe(false);
+  });
+
+  test('bad input is an error from JS, not a crash', () => {
+    const addon = loadNative()!;
+    const p = initParams({ nUsers: 3, nItems: 2, d: 2, dp: 2, h1: 3, h2: 3, h3: 3, useBias: false }, 1);
+    expect(() => addon.predict(p, Int32Array.of(3), Int32Array.of(0))).toThrow(/out of range/);
+    expect(() => addon.predict(p, Int32Array.of(-1), Int32Array.of(0))).toThrow(/out of range/);
+    expect(() => addon.predict({ ...p, net: new Float32Array(3) }, Int32Array.of(0), Int32Array.of(0))).toThrow(/length/);
+    const data = { u: Int32Array.of(0), i: Int32Array.of(1), r: Float32Array.of(Number.NaN), order: Int32Array.of(0), regU: new Float32Array(3), regI: new Float32Array(2) };
+    expect(() => addon.lossAndGrad(p, data)).toThrow(/not finite/);
+    expect(() => addon.lossAndGrad(p, { ...data, r: Float32Array.of(3), order: Int32Array.of(5) })).toThrow(/out of range/);
+  });
+
+  test('threads do not change the result beyond rounding', async () => {
+    const params = resolveParams({ ...small, maxEpochs: 2 });
+    const a = await train(ds, { engine: new NativeEngine(), params, scale });
+    const b = await train(ds, { engine: new NativeEngine(), params: { ...params, threads: 2 }, scale });
+    expect(Math.abs(a.validation.rmse - b.validation.rmse)).toBeLessThan(1e-3);
+  });
+});
+
+describe('predictor', () => {
+  test('unknown users and items get marked fallbacks, never NaN', async () => {
+    const engine = new NativeEngine();
+    const res = await train(ds, { engine, params: resolveParams({ ...small, maxEpochs: 2 }), scale });
+    const summary = summarize(ds);
+    const pred = new Predictor(
+      'm1',
+      { format: 'nnmf-recommender/checkpoint-v1', dims: res.params, userIds: ds.userIds, itemIds: ds.itemIds, scale, globalMean: summary.globalMean, engine: 'native', params: {}, metrics: {}, fingerprint: 'x', createdAt: '', summary },
+      res.params,
+      engine,
+    );
+    const out = pred.predict([
+      { userId: 'u1', itemId: 'i1' },
+      { userId: 'nobody', itemId: 'i1' },
+      { userId: 'u1', itemId: 'nothing' },
+      { userId: 'nobody', itemId: 'nothing' },
+    ]);
+    expect(out.map((p) => p.fallback)).toEqual([null, 'item_mean', 'user_mean', 'global_mean']);
+    for (const p of out) {
+      expect(Number.isFinite(p.rating)).toBe(true);
+      expect(p.rating).toBeGreaterThanOrEqual(1);
+      expect(p.rating).toBeLessThanOrEqual(5);
+    }
+    expect(pred.topN('nobody', 5, new Set())).toBeNull();
+    const top = pred.topN('u1', 5, new Set(['i1']))!;
+    expect(top).toHaveLength(5);
+    expect(top.map((t) => t.itemId)).not.toContain('i1');
+    for (let k = 1; k < top.length; k++) expect(top[k - 1].score).toBeGreaterThanOrEqual(top[k].score);
+    const sim = pred.similar('i1', 3)!;
+    expect(sim).toHaveLength(3);
+    expect(sim.map((s) => s.itemId)).not.toContain('i1');
+    expect(size(ds)).toBeGreaterThan(0);
+  });
+});
