@@ -12,6 +12,13 @@ import ratings from './routes/ratings';
 import users from './routes/users';
 import items from './routes/items';
 import stats from './routes/stats';
+import metricsPlugin from './plugins/metrics';
+import training from './plugins/training';
+import jobs from './routes/jobs';
+import models from './routes/models';
+import predict from './routes/predict';
+import recommendations from './routes/recommendations';
+import metrics from './routes/metrics';
 
 export interface AppOptions {
   config: Config;
@@ -58,5 +65,18 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   await app.register(users);
   await app.register(items);
   await app.register(stats);
+  await app.register(metricsPlugin);
+  await app.register(training, {
+    dataDir: config.dataDir,
+    scale,
+    engine: config.engine,
+    threads: config.engineThreads,
+    retrainIntervalMs: config.retrainIntervalMs,
+  });
+  await app.register(jobs);
+  await app.register(models);
+  await app.register(predict, { maxBatch: config.maxBatch });
+  await app.register(recommendations);
+  await app.register(metrics);
   return app;
 }

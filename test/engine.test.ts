@@ -90,7 +90,7 @@ describe.each(engines)('%s engine', (_name, make) => {
       userIds: ds.userIds,
       itemIds: ds.itemIds,
       scale,
-      globalMean: 3,
+      summary: summarize(ds),
       engine: engine.name,
       params: {},
       metrics: {},
@@ -165,7 +165,7 @@ describe('predictor', () => {
     const summary = summarize(ds);
     const pred = new Predictor(
       'm1',
-      { format: 'nnmf-recommender/checkpoint-v1', dims: res.params, userIds: ds.userIds, itemIds: ds.itemIds, scale, globalMean: summary.globalMean, engine: 'native', params: {}, metrics: {}, fingerprint: 'x', createdAt: '', summary },
+      { format: 'nnmf-recommender/checkpoint-v1', dims: res.params, userIds: ds.userIds, itemIds: ds.itemIds, scale, summary, engine: "native", params: {}, metrics: {}, fingerprint: "x", createdAt: "" },
       res.params,
       engine,
     );

@@ -8,7 +8,7 @@ export const DB_FILE = 'reco.sqlite';
 export function openDatabase(dataDir: string, options: { readonly?: boolean } = {}): Database {
   fs.mkdirSync(dataDir, { recursive: true });
   const db = new BetterSqlite3(path.join(dataDir, DB_FILE), { readonly: options.readonly ?? false });
-  db.pragma('journal_mode = WAL');
+  if (!options.readonly) db.pragma('journal_mode = WAL');
   db.pragma('foreign_keys = ON');
   db.pragma('busy_timeout = 5000');
   // NORMAL is durable across application crashes in WAL mode; only an OS crash can lose the last commits.

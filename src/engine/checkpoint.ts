@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type * as TF from '@tensorflow/tfjs';
 import { buildLayersModel, paramsFromModel, setModelWeights } from './layers-model';
+import type { RatingSummary } from './summary';
 import { dimsOf, type Dims, type ModelParams } from './state';
 import { loadTf } from './tf';
 
@@ -14,7 +15,7 @@ export interface CheckpointMeta {
   userIds: string[];
   itemIds: string[];
   scale: { min: number; max: number };
-  globalMean: number;
+  summary: RatingSummary;
   engine: string;
   params: Record<string, unknown>;
   metrics: Record<string, unknown>;

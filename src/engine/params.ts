@@ -8,6 +8,7 @@ export interface TrainParams {
   lr: number;
   /** Learning rate multiplied by this after every epoch. */
   lrDecay: number;
+  /** Ratings per step; 0 picks about 60 steps per epoch, between 256 and 16384. */
   batchSize: number;
   maxEpochs: number;
   patience: number;
@@ -29,7 +30,7 @@ export const DEFAULT_PARAMS: TrainParams = {
   optimizer: 'adam',
   lr: 3e-3,
   lrDecay: 0.95,
-  batchSize: 16384,
+  batchSize: 0,
   maxEpochs: 60,
   patience: 4,
   seed: 1,
@@ -54,7 +55,7 @@ const CHECKS: Record<keyof TrainParams, [Check, string]> = {
   optimizer: [(v) => v === 'adam' || v === 'rmsprop', '"adam" or "rmsprop"'],
   lr: [num(1e-7, 1e4), 'a number 1e-7..1e4'],
   lrDecay: [num(0.01, 1), 'a number 0.01..1'],
-  batchSize: [int(1, 1 << 24), 'an integer 1..16777216 (larger than the data means full batch)'],
+  batchSize: [int(0, 1 << 24), 'an integer 0..16777216 (0 = automatic; larger than the data means full batch)'],
   maxEpochs: [int(1, 100_000), 'an integer 1..100000'],
   patience: [int(1, 10_000), 'an integer 1..10000'],
   seed: [int(0, 2 ** 31 - 1), 'an integer 0..2^31-1'],
@@ -80,4 +81,10 @@ export function resolveParams(given: Record<string, unknown> = {}, base: TrainPa
   const p = out as unknown as TrainParams;
   if (2 * p.d + p.dp < 1 || 2 * p.d + p.dp > 128) throw new ParamError('2*d + dp must be between 1 and 128');
   return p;
+}
+
+/** The batch size a run uses: the setting, or for 0 one giving about 60 steps per epoch. */
+export function effectiveBatchSize(p: TrainParams, trainCount: number): number {
+  if (p.batchSize > 0) return p.batchSize;
+  return Math.max(256, Math.min(16384, Math.round(trainCount / 60)));
 }

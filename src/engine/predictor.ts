@@ -1,6 +1,5 @@
 import type { CheckpointMeta } from './checkpoint';
 import type { Engine } from './engine';
-import type { RatingSummary } from './summary';
 import { rowWidth, type ModelParams } from './state';
 
 export type Fallback = null | 'item_mean' | 'user_mean' | 'global_mean' | 'popular';
@@ -30,7 +29,7 @@ export class Predictor {
 
   constructor(
     readonly modelId: string,
-    readonly meta: CheckpointMeta & { summary: RatingSummary },
+    readonly meta: CheckpointMeta,
     readonly params: ModelParams,
     private readonly engine: Engine,
   ) {

@@ -1,7 +1,7 @@
 import { randomSplit, regWeights, size, type Dataset, type Split } from './dataset';
 import type { Engine } from './engine';
 import { metrics, type Metrics } from './evaluate';
-import type { TrainParams } from './params';
+import { effectiveBatchSize, type TrainParams } from './params';
 import { Rng } from './rng';
 import { allFinite, cloneParams, initParams, type ModelParams } from './state';
 
@@ -23,6 +23,7 @@ export interface TrainResult {
   validation: Metrics;
   test: Metrics | null;
   counts: { train: number; validation: number; test: number; users: number; items: number };
+  split: Split;
   seconds: number;
   stoppedBy: 'patience' | 'maxEpochs';
 }
@@ -82,7 +83,8 @@ export async function train(ds: Dataset, opts: TrainOptions): Promise<TrainResul
   const params = opts.init ? cloneParams(opts.init) : initParams(dims, s.seed, s.initStd);
   const regU = regWeights(ds.u, split.train, dims.nUsers, s.lambda);
   const regI = regWeights(ds.i, split.train, dims.nItems, s.lambda);
-  const session = await opts.engine.createSession(params, s);
+  const settings = { ...s, batchSize: effectiveBatchSize(s, split.train.length) };
+  const session = await opts.engine.createSession(params, settings);
   const cancel = new Int32Array(1);
   const onAbort = () => {
     cancel[0] = 1;
@@ -147,6 +149,7 @@ export async function train(ds: Dataset, opts: TrainOptions): Promise<TrainResul
       users: dims.nUsers,
       items: dims.nItems,
     },
+    split,
     seconds: (Date.now() - started) / 1000,
     stoppedBy,
   };

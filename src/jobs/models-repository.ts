@@ -1,0 +1,85 @@
+import type { Database, Statement } from 'better-sqlite3';
+
+export interface ModelRecord {
+  id: string;
+  jobId: string | null;
+  createdAt: string;
+  engine: string;
+  params: Record<string, unknown>;
+  metrics: Record<string, unknown>;
+  fingerprint: string;
+  dataVersion: number;
+  path: string;
+  active: boolean;
+}
+
+interface ModelRow {
+  id: string;
+  job_id: string | null;
+  created_at: number;
+  engine: string;
+  params: string;
+  metrics: string;
+  fingerprint: string;
+  data_version: number;
+  path: string;
+  active: number;
+}
+
+const toModel = (r: ModelRow): ModelRecord => ({
+  id: r.id,
+  jobId: r.job_id,
+  createdAt: new Date(r.created_at).toISOString(),
+  engine: r.engine,
+  params: JSON.parse(r.params),
+  metrics: JSON.parse(r.metrics),
+  fingerprint: r.fingerprint,
+  dataVersion: r.data_version,
+  path: r.path,
+  active: r.active === 1,
+});
+
+export class ModelsRepository {
+  private readonly s: Record<string, Statement>;
+  readonly setActive: (id: string) => void;
+
+  constructor(db: Database) {
+    const p = (sql: string) => db.prepare(sql);
+    this.s = {
+      insert: p(`INSERT INTO models (id, job_id, created_at, engine, params, metrics, fingerprint, data_version, path, active)
+        VALUES (@id, @jobId, @createdAt, @engine, @params, @metrics, @fingerprint, @dataVersion, @path, 0)`),
+      get: p('SELECT * FROM models WHERE id = ?'),
+      list: p('SELECT * FROM models ORDER BY created_at DESC, rowid DESC LIMIT ? OFFSET ?'),
+      active: p('SELECT * FROM models WHERE active = 1'),
+      clear: p('UPDATE models SET active = 0 WHERE active = 1'),
+      activate: p('UPDATE models SET active = 1 WHERE id = ?'),
+    };
+    this.setActive = db.transaction((id: string) => {
+      this.s.clear.run();
+      this.s.activate.run(id);
+    });
+  }
+
+  insert(m: Omit<ModelRecord, 'createdAt' | 'active'>): void {
+    this.s.insert.run({
+      ...m,
+      createdAt: Date.now(),
+      params: JSON.stringify(m.params),
+      metrics: JSON.stringify(m.metrics),
+    });
+  }
+
+  get(id: string): ModelRecord | null {
+    const r = this.s.get.get(id) as ModelRow | undefined;
+    return r ? toModel(r) : null;
+  }
+
+  list(limit: number, offset: number): ModelRecord[] {
+    return (this.s.list.all(limit, offset) as ModelRow[]).map(toModel);
+  }
+
+  active(): ModelRecord | null {
+    const r = this.s.active.get() as ModelRow | undefined;
+    return r ? toModel(r) : null;
+  }
+}

@@ -1,0 +1,79 @@
+import type { FastifyPluginAsync } from 'fastify';
+import { ParamError } from '../engine/params';
+import { AppError } from '../errors';
+import type { JobStatus } from '../jobs/jobs-repository';
+import { JobStateError, type JobRequest } from '../jobs/runner';
+import { responses } from '../schemas/common';
+import { JobCreateBody, JobCreated, JobIdParam, JobList, JobListQuery, JobSchema } from '../schemas/serving';
+
+const jobs: FastifyPluginAsync = async (app) => {
+  app.post(
+    '/jobs',
+    {
+      schema: {
+        tags: ['jobs'],
+        summary: 'Queue a training job; one runs at a time',
+        body: JobCreateBody,
+        response: responses({ 202: JobCreated }, [413, 415]),
+      },
+    },
+    async (request, reply) => {
+      const body = request.body as { type: 'train'; params?: JobRequest };
+      try {
+        const job = app.runner.enqueue(body.params ?? {});
+        return reply.status(202).send({ id: job.id, status: 'queued' });
+      } catch (err) {
+        if (err instanceof ParamError || (err instanceof Error && /engine unavailable/.test(err.message))) {
+          throw new AppError('VALIDATION', err.message);
+        }
+        throw err;
+      }
+    },
+  );
+
+  app.get(
+    '/jobs',
+    { schema: { tags: ['jobs'], summary: 'Jobs, newest first', querystring: JobListQuery, response: responses({ 200: JobList }) } },
+    async (request) => {
+      const q = request.query as { status?: JobStatus; limit?: number; offset?: number };
+      return { jobs: app.jobs.list(q.status ?? null, q.limit ?? 50, q.offset ?? 0) };
+    },
+  );
+
+  app.get(
+    '/jobs/:id',
+    { schema: { tags: ['jobs'], summary: 'One job with its progress', params: JobIdParam, response: responses({ 200: JobSchema }, [404]) } },
+    async (request) => {
+      const { id } = request.params as { id: string };
+      const job = app.jobs.get(id);
+      if (!job) throw new AppError('JOB_NOT_FOUND', `job ${id} not found`);
+      return job;
+    },
+  );
+
+  app.post(
+    '/jobs/:id/cancel',
+    {
+      schema: {
+        tags: ['jobs'],
+        summary: 'Cancel a queued or running job',
+        params: JobIdParam,
+        response: responses({ 200: JobSchema }, [404, 409]),
+      },
+    },
+    async (request) => {
+      const { id } = request.params as { id: string };
+      try {
+        const job = app.runner.cancel(id);
+        if (!job) throw new AppError('JOB_NOT_FOUND', `job ${id} not found`);
+        await app.runner.settled(id);
+        return app.jobs.get(id);
+      } catch (err) {
+        if (err instanceof JobStateError) throw new AppError('JOB_NOT_CANCELLABLE', err.message);
+        throw err;
+      }
+    },
+  );
+};
+
+export default jobs;

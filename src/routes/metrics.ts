@@ -1,0 +1,22 @@
+import type { FastifyPluginAsync } from 'fastify';
+import { Type } from '@sinclair/typebox';
+
+const metrics: FastifyPluginAsync = async (app) => {
+  app.get(
+    '/metrics',
+    {
+      schema: {
+        tags: ['ops'],
+        summary: 'Prometheus metrics',
+        produces: ['text/plain'],
+        response: { 200: Type.String({ description: 'Prometheus text exposition format' }) },
+      },
+    },
+    async (_request, reply) => {
+      const body = await app.metrics.registry.metrics();
+      return reply.type(app.metrics.registry.contentType).send(body);
+    },
+  );
+};
+
+export default metrics;

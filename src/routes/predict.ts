@@ -1,0 +1,39 @@
+import type { FastifyPluginAsync } from 'fastify';
+import { AppError } from '../errors';
+import type { Predictor } from '../engine/predictor';
+import { responses } from '../schemas/common';
+import { PredictBody, PredictResponse } from '../schemas/serving';
+
+export function requireModel(active: Predictor | null): Predictor {
+  if (!active) throw new AppError('NO_MODEL', 'no trained model yet: POST /jobs to train one');
+  return active;
+}
+
+const predict: FastifyPluginAsync<{ maxBatch: number }> = async (app, opts) => {
+  app.post(
+    '/predict',
+    {
+      schema: {
+        tags: ['serving'],
+        summary: 'Predicted ratings for user-item pairs, clipped to the rating scale',
+        description: 'Unknown users or items are not errors: they get a mean-based rating and a fallback marker.',
+        body: PredictBody,
+        response: responses({ 200: PredictResponse }, [413, 415, 503]),
+      },
+      preValidation: async (request) => {
+        const body = request.body as { pairs?: unknown[] } | null;
+        if (body && Array.isArray(body.pairs) && body.pairs.length > opts.maxBatch) {
+          throw new AppError('BATCH_TOO_LARGE', `at most ${opts.maxBatch} pairs per request, got ${body.pairs.length}`);
+        }
+      },
+    },
+    async (request) => {
+      const model = requireModel(app.registry.active);
+      const body = request.body as { userId: string; itemId: string } | { pairs: { userId: string; itemId: string }[] };
+      const pairs = 'pairs' in body ? body.pairs : [body];
+      return { modelId: model.modelId, predictions: model.predict(pairs) };
+    },
+  );
+};
+
+export default predict;

@@ -1,0 +1,93 @@
+import type { FastifyPluginAsync } from 'fastify';
+import { AppError } from '../errors';
+import type { Predictor } from '../engine/predictor';
+import { ItemIdParam, responses, UserIdParam } from '../schemas/common';
+import { RecommendQuery, RecommendResponse, RerankBody, SimilarQuery, SimilarResponse } from '../schemas/serving';
+import { requireModel } from './predict';
+
+const recommendations: FastifyPluginAsync = async (app) => {
+  // Rated items come from the store as it is now, not as it was when the model was trained.
+  const recommend = (model: Predictor, userId: string, n: number, exclude: Set<string>, excludeRated: boolean, candidates?: string[]) => {
+    if (excludeRated) for (const id of app.ratings.userRatedItems(userId)) exclude.add(id);
+    const items = model.topN(userId, n, exclude, candidates);
+    if (items) return { modelId: model.modelId, userId, items, fallback: null };
+    return { modelId: model.modelId, userId, items: model.popularItems(n, exclude, candidates), fallback: 'popular' as const };
+  };
+
+  app.get(
+    '/users/:userId/recommendations',
+    {
+      schema: {
+        tags: ['serving'],
+        summary: 'Top-N items for a user by predicted rating',
+        description: 'Users the model does not know get popular, well-rated items with fallback "popular".',
+        params: UserIdParam,
+        querystring: RecommendQuery,
+        response: responses({ 200: RecommendResponse }, [503]),
+      },
+    },
+    async (request) => {
+      const model = requireModel(app.registry.active);
+      const { userId } = request.params as { userId: string };
+      const q = request.query as { n?: number; exclude?: string; excludeRated?: boolean };
+      const exclude = new Set((q.exclude ?? '').split(',').map((s) => s.trim()).filter(Boolean));
+      return recommend(model, userId, q.n ?? 10, exclude, q.excludeRated ?? true);
+    },
+  );
+
+  app.post(
+    '/users/:userId/recommendations',
+    {
+      schema: {
+        tags: ['serving'],
+        summary: "Rerank the caller's candidate items for a user",
+        params: UserIdParam,
+        body: RerankBody,
+        response: responses({ 200: RecommendResponse }, [413, 415, 503]),
+      },
+    },
+    async (request) => {
+      const model = requireModel(app.registry.active);
+      const { userId } = request.params as { userId: string };
+      const body = request.body as { candidates: string[]; n?: number; excludeRated?: boolean };
+      const res = recommend(model, userId, body.n ?? body.candidates.length, new Set(), body.excludeRated ?? false, body.candidates);
+      // Candidates the model has never seen still belong in the answer, after the scored ones.
+      const seen = new Set(res.items.map((i) => i.itemId));
+      const n = body.n ?? body.candidates.length;
+      if (res.fallback === null && res.items.length < n) {
+        const rest = model.popularItems(model.itemCount, new Set(), body.candidates.filter((c) => !seen.has(c)));
+        const restIds = new Set(rest.map((r) => r.itemId));
+        const unknown = body.candidates.filter((c) => !seen.has(c) && !restIds.has(c));
+        const mean = model.meta.summary.globalMean;
+        for (const it of [...rest, ...unknown.map((itemId) => ({ itemId, score: mean }))]) {
+          if (res.items.length >= n) break;
+          if (!seen.has(it.itemId)) res.items.push(it), seen.add(it.itemId);
+        }
+      }
+      return res;
+    },
+  );
+
+  app.get(
+    '/items/:itemId/similar',
+    {
+      schema: {
+        tags: ['serving'],
+        summary: 'Nearest items by the learned item embeddings (cosine similarity)',
+        params: ItemIdParam,
+        querystring: SimilarQuery,
+        response: responses({ 200: SimilarResponse }, [404, 503]),
+      },
+    },
+    async (request) => {
+      const model = requireModel(app.registry.active);
+      const { itemId } = request.params as { itemId: string };
+      const { n = 10 } = request.query as { n?: number };
+      const items = model.similar(itemId, n);
+      if (!items) throw new AppError('ITEM_NOT_FOUND', `item ${itemId} is unknown to model ${model.modelId}`);
+      return { modelId: model.modelId, itemId, items };
+    },
+  );
+};
+
+export default recommendations;

@@ -1,0 +1,138 @@
+import { Type } from '@sinclair/typebox';
+import { JOB_STATUSES } from '../jobs/jobs-repository';
+import { ExternalId } from './common';
+
+const Nullable = <T extends import('@sinclair/typebox').TSchema>(t: T) => Type.Union([t, Type.Null()]);
+const FreeObject = Type.Object({}, { additionalProperties: true });
+
+export const TrainSettings = Type.Object(
+  {
+    engine: Type.Optional(Type.Union([Type.Literal('auto'), Type.Literal('native'), Type.Literal('tfjs')])),
+    d: Type.Optional(Type.Integer()),
+    dp: Type.Optional(Type.Integer()),
+    hidden: Type.Optional(Type.Array(Type.Integer(), { minItems: 3, maxItems: 3 })),
+    lambda: Type.Optional(Type.Number()),
+    optimizer: Type.Optional(Type.Union([Type.Literal('adam'), Type.Literal('rmsprop')])),
+    lr: Type.Optional(Type.Number()),
+    lrDecay: Type.Optional(Type.Number()),
+    batchSize: Type.Optional(Type.Integer()),
+    maxEpochs: Type.Optional(Type.Integer()),
+    patience: Type.Optional(Type.Integer()),
+    seed: Type.Optional(Type.Integer()),
+    useBias: Type.Optional(Type.Boolean()),
+    alternating: Type.Optional(Type.Boolean()),
+    validationFraction: Type.Optional(Type.Number()),
+    testFraction: Type.Optional(Type.Number()),
+    threads: Type.Optional(Type.Integer()),
+    initStd: Type.Optional(Type.Number()),
+  },
+  { additionalProperties: false },
+);
+
+export const JobCreateBody = Type.Object(
+  { type: Type.Literal('train'), params: Type.Optional(TrainSettings) },
+  { additionalProperties: false },
+);
+
+export const JobCreated = Type.Object({ id: Type.String(), status: Type.Literal('queued') });
+
+export const JobSchema = Type.Object({
+  id: Type.String(),
+  type: Type.Literal('train'),
+  status: Type.Union(JOB_STATUSES.map((s) => Type.Literal(s))),
+  params: FreeObject,
+  progress: Nullable(
+    Type.Object({
+      phase: Type.String(),
+      epoch: Type.Integer(),
+      maxEpochs: Type.Integer(),
+      trainLoss: Nullable(Type.Number()),
+      validationRmse: Nullable(Type.Number()),
+      history: Type.Array(
+        Type.Object({ epoch: Type.Integer(), trainRmse: Type.Number(), validationRmse: Type.Number(), seconds: Type.Number() }),
+      ),
+      elapsedSeconds: Type.Number(),
+      etaSeconds: Nullable(Type.Number()),
+    }),
+  ),
+  modelId: Nullable(Type.String()),
+  error: Nullable(Type.String()),
+  decision: Nullable(FreeObject),
+  trigger: Type.String(),
+  createdAt: Type.String(),
+  startedAt: Nullable(Type.String()),
+  finishedAt: Nullable(Type.String()),
+});
+
+export const JobIdParam = Type.Object({ id: Type.String({ minLength: 1, maxLength: 128 }) });
+
+export const JobListQuery = Type.Object({
+  status: Type.Optional(Type.Union(JOB_STATUSES.map((s) => Type.Literal(s)))),
+  limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, default: 50 })),
+  offset: Type.Optional(Type.Integer({ minimum: 0, default: 0 })),
+});
+
+export const JobList = Type.Object({ jobs: Type.Array(JobSchema) });
+
+export const ModelSchema = Type.Object({
+  id: Type.String(),
+  jobId: Nullable(Type.String()),
+  createdAt: Type.String(),
+  engine: Type.String(),
+  params: FreeObject,
+  metrics: FreeObject,
+  fingerprint: Type.String(),
+  dataVersion: Type.Integer(),
+  active: Type.Boolean(),
+});
+
+export const ModelList = Type.Object({ models: Type.Array(ModelSchema) });
+
+const Pair = Type.Object(
+  { userId: ExternalId('User ID'), itemId: ExternalId('Item ID') },
+  { additionalProperties: false },
+);
+
+export const PredictBody = Type.Union([
+  Pair,
+  Type.Object({ pairs: Type.Array(Pair, { minItems: 1, maxItems: 100_000 }) }, { additionalProperties: false }),
+]);
+
+export const FallbackSchema = Nullable(
+  Type.Union([Type.Literal('item_mean'), Type.Literal('user_mean'), Type.Literal('global_mean'), Type.Literal('popular')]),
+);
+
+export const PredictResponse = Type.Object({
+  modelId: Type.String(),
+  predictions: Type.Array(
+    Type.Object({ userId: Type.String(), itemId: Type.String(), rating: Type.Number(), fallback: FallbackSchema }),
+  ),
+});
+
+export const ScoredItems = Type.Array(Type.Object({ itemId: Type.String(), score: Type.Number() }));
+
+export const RecommendQuery = Type.Object({
+  n: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, default: 10 })),
+  exclude: Type.Optional(Type.String({ maxLength: 100_000, description: 'Comma-separated item IDs to leave out' })),
+  excludeRated: Type.Optional(Type.Boolean({ default: true })),
+});
+
+export const RerankBody = Type.Object(
+  {
+    candidates: Type.Array(ExternalId('Item ID'), { minItems: 1, maxItems: 10_000 }),
+    n: Type.Optional(Type.Integer({ minimum: 1, maximum: 10_000 })),
+    excludeRated: Type.Optional(Type.Boolean({ default: false })),
+  },
+  { additionalProperties: false },
+);
+
+export const RecommendResponse = Type.Object({
+  modelId: Type.String(),
+  userId: Type.String(),
+  items: ScoredItems,
+  fallback: FallbackSchema,
+});
+
+export const SimilarQuery = Type.Object({ n: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, default: 10 })) });
+
+export const SimilarResponse = Type.Object({ modelId: Type.String(), itemId: Type.String(), items: ScoredItems });

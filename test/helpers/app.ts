@@ -1,0 +1,34 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { FastifyInstance } from 'fastify';
+import { buildApp } from '../../src/app';
+import { loadConfig } from '../../src/config';
+
+export function tempDataDir(): string {
+  return fs.mkdtempSync(path.join(os.tmpdir(), 'reco-test-'));
+}
+
+/** The real app on a real SQLite file in a temporary folder, configured through the same environment variables as production. */
+export async function testApp(env: Record<string, string> = {}, dataDir = tempDataDir()): Promise<FastifyInstance> {
+  const config = loadConfig({ DATA_DIR: dataDir, LOG_LEVEL: 'silent', ...env });
+  const app = await buildApp({ config, logger: false });
+  await app.ready();
+  return app;
+}
+
+export async function postJson(app: FastifyInstance, url: string, body: unknown, headers: Record<string, string> = {}) {
+  return app.inject({ method: 'POST', url, payload: JSON.stringify(body), headers: { 'content-type': 'application/json', ...headers } });
+}
+
+/** Everything stored, as one comparable value: proves a rejected request changed nothing. */
+export function storeDigest(app: FastifyInstance): string {
+  const rows = app.db
+    .prepare(
+      `SELECT u.ext_id AS u, i.ext_id AS i, r.rating, r.ts FROM ratings r JOIN users u ON u.id = r.user_id JOIN items i ON i.id = r.item_id ORDER BY 1, 2`,
+    )
+    .all();
+  const items = app.db.prepare('SELECT ext_id, title, attributes FROM items ORDER BY ext_id').all();
+  const users = app.db.prepare('SELECT ext_id FROM users ORDER BY ext_id').all();
+  return JSON.stringify({ rows, items, users });
+}
