@@ -41,7 +41,7 @@ export function timestampProblem(value: unknown): string | null {
 
 /** Checks one untrusted rating object; returns the row or the reason it is rejected. */
 export function checkRatingInput(input: unknown, scale: RatingScale): { row: RatingRow } | { reason: string } {
-  if (typeof input !== 'object' || input === null || Array.isArray(input)) return { reason: 'rating must be an object' };
+  if (typeof input !== 'object' || input === null || Array.isArray(input)) return { reason: 'each entry must be an object with userId, itemId and rating' };
   const o = input as Record<string, unknown>;
   const extra = Object.keys(o).filter((k) => !['userId', 'itemId', 'rating', 'timestamp'].includes(k));
   if (extra.length) return { reason: `unknown field ${extra[0]}` };

@@ -1,0 +1,24 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { projectRoot } from '../src/root';
+
+/** Prints rows as an aligned table. */
+export function printTable(rows: Record<string, string | number>[]): void {
+  if (!rows.length) return;
+  const cols = Object.keys(rows[0]);
+  const cell = (v: string | number) => (typeof v === 'number' ? (Number.isInteger(v) ? String(v) : v.toFixed(4)) : v);
+  const width = cols.map((c) => Math.max(c.length, ...rows.map((r) => cell(r[c]).length)));
+  const line = (vals: string[]) => vals.map((v, k) => v.padEnd(width[k])).join('  ');
+  process.stdout.write(`${line(cols)}\n${line(width.map((w) => '-'.repeat(w)))}\n`);
+  for (const r of rows) process.stdout.write(`${line(cols.map((c) => cell(r[c])))}\n`);
+}
+
+/** Writes a benchmark's results under bench-results/ and says where. */
+export function writeResult(name: string, data: unknown): string {
+  const dir = path.join(projectRoot(), 'bench-results');
+  fs.mkdirSync(dir, { recursive: true });
+  const file = path.join(dir, `${name}.json`);
+  fs.writeFileSync(file, JSON.stringify(data, null, 2));
+  process.stdout.write(`results written to ${file}\n`);
+  return file;
+}
