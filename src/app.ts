@@ -20,6 +20,13 @@ import predict from './routes/predict';
 import recommendations from './routes/recommendations';
 import metrics from './routes/metrics';
 
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** Every route registered, for the contract test and the spec writer. */
+    routeList: { method: string; url: string; hidden: boolean }[];
+  }
+}
+
 export interface AppOptions {
   config: Config;
   /** pino options, or false for silence (tests). */
@@ -50,6 +57,12 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   const bodyAjv = makeAjv(false);
   const otherAjv = makeAjv(true);
   app.setValidatorCompiler(({ schema, httpPart }) => (httpPart === 'body' ? bodyAjv : otherAjv).compile(schema));
+  const routeList: FastifyInstance["routeList"] = [];
+  app.decorate('routeList', routeList);
+  app.addHook('onRoute', (route) => {
+    const methods = Array.isArray(route.method) ? route.method : [route.method];
+    for (const m of methods) if (m !== 'HEAD') routeList.push({ method: m, url: route.url, hidden: Boolean(route.schema?.hide) });
+  });
   app.setErrorHandler(errorHandler);
   app.setNotFoundHandler(notFoundHandler);
   app.addHook('onSend', async (request, reply) => {
