@@ -34,4 +34,6 @@ export interface Engine {
   createSession(params: ModelParams, settings: TrainParams): Promise<TrainSession>;
   /** Raw network outputs (not clipped) for index pairs. */
   predict(params: ModelParams, u: Int32Array, i: Int32Array): Float32Array;
+  /** A predict function for parameters that will not change again (serving): set-up work is done once. */
+  prepare(params: ModelParams): (u: Int32Array, i: Int32Array) => Float32Array;
 }

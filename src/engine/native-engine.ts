@@ -49,4 +49,9 @@ export class NativeEngine implements Engine {
   predict(params: ModelParams, u: Int32Array, i: Int32Array): Float32Array {
     return this.addon.predict(params, u, i);
   }
+
+  prepare(params: ModelParams): (u: Int32Array, i: Int32Array) => Float32Array {
+    const model = new this.addon.ServingModel(params);
+    return (u, i) => model.predict(u, i);
+  }
 }

@@ -26,8 +26,13 @@ export interface NativeOptions {
   cancel?: Int32Array;
 }
 
+export interface NativeServingModel {
+  predict(users: Int32Array, items: Int32Array): Float32Array;
+}
+
 export interface NativeAddon {
   kernel: string;
+  ServingModel: new (model: ModelParams) => NativeServingModel;
   trainEpoch(
     model: ModelParams & OptimizerState,
     data: NativeData,

@@ -26,13 +26,15 @@ export class Predictor {
   private readonly items: Map<string, number>;
   private readonly popular: number[];
   private itemUnit: Float32Array | null = null;
+  private readonly forward: (u: Int32Array, i: Int32Array) => Float32Array;
 
   constructor(
     readonly modelId: string,
     readonly meta: CheckpointMeta,
     readonly params: ModelParams,
-    private readonly engine: Engine,
+    engine: Engine,
   ) {
+    this.forward = engine.prepare(params);
     this.users = new Map(meta.userIds.map((id, k) => [id, k]));
     this.items = new Map(meta.itemIds.map((id, k) => [id, k]));
     const s = meta.summary;
@@ -75,7 +77,7 @@ export class Predictor {
     if (modelled.length) {
       const uIdx = Int32Array.from(modelled, (k) => this.users.get(pairs[k].userId)!);
       const iIdx = Int32Array.from(modelled, (k) => this.items.get(pairs[k].itemId)!);
-      const y = this.engine.predict(this.params, uIdx, iIdx);
+      const y = this.forward(uIdx, iIdx);
       modelled.forEach((k, j) => (out[k].rating = this.clip(y[j])));
     }
     return out;
@@ -89,7 +91,7 @@ export class Predictor {
       ? candidates.map((id) => this.items.get(id)).filter((i): i is number => i !== undefined)
       : Array.from({ length: this.itemCount }, (_, k) => k);
     const iIdx = Int32Array.from(pool.filter((i) => !exclude.has(this.meta.itemIds[i])));
-    const y = this.engine.predict(this.params, new Int32Array(iIdx.length).fill(u), iIdx);
+    const y = this.forward(new Int32Array(iIdx.length).fill(u), iIdx);
     return best(iIdx, y, n).map((k) => ({ itemId: this.meta.itemIds[iIdx[k]], score: this.clip(y[k]) }));
   }
 

@@ -190,6 +190,10 @@ export class TfjsEngine implements Engine {
     };
   }
 
+  prepare(params: ModelParams): (u: Int32Array, i: Int32Array) => Float32Array {
+    return (u, i) => this.predict(params, u, i);
+  }
+
   predict(params: ModelParams, u: Int32Array, i: Int32Array): Float32Array {
     const tf = this.tf;
     const R = rowWidth(params);

@@ -19,10 +19,15 @@ struct Variant {
   Result (*trainEpoch)(const Model&, const Data&, Opts&);
   void (*predict)(const Model&, const int32_t*, const int32_t*, int64_t, float*);
   double (*lossAndGrad)(const Model&, const Data&, float*, float*, float*);
+  void* (*prepare)(const Model&);
+  void (*release)(void*);
+  void (*predictPrepared)(const Model&, void*, const int32_t*, const int32_t*, int64_t, float*);
 };
 
-const Variant kAvx2{"avx2", k_avx2::trainEpoch, k_avx2::predict, k_avx2::lossAndGrad};
-const Variant kGeneric{"generic", k_generic::trainEpoch, k_generic::predict, k_generic::lossAndGrad};
+const Variant kAvx2{"avx2", k_avx2::trainEpoch, k_avx2::predict, k_avx2::lossAndGrad,
+                    k_avx2::prepare, k_avx2::release, k_avx2::predictPrepared};
+const Variant kGeneric{"generic", k_generic::trainEpoch, k_generic::predict, k_generic::lossAndGrad,
+                       k_generic::prepare, k_generic::release, k_generic::predictPrepared};
 
 const Variant& pickVariant() {
   const char* forced = std::getenv("NNMF_KERNEL");
@@ -238,7 +243,57 @@ Napi::Value LossAndGrad(const Napi::CallbackInfo& info) {
   });
 }
 
+// A model prepared for serving. It keeps the latent tables alive and a padded copy of the
+// network, so later changes to the JavaScript `net` array do not reach it.
+class ServingModel : public Napi::ObjectWrap<ServingModel> {
+ public:
+  static Napi::Function Define(Napi::Env env) {
+    return DefineClass(env, "ServingModel", {InstanceMethod("predict", &ServingModel::Predict)});
+  }
+  explicit ServingModel(const Napi::CallbackInfo& info) : Napi::ObjectWrap<ServingModel>(info) {
+    try {
+      if (info.Length() < 1 || !info[0].IsObject()) throw Error("new ServingModel(model)");
+      m_ = readModel(info[0].As<Napi::Object>(), false, &keep_);
+      prepared_ = variant().prepare(m_);
+    } catch (const Error& e) {
+      Napi::TypeError::New(info.Env(), e.msg).ThrowAsJavaScriptException();
+    }
+  }
+  ~ServingModel() override {
+    if (prepared_) variant().release(prepared_);
+  }
+
+ private:
+  Napi::Value Predict(const Napi::CallbackInfo& info) {
+    return guard(info, [&]() -> Napi::Value {
+      if (!prepared_) throw Error("model was not prepared");
+      if (info.Length() < 2 || !info[0].IsTypedArray() || !info[1].IsTypedArray())
+        throw Error("predict(users: Int32Array, items: Int32Array)");
+      auto ua = info[0].As<Napi::TypedArray>();
+      auto ia = info[1].As<Napi::TypedArray>();
+      if (ua.TypedArrayType() != napi_int32_array || ia.TypedArrayType() != napi_int32_array)
+        throw Error("users and items must be Int32Arrays");
+      const size_t n = ua.ElementLength();
+      if (ia.ElementLength() != n) throw Error("users and items differ in length");
+      const int32_t* u = reinterpret_cast<const int32_t*>(static_cast<uint8_t*>(ua.ArrayBuffer().Data()) + ua.ByteOffset());
+      const int32_t* i = reinterpret_cast<const int32_t*>(static_cast<uint8_t*>(ia.ArrayBuffer().Data()) + ia.ByteOffset());
+      for (size_t k = 0; k < n; k++) {
+        if (u[k] < 0 || u[k] >= m_.nUsers) throw Error("user index out of range");
+        if (i[k] < 0 || i[k] >= m_.nItems) throw Error("item index out of range");
+      }
+      auto out = Napi::Float32Array::New(info.Env(), n);
+      variant().predictPrepared(m_, prepared_, u, i, (int64_t)n, out.Data());
+      return out;
+    });
+  }
+
+  Model m_{};
+  void* prepared_ = nullptr;
+  std::vector<Napi::Reference<Napi::Value>> keep_;
+};
+
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  exports.Set("ServingModel", ServingModel::Define(env));
   exports.Set("trainEpoch", Napi::Function::New(env, TrainEpoch));
   exports.Set("predict", Napi::Function::New(env, Predict));
   exports.Set("lossAndGrad", Napi::Function::New(env, LossAndGrad));

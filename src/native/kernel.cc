@@ -457,14 +457,33 @@ Result trainEpoch(const Model& m, const Data& data, Opts& o) {
   return res;
 }
 
-void predict(const Model& m, const int32_t* u, const int32_t* i, int64_t count, float* out) {
-  Net net(m);
-  Work w(net);
+// A network laid out once for serving, with its scratch space: predictions then cost only the forward pass.
+struct Prepared {
+  Net net;
+  Work work;
+  explicit Prepared(const Model& m) : net(m), work(net) {}
+};
+
+static void forwardAll(const Model& m, const Net& net, Work& w, const int32_t* u, const int32_t* i, int64_t count, float* out) {
   for (int64_t c = 0; c < count; c += CHUNK) {
     const int S = (int)std::min<int64_t>(CHUNK, count - c);
     forward(m, net, w, u + c, i + c, S);
     for (int s = 0; s < S; s++) out[c + s] = w.y[s];
   }
+}
+
+void predict(const Model& m, const int32_t* u, const int32_t* i, int64_t count, float* out) {
+  Prepared p(m);
+  forwardAll(m, p.net, p.work, u, i, count, out);
+}
+
+void* prepare(const Model& m) { return new Prepared(m); }
+
+void release(void* prepared) { delete static_cast<Prepared*>(prepared); }
+
+void predictPrepared(const Model& m, void* prepared, const int32_t* u, const int32_t* i, int64_t count, float* out) {
+  auto* p = static_cast<Prepared*>(prepared);
+  forwardAll(m, p->net, p->work, u, i, count, out);
 }
 
 double lossAndGrad(const Model& m, const Data& data, float* gNet, float* gUsers, float* gItems) {

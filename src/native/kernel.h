@@ -52,6 +52,9 @@ struct Result {
   Result trainEpoch(const Model& m, const Data& data, Opts& o);                           \
   void predict(const Model& m, const int32_t* u, const int32_t* i, int64_t n, float* out); \
   double lossAndGrad(const Model& m, const Data& data, float* gNet, float* gUsers, float* gItems); \
+  void* prepare(const Model& m);                                                          \
+  void release(void* prepared);                                                           \
+  void predictPrepared(const Model& m, void* prepared, const int32_t* u, const int32_t* i, int64_t n, float* out); \
   }
 
 NNMF_DECLARE(k_avx2)

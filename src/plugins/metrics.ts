@@ -47,9 +47,10 @@ export default fp(
         this.set({ kind: 'ratings' }, s.ratings);
       },
     });
-    app.addHook('onResponse', async (request, reply) => {
+    app.addHook('onResponse', (request, reply, done) => {
       const route = request.routeOptions.url ?? 'unmatched';
       latency.observe({ method: request.method, route, status_code: String(reply.statusCode) }, reply.elapsedTime / 1000);
+      done();
     });
     app.decorate('metrics', {
       registry,

@@ -20,11 +20,13 @@ const predict: FastifyPluginAsync<{ maxBatch: number }> = async (app, opts) => {
         body: PredictBody,
         response: responses({ 200: PredictResponse }, [413, 415, 503]),
       },
-      preValidation: async (request) => {
+      preValidation: (request, _reply, done) => {
         const body = request.body as { pairs?: unknown[] } | null;
         if (body && Array.isArray(body.pairs) && body.pairs.length > opts.maxBatch) {
-          throw new AppError('BATCH_TOO_LARGE', `at most ${opts.maxBatch} pairs per request, got ${body.pairs.length}`);
+          done(new AppError('BATCH_TOO_LARGE', `at most ${opts.maxBatch} pairs per request, got ${body.pairs.length}`));
+          return;
         }
+        done();
       },
     },
     async (request) => {

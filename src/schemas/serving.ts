@@ -98,9 +98,12 @@ export const PredictBody = Type.Union([
   Type.Object({ pairs: Type.Array(Pair, { minItems: 1, maxItems: 100_000 }) }, { additionalProperties: false }),
 ]);
 
-export const FallbackSchema = Nullable(
-  Type.Union([Type.Literal('item_mean'), Type.Literal('user_mean'), Type.Literal('global_mean'), Type.Literal('popular')]),
-);
+// A type list rather than anyOf: fast-json-stringify serialises anyOf by validating each branch per value.
+export const FallbackSchema = Type.Unsafe<'item_mean' | 'user_mean' | 'global_mean' | 'popular' | null>({
+  type: ['string', 'null'],
+  enum: ['item_mean', 'user_mean', 'global_mean', 'popular', null],
+  description: 'null for a model prediction; otherwise how the value was obtained for an ID the model does not know',
+});
 
 export const PredictResponse = Type.Object({
   modelId: Type.String(),

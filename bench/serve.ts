@@ -1,0 +1,198 @@
+import { fork, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const autocannon = require('autocannon') as (opts: Record<string, unknown>) => Promise<AutocannonResult>;
+import { parseArgs } from '../src/cli/args';
+import { openDatabase } from '../src/db/open';
+import { RatingsRepository } from '../src/ratings/repository';
+import type { RatingRow } from '../src/ratings/validate';
+import { Rng } from '../src/engine/rng';
+import { loadMovielens, movielensRoot } from './movielens';
+import { printTable, writeResult } from './report';
+
+interface AutocannonResult {
+  requests: { average: number };
+  latency: { p50: number; p99: number; average: number };
+  non2xx: number;
+  errors: number;
+}
+
+const SERVICE_PORT = 18091;
+const ECHO_PORT = 18092;
+
+function start(script: string, env: Record<string, string>): Promise<ChildProcess> {
+  return new Promise((resolve, reject) => {
+    const child = fork(script, [], { env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
+    child.once('error', reject);
+    child.once('exit', (code) => reject(new Error(`${script} exited with ${code}`)));
+    const poll = setInterval(async () => {
+      try {
+        const port = env.PORT;
+        const res = await fetch(`http://127.0.0.1:${port}${script.includes('echo') ? '/nope' : '/health'}`);
+        if (res.status === 200 || res.status === 404) {
+          clearInterval(poll);
+          child.removeAllListeners('exit');
+          resolve(child);
+        }
+      } catch {
+        /* not up yet */
+      }
+    }, 200);
+  });
+}
+
+function seedRatings(dataDir: string, dataRoot: string | null): string {
+  const db = openDatabase(dataDir);
+  const repo = new RatingsRepository(db);
+  let source: string;
+  let rows: RatingRow[] = [];
+  const flush = () => {
+    repo.upsertMany(rows);
+    rows = [];
+  };
+  if (dataRoot) {
+    const ds = loadMovielens('ml-1m', dataRoot);
+    for (let k = 0; k < ds.r.length; k++) {
+      rows.push({ userId: ds.userIds[ds.u[k]], itemId: ds.itemIds[ds.i[k]], rating: ds.r[k], timestamp: null });
+      if (rows.length === 20000) flush();
+    }
+    source = 'MovieLens-1M';
+  } else {
+    // Synthetic data of the same size: 6,040 users, 3,706 items, 1,000,209 ratings.
+    const rng = new Rng(3);
+    const seen = new Set<number>();
+    while (seen.size < 1_000_209) {
+      const u = Math.floor(rng.next() * 6040);
+      const i = Math.floor(rng.next() * 3706);
+      if (seen.has(u * 4096 + i)) continue;
+      seen.add(u * 4096 + i);
+      rows.push({ userId: String(u + 1), itemId: String(i + 1), rating: 1 + Math.floor(rng.next() * 5), timestamp: null });
+      if (rows.length === 20000) flush();
+    }
+    source = 'synthetic (MovieLens-1M sized)';
+  }
+  flush();
+  db.close();
+  return source;
+}
+
+async function api(method: string, url: string, body?: unknown): Promise<any> {
+  const res = await fetch(`http://127.0.0.1:${SERVICE_PORT}${url}`, {
+    method,
+    headers: body === undefined ? {} : { 'content-type': 'application/json' },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  return res.json();
+}
+
+async function waitJob(id: string, until: (job: any) => boolean): Promise<any> {
+  for (;;) {
+    const job = await api('GET', `/jobs/${id}`);
+    if (until(job)) return job;
+    if (['failed', 'cancelled'].includes(job.status)) throw new Error(`job ${id} ${job.status}: ${job.error}`);
+    await new Promise((r) => setTimeout(r, 500));
+  }
+}
+
+function rssMb(pid: number): number {
+  const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
+  return Number(/VmRSS:\s+(\d+)/.exec(status)![1]) / 1024;
+}
+
+async function main(): Promise<void> {
+  const args = parseArgs(process.argv.slice(2));
+  const duration = Number(args.duration ?? 6);
+  const connections = Number(args.connections ?? 10);
+  const epochs = Number(args.epochs ?? 8);
+  const dataRoot = args.synthetic === true ? null : movielensRoot(typeof args.data === 'string' ? args.data : undefined);
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'reco-bench-serve-'));
+  process.stdout.write('loading ratings...\n');
+  const source = seedRatings(dataDir, dataRoot);
+  const env = { DATA_DIR: dataDir, PORT: String(SERVICE_PORT), HOST: '127.0.0.1', LOG_LEVEL: 'warn' };
+  let service = await start(path.join(__dirname, '..', 'src', 'server.js'), env);
+  const echo = await start(path.join(__dirname, 'echo-server.js'), { PORT: String(ECHO_PORT) });
+  try {
+    process.stdout.write(`training a model on ${source} (${epochs} epochs)...\n`);
+    const job = await api('POST', '/jobs', { type: 'train', params: { maxEpochs: epochs } });
+    const done = await waitJob(job.id, (j) => j.status === 'succeeded');
+    // Restart so the resident-memory figure is that of a server that loaded the model from disk.
+    service.kill('SIGTERM');
+    await new Promise((r) => service.once('exit', r));
+    service = await start(path.join(__dirname, '..', 'src', 'server.js'), env);
+
+    const users = ['1', '10', '100', '1000', '2000', '3000', '4000', '5000'];
+    const onePair = JSON.stringify({ userId: '1', itemId: '1' });
+    const hundred = JSON.stringify({ pairs: Array.from({ length: 100 }, (_, k) => ({ userId: users[k % users.length], itemId: String(k + 1) })) });
+    const targets = {
+      'bare echo (1 pair body)': { url: `http://127.0.0.1:${ECHO_PORT}/echo`, method: 'POST', body: onePair },
+      'predict, 1 pair': { url: `http://127.0.0.1:${SERVICE_PORT}/predict`, method: 'POST', body: onePair },
+      'predict, 100 pairs': { url: `http://127.0.0.1:${SERVICE_PORT}/predict`, method: 'POST', body: hundred },
+      'recommendations n=10': { url: `http://127.0.0.1:${SERVICE_PORT}/users/1/recommendations?n=10`, method: 'GET' },
+    };
+    const run = async (name: string, phase: string, conns = connections, secs = duration) => {
+      const t = targets[name as keyof typeof targets];
+      const res = await autocannon({ ...t, connections: conns, duration: secs, headers: { 'content-type': 'application/json' } });
+      return { phase, target: name, connections: conns, reqPerSec: res.requests.average, p50ms: res.latency.p50, p99ms: res.latency.p99, errors: res.errors + res.non2xx };
+    };
+    const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+    await autocannon({ ...targets['predict, 1 pair'], connections, duration: 2, headers: { 'content-type': 'application/json' } });
+    // The machine is shared and noisy: the echo baseline and /predict alternate, and medians are compared.
+    const rounds: { echo: number; predict: number }[] = [];
+    const idle = [];
+    for (let k = 0; k < 3; k++) {
+      const e = await run('bare echo (1 pair body)', `idle round ${k + 1}`);
+      const p = await run('predict, 1 pair', `idle round ${k + 1}`);
+      rounds.push({ echo: e.reqPerSec, predict: p.reqPerSec });
+      idle.push(e, p);
+    }
+    idle.push(await run('predict, 100 pairs', 'idle'));
+    idle.push(await run('recommendations n=10', 'idle'));
+    idle.push(await run('recommendations n=10', 'idle', 1));
+    const rss = rssMb(service.pid!);
+
+    process.stdout.write('starting a full training job and measuring again while it runs...\n');
+    const busyJob = await api('POST', '/jobs', { type: 'train', params: {} });
+    await waitJob(busyJob.id, (j) => j.status === 'running' && j.progress?.phase === 'training');
+    const busy = [];
+    for (const name of ['predict, 1 pair', 'recommendations n=10']) busy.push(await run(name, 'training'));
+    const stillRunning = (await api('GET', `/jobs/${busyJob.id}`)).status === 'running';
+    await api('POST', `/jobs/${busyJob.id}/cancel`);
+
+    const bare = median(rounds.map((r) => r.echo));
+    const rows = [...idle, ...busy].map((r) => ({ ...r, vsBareMedian: r.reqPerSec / bare }));
+    printTable(rows);
+    const predictIdle = idle.filter((r) => r.target === 'predict, 1 pair');
+    const p99Idle = median(predictIdle.map((r) => r.p99ms));
+    const p99Busy = busy[0].p99ms;
+    const recs1 = idle[idle.length - 1];
+    const recs10 = idle[idle.length - 2];
+    const summary = {
+      predictVsBare: median(rounds.map((r) => r.predict)) / bare,
+      predictVsBareRounds: rounds.map((r) => r.predict / r.echo),
+      recommendationsP50msOneClient: recs1.p50ms,
+      recommendationsP50msAtConnections: recs10.p50ms,
+      predictP99IdleMs: p99Idle,
+      predictP99TrainingMs: p99Busy,
+      p99TrainingOverIdle: p99Busy / Math.max(p99Idle, 1),
+      trainingWasRunningThroughout: stillRunning,
+      residentMemoryMb: rss,
+    };
+    process.stdout.write(
+      `predict(1 pair) / bare echo, median of 3 alternating rounds: ${summary.predictVsBare.toFixed(2)}x (target >= 0.8); rounds ${summary.predictVsBareRounds.map((x) => x.toFixed(2)).join(', ')}\n` +
+        `recommendations p50: ${recs1.p50ms} ms with one client, ${recs10.p50ms} ms with ${connections} connections (target <= 10)\n` +
+        `predict p99 idle ${p99Idle} ms, while training ${p99Busy} ms: ${summary.p99TrainingOverIdle.toFixed(2)}x (target <= 3)\n` +
+        `resident memory with the model loaded, idle: ${rss.toFixed(0)} MB (target <= 400)\n`,
+    );
+    writeResult('serve', { source, modelId: done.modelId, connections, duration, rows, summary, machine: { cpus: os.cpus().length, model: os.cpus()[0]?.model, node: process.version }, date: new Date().toISOString() });
+  } finally {
+    service.kill('SIGTERM');
+    echo.kill('SIGTERM');
+  }
+}
+
+main().catch((err) => {
+  process.stderr.write(`${err instanceof Error ? err.stack : String(err)}\n`);
+  process.exit(1);
+});
