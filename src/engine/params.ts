@@ -20,6 +20,8 @@ export interface TrainParams {
   testFraction: number;
   threads: number;
   initStd: number;
+  /** Judge and keep an exponential moving average of the weights over epochs with this decay (0 = off). */
+  averaging: number;
 }
 
 export const DEFAULT_PARAMS: TrainParams = {
@@ -40,6 +42,7 @@ export const DEFAULT_PARAMS: TrainParams = {
   testFraction: 0.1,
   threads: 1,
   initStd: 0.1,
+  averaging: 0,
 };
 
 export class ParamError extends Error {}
@@ -65,6 +68,7 @@ const CHECKS: Record<keyof TrainParams, [Check, string]> = {
   testFraction: [num(0, 0.5), 'a number 0..0.5'],
   threads: [int(1, 64), 'an integer 1..64'],
   initStd: [num(0, 10), 'a number 0..10'],
+  averaging: [num(0, 0.999), 'a number 0..0.999'],
 };
 
 export const PARAM_NAMES = Object.keys(CHECKS) as (keyof TrainParams)[];

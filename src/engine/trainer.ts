@@ -60,6 +60,16 @@ export function evaluate(engine: Engine, p: ModelParams, ds: Dataset, positions:
   return metrics(engine.predict(p, u, i), r, scale.min, scale.max);
 }
 
+/** avg ← decay·avg + (1 − decay)·p, in place. */
+function blend(avg: ModelParams, p: ModelParams, decay: number): ModelParams {
+  for (const k of ['net', 'users', 'items'] as const) {
+    const a = avg[k];
+    const b = p[k];
+    for (let j = 0; j < a.length; j++) a[j] = decay * a[j] + (1 - decay) * b[j];
+  }
+  return avg;
+}
+
 /**
  * Trains NNMF with early stopping on the validation split and returns the parameters of the
  * best epoch. Throws TrainingCancelledError when the signal aborts and TrainingDivergedError
@@ -96,6 +106,7 @@ export async function train(ds: Dataset, opts: TrainOptions): Promise<TrainResul
   const history: EpochProgress[] = [];
   let best: { params: ModelParams; epoch: number; rmse: number } | null = null;
   let stoppedBy: TrainResult['stoppedBy'] = 'maxEpochs';
+  let ema: ModelParams | null = null;
   try {
     for (let epoch = 1; epoch <= s.maxEpochs; epoch++) {
       if (opts.signal?.aborted) throw new TrainingCancelledError();
@@ -111,9 +122,12 @@ export async function train(ds: Dataset, opts: TrainOptions): Promise<TrainResul
           `training diverged in epoch ${epoch}: training RMSE ${trainRmse.toPrecision(3)} (learning rate ${s.lr} is probably too high)`,
         );
       }
-      const val = evaluate(opts.engine, params, ds, split.validation, opts.scale);
+      // With averaging on, the model judged (and kept) is the running average of the epochs' weights.
+      if (s.averaging > 0) ema = ema ? blend(ema, params, s.averaging) : cloneParams(params);
+      const judged = ema ?? params;
+      const val = evaluate(opts.engine, judged, ds, split.validation, opts.scale);
       const improved = best === null || val.rmse < best.rmse;
-      if (improved) best = { params: cloneParams(params), epoch, rmse: val.rmse };
+      if (improved) best = { params: cloneParams(judged), epoch, rmse: val.rmse };
       const progress: EpochProgress = {
         epoch,
         trainRmse,

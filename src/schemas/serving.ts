@@ -25,6 +25,7 @@ export const TrainSettings = Type.Object(
     testFraction: Type.Optional(Type.Number()),
     threads: Type.Optional(Type.Integer()),
     initStd: Type.Optional(Type.Number()),
+    averaging: Type.Optional(Type.Number()),
   },
   { additionalProperties: false },
 );
