@@ -5,7 +5,7 @@ import type { Engine } from '../src/engine/engine';
 import { parseArgs } from '../src/cli/args';
 import { loadNative } from '../src/engine/native';
 import { NativeEngine } from '../src/engine/native-engine';
-import { resolveParams, type TrainParams } from '../src/engine/params';
+import { effectiveLambda, resolveParams, type TrainParams } from '../src/engine/params';
 import { Rng, range } from '../src/engine/rng';
 import { initParams } from '../src/engine/state';
 import { TfjsEngine } from '../src/engine/tfjs-engine';
@@ -39,7 +39,7 @@ function flopsPerRating(p: TrainParams): number {
 async function timeEpoch(engine: Engine, ds: Dataset, p: TrainParams, ratings: number) {
   const params = initParams({ nUsers: USERS, nItems: ITEMS, d: p.d, dp: p.dp, h1: p.hidden[0], h2: p.hidden[1], h3: p.hidden[2], useBias: p.useBias }, 1);
   const order = new Rng(7).shuffle(range(RATINGS)).slice(0, ratings);
-  const input = { data: ds, order, regU: regWeights(ds.u, order, USERS, p.lambda), regI: regWeights(ds.i, order, ITEMS, p.lambda), lr: p.lr };
+  const input = { data: ds, order, regU: regWeights(ds.u, order, USERS, effectiveLambda(p, RATINGS, USERS)), regI: regWeights(ds.i, order, ITEMS, effectiveLambda(p, RATINGS, USERS)), lr: p.lr };
   const batchSize = p.batchSize || 16384;
   const session = await engine.createSession(params, { ...p, batchSize });
   const t0 = process.hrtime.bigint();

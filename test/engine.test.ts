@@ -192,3 +192,24 @@ describe('predictor', () => {
     expect(size(ds)).toBeGreaterThan(0);
   });
 });
+
+describe('training settings', () => {
+  test("lambda 'auto' scales with ratings per user", async () => {
+    const { effectiveLambda, LAMBDA_PER_RATING } = await import('../src/engine/params');
+    const p = resolveParams({});
+    expect(p.lambda).toBe('auto');
+    expect(effectiveLambda(p, 90_000, 900)).toBeCloseTo(LAMBDA_PER_RATING * 100);
+    expect(effectiveLambda(resolveParams({ lambda: 7 }), 90_000, 900)).toBe(7);
+    expect(() => resolveParams({ lambda: 'lots' })).toThrow(ParamError);
+  });
+
+  test('averaging keeps a blend of the epochs, which differs from the last epoch and still fits', async () => {
+    const engine = new NativeEngine();
+    const params = resolveParams({ ...small, maxEpochs: 6, patience: 6 });
+    const plain = await train(ds, { engine, params, scale });
+    const averaged = await train(ds, { engine, params: { ...params, averaging: 0.8 }, scale });
+    expect(Buffer.from(plain.params.net.buffer).equals(Buffer.from(averaged.params.net.buffer))).toBe(false);
+    expect(averaged.validation.rmse).toBeLessThan(1.2 * plain.validation.rmse);
+    expect(() => resolveParams({ averaging: 1 })).toThrow(ParamError);
+  });
+});

@@ -1,7 +1,7 @@
 import { randomSplit, regWeights, size, type Dataset, type Split } from './dataset';
 import type { Engine } from './engine';
 import { metrics, type Metrics } from './evaluate';
-import { effectiveBatchSize, type TrainParams } from './params';
+import { effectiveBatchSize, effectiveLambda, type TrainParams } from './params';
 import { Rng } from './rng';
 import { allFinite, cloneParams, initParams, type ModelParams } from './state';
 
@@ -24,6 +24,8 @@ export interface TrainResult {
   test: Metrics | null;
   counts: { train: number; validation: number; test: number; users: number; items: number };
   split: Split;
+  /** The regularisation weight used (resolved when the setting is 'auto'). */
+  lambda: number;
   seconds: number;
   stoppedBy: 'patience' | 'maxEpochs';
 }
@@ -91,8 +93,9 @@ export async function train(ds: Dataset, opts: TrainOptions): Promise<TrainResul
     useBias: s.useBias,
   };
   const params = opts.init ? cloneParams(opts.init) : initParams(dims, s.seed, s.initStd);
-  const regU = regWeights(ds.u, split.train, dims.nUsers, s.lambda);
-  const regI = regWeights(ds.i, split.train, dims.nItems, s.lambda);
+  const lambda = effectiveLambda(s, split.train.length, dims.nUsers);
+  const regU = regWeights(ds.u, split.train, dims.nUsers, lambda);
+  const regI = regWeights(ds.i, split.train, dims.nItems, lambda);
   const settings = { ...s, batchSize: effectiveBatchSize(s, split.train.length) };
   const session = await opts.engine.createSession(params, settings);
   const cancel = new Int32Array(1);
@@ -164,6 +167,7 @@ export async function train(ds: Dataset, opts: TrainOptions): Promise<TrainResul
       items: dims.nItems,
     },
     split,
+    lambda,
     seconds: (Date.now() - started) / 1000,
     stoppedBy,
   };

@@ -11,7 +11,7 @@ export const TrainSettings = Type.Object(
     d: Type.Optional(Type.Integer()),
     dp: Type.Optional(Type.Integer()),
     hidden: Type.Optional(Type.Array(Type.Integer(), { minItems: 3, maxItems: 3 })),
-    lambda: Type.Optional(Type.Number()),
+    lambda: Type.Optional(Type.Union([Type.Number(), Type.Literal('auto')])),
     optimizer: Type.Optional(Type.Union([Type.Literal('adam'), Type.Literal('rmsprop')])),
     lr: Type.Optional(Type.Number()),
     lrDecay: Type.Optional(Type.Number()),
