@@ -4,7 +4,7 @@ import { NativeEngine } from '../src/engine/native-engine';
 import { loadNative } from '../src/engine/native';
 import { resolveParams, type TrainParams } from '../src/engine/params';
 import { Rng, range } from '../src/engine/rng';
-import { initParams, type ModelParams } from '../src/engine/state';
+import { initParams, netLayout, type ModelParams } from '../src/engine/state';
 import { TfjsEngine } from '../src/engine/tfjs-engine';
 import { syntheticDataset } from './helpers/synthetic';
 
@@ -61,6 +61,37 @@ describe('native kernel and TF.js reference agree', () => {
 });
 
 describe('native gradient', () => {
+  test('matches TF.js autodiff for every layer and every latent row', () => {
+    const addon = loadNative()!;
+    const p = initParams(dims, 21, 0.3);
+    const order = range(300);
+    const regU = regWeights(ds.u, order, dims.nUsers, 4);
+    const regI = regWeights(ds.i, order, dims.nItems, 4);
+    const native = addon.lossAndGrad(p, { u: ds.u, i: ds.i, r: ds.r, order, regU, regI });
+    const ref = new TfjsEngine().gradients(p, { u: ds.u.slice(0, 300), i: ds.i.slice(0, 300), r: ds.r.slice(0, 300), regU, regI });
+    expect(Math.abs(native.loss - ref.loss) / ref.loss).toBeLessThan(1e-5);
+    // Each dense kernel and bias separately, so a small error in a small layer cannot hide in a big one.
+    for (const l of netLayout(dims)) {
+      expect(relErr(native.gNet.subarray(l.kernel, l.bias), ref.gNet.subarray(l.kernel, l.bias))).toBeLessThan(1e-4);
+      expect(relErr(native.gNet.subarray(l.bias, l.bias + l.out), ref.gNet.subarray(l.bias, l.bias + l.out))).toBeLessThan(1e-4);
+    }
+    const R = 71;
+    const column = (g: Float32Array, rows: number, k: number) => Float32Array.from({ length: rows }, (_, r) => g[r * R + k]);
+    for (let k = 0; k < R - 1; k++) {
+      expect(relErr(column(native.gUsers, dims.nUsers, k), column(ref.gUsers, dims.nUsers, k))).toBeLessThan(1e-4);
+      expect(relErr(column(native.gItems, dims.nItems, k), column(ref.gItems, dims.nItems, k))).toBeLessThan(1e-4);
+    }
+    for (const [a, b, rows] of [
+      [native.gUsers, ref.gUsers, dims.nUsers],
+      [native.gItems, ref.gItems, dims.nItems],
+    ] as const) {
+      for (let r = 0; r < rows; r++) {
+        if (!b.subarray(r * R, r * R + R).some((x) => x !== 0)) continue;
+        expect(relErr(a.subarray(r * R, r * R + R), b.subarray(r * R, r * R + R))).toBeLessThan(1e-4);
+      }
+    }
+  });
+
   test('matches central finite differences', () => {
     const addon = loadNative()!;
     const p = initParams({ ...dims, d: 4, dp: 6, h1: 7, h2: 6, h3: 5 }, 2, 0.5);

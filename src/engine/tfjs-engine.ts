@@ -190,6 +190,51 @@ export class TfjsEngine implements Engine {
     };
   }
 
+  /**
+   * Loss and gradients of one batch by TF.js autodiff, in the flat layouts of ModelParams
+   * (latent gradients summed per row): the reference the native kernel is checked against.
+   */
+  gradients(
+    params: ModelParams,
+    batch: { u: Int32Array; i: Int32Array; r: Float32Array; regU: Float32Array; regI: Float32Array },
+  ): { loss: number; gNet: Float32Array; gUsers: Float32Array; gItems: Float32Array } {
+    const tf = this.tf;
+    const R = rowWidth(params);
+    const n = batch.u.length;
+    const net = netTensors(tf, params, false);
+    const uT = tf.tensor2d(gatherRows(params.users, batch.u, R), [n, R]);
+    const iT = tf.tensor2d(gatherRows(params.items, batch.i, R), [n, R]);
+    const r = tf.tensor1d(batch.r);
+    const regU = tf.tensor1d(Float32Array.from(batch.u, (u) => batch.regU[u]));
+    const regI = tf.tensor1d(Float32Array.from(batch.i, (i) => batch.regI[i]));
+    const weights = [...net.kernels, ...net.biases];
+    const f = (...xs: Tensor[]) =>
+      tf.tidy(() => {
+        const w = { kernels: xs.slice(0, 4), biases: xs.slice(4, 8) };
+        const e = tf.sub(forward(tf, params, w, xs[8], xs[9]), r);
+        const reg = tf.add(tf.sum(tf.mul(regU, tf.sum(tf.square(xs[8]), 1))), tf.sum(tf.mul(regI, tf.sum(tf.square(xs[9]), 1))));
+        return tf.add(tf.sum(tf.square(e)), reg) as TF.Scalar;
+      });
+    const { value, grads } = tf.valueAndGrads(f)([...weights, uT, iT]);
+    const gNet = new Float32Array(params.net.length);
+    netLayout(params).forEach((l, k) => {
+      gNet.set(grads[k].dataSync() as Float32Array, l.kernel);
+      gNet.set(grads[4 + k].dataSync() as Float32Array, l.bias);
+    });
+    const scatter = (g: Float32Array, rows: Int32Array, total: number) => {
+      const out = new Float32Array(total * R);
+      rows.forEach((row, b) => {
+        for (let k = 0; k < R; k++) out[row * R + k] += g[b * R + k];
+      });
+      return out;
+    };
+    const gUsers = scatter(grads[8].dataSync() as Float32Array, batch.u, params.nUsers);
+    const gItems = scatter(grads[9].dataSync() as Float32Array, batch.i, params.nItems);
+    const loss = value.dataSync()[0];
+    tf.dispose([value, ...grads, uT, iT, r, regU, regI, ...weights]);
+    return { loss, gNet, gUsers, gItems };
+  }
+
   prepare(params: ModelParams): (u: Int32Array, i: Int32Array) => Float32Array {
     return (u, i) => this.predict(params, u, i);
   }

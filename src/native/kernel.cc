@@ -271,6 +271,24 @@ static inline void sigmoidGrad(float* d, const float* h, int width) {
   }
 }
 
+// Adds a dense layer's gradient for the chunk: kernel += A^T D, bias += column sums of D.
+static void accumulateDense(int S, const float* A, int lda, int K, const float* D, int ldd, OuterFn outerFn, float* gW,
+                            float* gb) {
+  for (int s = 0; s < S; s++)
+    for (int j = 0; j < ldd; j++) gb[j] += D[(size_t)s * ldd + j];
+  outerFn(A, lda, S, D, ldd, K, gW, ldd);
+}
+
+// out = (D W^T) * sigmoid'(H): the error one layer down, for each sample of the chunk.
+static void backSigmoid(int S, RowMatFn back, const float* D, int ldd, int nOut, const float* WT, const float* H, int ldh,
+                        float* out) {
+  for (int s = 0; s < S; s++) {
+    float* d = out + (size_t)s * ldh;
+    back(D + (size_t)s * ldd, nOut, WT, ldh, nullptr, d);
+    sigmoidGrad(d, H + (size_t)s * ldh, ldh);
+  }
+}
+
 // Back-propagates w.dy through the chunk. Accumulates the network gradient when wantW and
 // writes d(loss)/d(input row) to dx (K0P floats per sample) when dx is not null.
 static void backward(const Net& n, Work& w, int S, bool wantW, float* dx) {
@@ -285,32 +303,15 @@ static void backward(const Net& n, Work& w, int S, bool wantW, float* dx) {
       const float* h = w.H3.p + (size_t)s * n.H3P;
       for (int j = 0; j < n.h3; j++) w.g.w4.p[j] += w.dy[s] * h[j];
       w.g.b4 += w.dy[s];
-      for (int j = 0; j < n.H3P; j++) w.g.b3.p[j] += D3[(size_t)s * n.H3P + j];
     }
-    n.o3(w.H2.p, n.H2P, S, D3, n.H3P, n.h2, w.g.W3.p, n.H3P);
+    accumulateDense(S, w.H2.p, n.H2P, n.h2, D3, n.H3P, n.o3, w.g.W3.p, w.g.b3.p);
   }
   float* D2 = w.DB.p;
-  for (int s = 0; s < S; s++) {
-    float* d = D2 + (size_t)s * n.H2P;
-    n.b2f(D3 + (size_t)s * n.H3P, n.h3, n.W3T.p, n.H2P, nullptr, d);
-    sigmoidGrad(d, w.H2.p + (size_t)s * n.H2P, n.H2P);
-  }
-  if (wantW) {
-    for (int s = 0; s < S; s++)
-      for (int j = 0; j < n.H2P; j++) w.g.b2.p[j] += D2[(size_t)s * n.H2P + j];
-    n.o2(w.H1.p, n.H1P, S, D2, n.H2P, n.h1, w.g.W2.p, n.H2P);
-  }
+  backSigmoid(S, n.b2f, D3, n.H3P, n.h3, n.W3T.p, w.H2.p, n.H2P, D2);
+  if (wantW) accumulateDense(S, w.H1.p, n.H1P, n.h1, D2, n.H2P, n.o2, w.g.W2.p, w.g.b2.p);
   float* D1 = w.DA.p;
-  for (int s = 0; s < S; s++) {
-    float* d = D1 + (size_t)s * n.H1P;
-    n.b1f(D2 + (size_t)s * n.H2P, n.h2, n.W2T.p, n.H1P, nullptr, d);
-    sigmoidGrad(d, w.H1.p + (size_t)s * n.H1P, n.H1P);
-  }
-  if (wantW) {
-    for (int s = 0; s < S; s++)
-      for (int j = 0; j < n.H1P; j++) w.g.b1.p[j] += D1[(size_t)s * n.H1P + j];
-    n.o1(w.X.p, n.K0P, S, D1, n.H1P, n.K0, w.g.W1.p, n.H1P);
-  }
+  backSigmoid(S, n.b1f, D2, n.H2P, n.h2, n.W2T.p, w.H1.p, n.H1P, D1);
+  if (wantW) accumulateDense(S, w.X.p, n.K0P, n.K0, D1, n.H1P, n.o1, w.g.W1.p, w.g.b1.p);
   if (dx)
     for (int s = 0; s < S; s++) n.bx(D1 + (size_t)s * n.H1P, n.h1, n.W1T.p, n.K0P, nullptr, dx + (size_t)s * n.K0P);
 }
