@@ -18,7 +18,7 @@ import { syntheticDataset } from './helpers/synthetic';
 
 const scale = { min: 1, max: 5 };
 const ds = syntheticDataset(120, 80, 25);
-const small = { d: 4, dp: 8, hidden: [16, 16, 16], batchSize: 256, lambda: 2, lr: 1e-2, maxEpochs: 30, patience: 30, lrDecay: 1 };
+const small = { d: 4, dp: 8, hidden: [16, 16, 16], batchSize: 256, lambda: 2, lr: 1e-2, maxEpochs: 30, patience: 30, lrDecay: 1, averaging: 0 };
 const engines: [string, () => Engine][] = [
   ['native', () => new NativeEngine()],
   ['tfjs', () => new TfjsEngine()],

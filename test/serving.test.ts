@@ -190,6 +190,28 @@ describe('restarts and scheduling', () => {
     await app.close();
   });
 
+  test('shutting down interrupts a running job, which is then failed, while queued jobs wait for the next start', async () => {
+    const dataDir = tempDataDir();
+    const app = await testApp({}, dataDir);
+    await importSynthetic(app);
+    const long = (await postJson(app, '/jobs', { type: 'train', params: { ...FAST_TRAINING, maxEpochs: 100000, patience: 10000 } })).json();
+    const queued = (await postJson(app, '/jobs', { type: 'train', params: FAST_TRAINING })).json();
+    const deadline = Date.now() + 30_000;
+    while (!(app.jobs.get(long.id)!.progress?.epoch ?? 0)) {
+      expect(Date.now()).toBeLessThan(deadline);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    await app.close();
+    const db = openDatabase(dataDir);
+    const jobs = new JobsRepository(db);
+    expect(jobs.get(long.id)).toMatchObject({ status: 'failed', error: expect.stringMatching(/interrupted/) });
+    expect(jobs.get(queued.id)!.status).toBe('queued');
+    db.close();
+    const again = await testApp({}, dataDir);
+    expect((await waitForJob(again, queued.id)).status).toBe('succeeded');
+    await again.close();
+  });
+
   test('a job trains on a snapshot: ratings written meanwhile are kept and not mixed in', async () => {
     const app = await testApp();
     await importSynthetic(app);

@@ -246,7 +246,11 @@ export class JobRunner {
       status = 'succeeded';
       log.info({ modelId, testRmse: metrics.testRmse, decision }, 'job succeeded');
     } catch (err) {
-      if (signal.aborted || err instanceof TrainingCancelledError) {
+      if (this.closed) {
+        // Stopped by shutdown, not by a user: the job did not finish, and nobody cancelled it.
+        jobs.finish(job.id, 'failed', { error: 'interrupted: the service shut down while the job was running' });
+        log.warn('job interrupted by shutdown');
+      } else if (signal.aborted || err instanceof TrainingCancelledError) {
         status = 'cancelled';
         jobs.finish(job.id, 'cancelled', { error: 'cancelled while running' });
         log.info('job cancelled');

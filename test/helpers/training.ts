@@ -3,7 +3,7 @@ import { postJson } from './app';
 import { syntheticRatings } from './synthetic';
 
 /** Small settings so that a test trains in about a second. */
-export const FAST_TRAINING = { d: 4, dp: 8, hidden: [16, 16, 16], lambda: 2, lr: 1e-2, maxEpochs: 12, patience: 12, lrDecay: 1 };
+export const FAST_TRAINING = { d: 4, dp: 8, hidden: [16, 16, 16], lambda: 2, lr: 1e-2, maxEpochs: 12, patience: 12, lrDecay: 1, averaging: 0 };
 
 export async function importSynthetic(app: FastifyInstance, triples = syntheticRatings(120, 80, 25)): Promise<void> {
   const rows = triples.map(([userId, itemId, rating]) => ({ userId, itemId, rating }));
