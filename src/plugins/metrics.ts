@@ -47,9 +47,18 @@ export default fp(
         this.set({ kind: 'ratings' }, s.ratings);
       },
     });
+    // One labelled child per (method, route, status), looked up by a plain string key: prom-client
+    // would otherwise hash the label object on every request.
+    const children = new Map<string, ReturnType<typeof latency.labels>>();
     app.addHook('onResponse', (request, reply, done) => {
       const route = request.routeOptions.url ?? 'unmatched';
-      latency.observe({ method: request.method, route, status_code: String(reply.statusCode) }, reply.elapsedTime / 1000);
+      const key = `${request.method} ${reply.statusCode} ${route}`;
+      let child = children.get(key);
+      if (!child) {
+        child = latency.labels({ method: request.method, route, status_code: String(reply.statusCode) });
+        children.set(key, child);
+      }
+      child.observe(reply.elapsedTime / 1000);
       done();
     });
     app.decorate('metrics', {
