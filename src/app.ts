@@ -51,7 +51,6 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
       return typeof given === 'string' && /^[\w.-]{1,64}$/.test(given) ? given : crypto.randomUUID();
     },
     requestIdHeader: false,
-    ajv: { customOptions: { coerceTypes: false } },
     routerOptions: { maxParamLength: 512 },
   });
   const bodyAjv = makeAjv(false);

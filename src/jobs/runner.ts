@@ -132,7 +132,6 @@ export class JobRunner {
       progress.elapsedSeconds = (Date.now() - started) / 1000;
       jobs.setProgress(job.id, progress);
     };
-    let status: 'succeeded' | 'failed' | 'cancelled' = 'failed';
     try {
       log.info('job started');
       report();
@@ -243,7 +242,6 @@ export class JobRunner {
       };
       if (activate) await this.deps.registry.activate(modelId, fresh);
       jobs.finish(job.id, 'succeeded', { modelId, decision });
-      status = 'succeeded';
       log.info({ modelId, testRmse: metrics.testRmse, decision }, 'job succeeded');
     } catch (err) {
       if (this.closed) {
@@ -251,7 +249,6 @@ export class JobRunner {
         jobs.finish(job.id, 'failed', { error: 'interrupted: the service shut down while the job was running' });
         log.warn('job interrupted by shutdown');
       } else if (signal.aborted || err instanceof TrainingCancelledError) {
-        status = 'cancelled';
         jobs.finish(job.id, 'cancelled', { error: 'cancelled while running' });
         log.info('job cancelled');
       } else {
@@ -262,7 +259,6 @@ export class JobRunner {
     } finally {
       const final = jobs.get(job.id);
       if (final) this.deps.onJobFinished?.(final, (Date.now() - started) / 1000);
-      void status;
     }
   }
 }
