@@ -127,6 +127,17 @@ describe('ratings API happy paths', () => {
 });
 
 describe('internal errors', () => {
+  test('readiness fails with its own code once the database is gone', async () => {
+    const a = await testApp();
+    expect((await a.inject({ url: '/ready' })).statusCode).toBe(200);
+    a.db.close();
+    const res = await a.inject({ url: '/ready' });
+    expect(res.statusCode).toBe(503);
+    expect(res.json().code).toBe('RECO_ERR_NOT_READY');
+    expect((await a.inject({ url: '/health' })).statusCode).toBe(200);
+    await a.close();
+  });
+
   test('a 5xx body leaks neither SQL nor stack traces', async () => {
     const a = await testApp();
     a.db.exec('DROP TABLE ratings');

@@ -2,7 +2,7 @@ import fp from 'fastify-plugin';
 import type { Database } from 'better-sqlite3';
 import { openDatabase } from '../db/open';
 import { RatingsRepository } from '../ratings/repository';
-import { currentVersion, latestVersion } from '../db/migrate';
+import { latestVersion } from '../db/migrate';
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -18,7 +18,16 @@ export default fp(
     app.decorate('db', db);
     app.decorate('ratings', new RatingsRepository(db));
     const latest = latestVersion();
-    app.decorate('isDatabaseReady', () => db.open && currentVersion(db) >= latest);
+    // Opening migrated the database; readiness re-reads the recorded version without any DDL.
+    const applied = db.prepare('SELECT MAX(version) AS v FROM schema_migrations');
+    app.decorate('isDatabaseReady', () => {
+      if (!db.open) return false;
+      try {
+        return ((applied.get() as { v: number | null }).v ?? 0) >= latest;
+      } catch {
+        return false;
+      }
+    });
     app.addHook('onClose', async () => {
       db.close();
     });
