@@ -96,7 +96,7 @@ describe('training jobs and serving, end to end over HTTP', () => {
     const stranger = (await app.inject({ url: '/users/stranger/recommendations?n=5' })).json();
     expect(stranger.fallback).toBe('popular');
     expect(stranger.items).toHaveLength(5);
-    const rerank = (await postJson(app, '/users/u3/recommendations', { candidates: ['i1', 'i2', 'i3', 'nope'], n: 4 })).json();
+    const rerank = (await postJson(app, '/users/u3/recommendations', { candidates: ['i1', 'i2', 'i3', 'nope', 'i2'], n: 10 })).json();
     expect(rerank.items.map((i: { itemId: string }) => i.itemId).sort()).toEqual(['i1', 'i2', 'i3', 'nope']);
     const similar = (await app.inject({ url: '/items/i1/similar?n=5' })).json();
     expect(similar.items).toHaveLength(5);

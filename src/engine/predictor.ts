@@ -88,7 +88,7 @@ export class Predictor {
     const u = this.users.get(userId);
     if (u === undefined) return null;
     const pool = candidates
-      ? candidates.map((id) => this.items.get(id)).filter((i): i is number => i !== undefined)
+      ? [...new Set(candidates)].map((id) => this.items.get(id)).filter((i): i is number => i !== undefined)
       : Array.from({ length: this.itemCount }, (_, k) => k);
     const iIdx = Int32Array.from(pool.filter((i) => !exclude.has(this.meta.itemIds[i])));
     const y = this.forward(new Int32Array(iIdx.length).fill(u), iIdx);

@@ -49,7 +49,8 @@ const recommendations: FastifyPluginAsync = async (app) => {
     async (request) => {
       const model = requireModel(app.registry.active);
       const { userId } = request.params as { userId: string };
-      const body = request.body as { candidates: string[]; n?: number; excludeRated?: boolean };
+      const raw = request.body as { candidates: string[]; n?: number; excludeRated?: boolean };
+      const body = { ...raw, candidates: [...new Set(raw.candidates)] };
       const res = recommend(model, userId, body.n ?? body.candidates.length, new Set(), body.excludeRated ?? false, body.candidates);
       // Candidates the model has never seen still belong in the answer, after the scored ones.
       const seen = new Set(res.items.map((i) => i.itemId));
