@@ -25,6 +25,7 @@ export class Predictor {
   private readonly users: Map<string, number>;
   private readonly items: Map<string, number>;
   private readonly popular: number[];
+  private readonly allItems: Int32Array;
   private itemUnit: Float32Array | null = null;
   private readonly forward: (u: Int32Array, i: Int32Array) => Float32Array;
 
@@ -37,6 +38,7 @@ export class Predictor {
     this.forward = engine.prepare(params);
     this.users = new Map(meta.userIds.map((id, k) => [id, k]));
     this.items = new Map(meta.itemIds.map((id, k) => [id, k]));
+    this.allItems = Int32Array.from(meta.itemIds, (_, k) => k);
     const s = meta.summary;
     // Popular and well rated: the shrunk mean weighted by log popularity.
     const score = s.itemMean.map((m, k) => m * Math.log1p(s.itemCount[k]));
@@ -87,10 +89,10 @@ export class Predictor {
   topN(userId: string, n: number, exclude: ReadonlySet<string>, candidates?: readonly string[]): ScoredItem[] | null {
     const u = this.users.get(userId);
     if (u === undefined) return null;
-    const pool = candidates
-      ? [...new Set(candidates)].map((id) => this.items.get(id)).filter((i): i is number => i !== undefined)
-      : Array.from({ length: this.itemCount }, (_, k) => k);
-    const iIdx = Int32Array.from(pool.filter((i) => !exclude.has(this.meta.itemIds[i])));
+    const keep = (i: number) => exclude.size === 0 || !exclude.has(this.meta.itemIds[i]);
+    const iIdx = candidates
+      ? Int32Array.from([...new Set(candidates)].map((id) => this.items.get(id)).filter((i): i is number => i !== undefined && keep(i)))
+      : this.allItems.filter(keep);
     const y = this.forward(new Int32Array(iIdx.length).fill(u), iIdx);
     return best(iIdx, y, n).map((k) => ({ itemId: this.meta.itemIds[iIdx[k]], score: this.clip(y[k]) }));
   }

@@ -3,8 +3,8 @@ import { ParamError } from '../engine/params';
 import { AppError } from '../errors';
 import type { JobStatus } from '../jobs/jobs-repository';
 import { JobStateError, type JobRequest } from '../jobs/runner';
-import { responses } from '../schemas/common';
-import { JobCreateBody, JobCreated, JobIdParam, JobList, JobListQuery, JobSchema } from '../schemas/serving';
+import { IdParam, responses } from '../schemas/common';
+import { JobCreateBody, JobCreated, JobList, JobListQuery, JobSchema } from '../schemas/serving';
 
 const jobs: FastifyPluginAsync = async (app) => {
   app.post(
@@ -42,7 +42,7 @@ const jobs: FastifyPluginAsync = async (app) => {
 
   app.get(
     '/jobs/:id',
-    { schema: { tags: ['jobs'], summary: 'One job with its progress', params: JobIdParam, response: responses({ 200: JobSchema }, [404]) } },
+    { schema: { tags: ['jobs'], summary: 'One job with its progress', params: IdParam, response: responses({ 200: JobSchema }, [404]) } },
     async (request) => {
       const { id } = request.params as { id: string };
       const job = app.jobs.get(id);
@@ -57,7 +57,7 @@ const jobs: FastifyPluginAsync = async (app) => {
       schema: {
         tags: ['jobs'],
         summary: 'Cancel a queued or running job',
-        params: JobIdParam,
+        params: IdParam,
         response: responses({ 200: JobSchema }, [404, 409]),
       },
     },

@@ -15,6 +15,15 @@ export const ErrorBodySchema = Type.Object(
 export const ExternalId = (description: string) =>
   Type.String({ minLength: 1, maxLength: ID_MAX_LENGTH, pattern: ID_PATTERN, description });
 
+/** limit/offset paging, one shape for every listing. */
+export const pageQuery = (defaultLimit: number) => ({
+  limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, default: defaultLimit })),
+  offset: Type.Optional(Type.Integer({ minimum: 0, default: 0 })),
+});
+
+/** Server-assigned IDs of jobs and models. */
+export const IdParam = Type.Object({ id: Type.String({ minLength: 1, maxLength: 128 }) });
+
 export const UserIdParam = Type.Object({ userId: ExternalId('Caller-assigned user ID') });
 export const ItemIdParam = Type.Object({ itemId: ExternalId('Caller-assigned item ID') });
 

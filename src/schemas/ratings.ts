@@ -1,6 +1,6 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { IMPORT_FORMATS } from '../ratings/formats';
-import { ExternalId } from './common';
+import { ExternalId, pageQuery } from './common';
 
 export const RatingInput = Type.Object(
   {
@@ -29,10 +29,7 @@ export const ImportResponse = Type.Object({
   errors: Type.Array(Type.Object({ line: Type.Integer(), reason: Type.String() })),
 });
 
-export const PageQuery = Type.Object({
-  limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, default: 100 })),
-  offset: Type.Optional(Type.Integer({ minimum: 0, default: 0 })),
-});
+export const PageQuery = Type.Object(pageQuery(100));
 
 export const UserRatingsResponse = Type.Object({
   userId: Type.String(),

@@ -1,6 +1,6 @@
 import { Type } from '@sinclair/typebox';
 import { JOB_STATUSES } from '../jobs/jobs-repository';
-import { ExternalId } from './common';
+import { ExternalId, pageQuery } from './common';
 
 const Nullable = <T extends import('@sinclair/typebox').TSchema>(t: T) => Type.Union([t, Type.Null()]);
 const FreeObject = Type.Object({}, { additionalProperties: true });
@@ -65,13 +65,12 @@ export const JobSchema = Type.Object({
   finishedAt: Nullable(Type.String()),
 });
 
-export const JobIdParam = Type.Object({ id: Type.String({ minLength: 1, maxLength: 128 }) });
-
 export const JobListQuery = Type.Object({
   status: Type.Optional(Type.Union(JOB_STATUSES.map((s) => Type.Literal(s)))),
-  limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, default: 50 })),
-  offset: Type.Optional(Type.Integer({ minimum: 0, default: 0 })),
+  ...pageQuery(50),
 });
+
+export const ModelListQuery = Type.Object(pageQuery(50));
 
 export const JobList = Type.Object({ jobs: Type.Array(JobSchema) });
 
