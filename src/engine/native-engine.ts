@@ -16,7 +16,8 @@ export class NativeEngine implements Engine {
   }
 
   async createSession(params: ModelParams, settings: TrainParams): Promise<TrainSession> {
-    const model = Object.assign(params, zeroOptimizerState(params));
+    // Shares the parameter arrays (the kernel updates them in place) and adds the optimiser slots.
+    const model = { ...params, ...zeroOptimizerState(params) };
     const addon = this.addon;
     let step = 0;
     return {
@@ -40,9 +41,7 @@ export class NativeEngine implements Engine {
         step = res.step;
         return res;
       },
-      dispose() {
-        for (const k of ['netS1', 'netS2', 'usersS1', 'usersS2', 'itemsS1', 'itemsS2']) delete (model as unknown as Record<string, unknown>)[k];
-      },
+      dispose() {},
     };
   }
 

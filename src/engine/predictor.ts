@@ -54,10 +54,6 @@ export class Predictor {
     return Number.isFinite(v) ? Math.min(max, Math.max(min, v)) : this.meta.summary.globalMean;
   }
 
-  hasUser(userId: string): boolean {
-    return this.users.has(userId);
-  }
-
   predict(pairs: readonly { userId: string; itemId: string }[]): Prediction[] {
     const out: Prediction[] = new Array(pairs.length);
     const modelled: number[] = [];

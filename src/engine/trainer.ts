@@ -44,10 +44,6 @@ export interface TrainOptions {
   scale: { min: number; max: number };
   signal?: AbortSignal;
   onEpoch?: (p: EpochProgress) => void;
-  /** Use this split instead of a random one (benchmarks pass their own). */
-  split?: Split;
-  /** Start from these parameters instead of a fresh initialisation. */
-  init?: ModelParams;
 }
 
 export function evaluate(engine: Engine, p: ModelParams, ds: Dataset, positions: Int32Array, scale: { min: number; max: number }): Metrics {
@@ -80,7 +76,7 @@ function blend(avg: ModelParams, p: ModelParams, decay: number): ModelParams {
 export async function train(ds: Dataset, opts: TrainOptions): Promise<TrainResult> {
   const s = opts.params;
   if (size(ds) < 2) throw new Error('need at least two ratings to train');
-  const split = opts.split ?? randomSplit(ds, s.seed, s.testFraction, s.validationFraction);
+  const split = randomSplit(ds, s.seed, s.testFraction, s.validationFraction);
   if (split.train.length === 0 || split.validation.length === 0) throw new Error('training or validation split is empty');
   const dims = {
     nUsers: ds.userIds.length,
@@ -92,7 +88,7 @@ export async function train(ds: Dataset, opts: TrainOptions): Promise<TrainResul
     h3: s.hidden[2],
     useBias: s.useBias,
   };
-  const params = opts.init ? cloneParams(opts.init) : initParams(dims, s.seed, s.initStd);
+  const params = initParams(dims, s.seed, s.initStd);
   const lambda = effectiveLambda(s, split.train.length, dims.nUsers);
   const regU = regWeights(ds.u, split.train, dims.nUsers, lambda);
   const regI = regWeights(ds.i, split.train, dims.nItems, lambda);

@@ -89,10 +89,6 @@ export class JobRunner {
     if (this.running?.id === id) await this.running.done;
   }
 
-  isBusy(): boolean {
-    return this.running !== null;
-  }
-
   async close(): Promise<void> {
     this.closed = true;
     if (this.running) {
