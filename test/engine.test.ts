@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { randomSplit, size } from '../src/engine/dataset';
-import { loadCheckpoint, saveCheckpoint } from '../src/engine/checkpoint';
+import { checkpointMeta, loadCheckpoint, saveCheckpoint } from '../src/engine/checkpoint';
 import type { Engine } from '../src/engine/engine';
 import { buildLayersModel } from '../src/engine/layers-model';
 import { loadNative } from '../src/engine/native';
@@ -165,7 +165,7 @@ describe('predictor', () => {
     const summary = summarize(ds);
     const pred = new Predictor(
       'm1',
-      { format: 'nnmf-recommender/checkpoint-v1', dims: res.params, userIds: ds.userIds, itemIds: ds.itemIds, scale, summary, engine: "native", params: {}, metrics: {}, fingerprint: "x", createdAt: "" },
+      checkpointMeta(res.params, { userIds: ds.userIds, itemIds: ds.itemIds, scale, summary, engine: 'native', params: {}, metrics: {}, fingerprint: 'x', createdAt: '' }),
       res.params,
       engine,
     );

@@ -28,11 +28,18 @@ export interface Checkpoint {
   params: ModelParams;
 }
 
+export type CheckpointFields = Omit<CheckpointMeta, 'format' | 'dims'>;
+
+/** The full sidecar for parameters and the caller's fields: what meta.json holds and a Predictor needs. */
+export function checkpointMeta(params: ModelParams, fields: CheckpointFields): CheckpointMeta {
+  return { format: CHECKPOINT_FORMAT, dims: dimsOf(params), ...fields };
+}
+
 /**
  * Writes model.json + weights.bin (a standard TF.js layers-model artifact that
  * tf.loadLayersModel opens) and meta.json into `dir`, which must not exist yet.
  */
-export async function saveCheckpoint(dir: string, params: ModelParams, meta: Omit<CheckpointMeta, 'format' | 'dims'>): Promise<void> {
+export async function saveCheckpoint(dir: string, params: ModelParams, meta: CheckpointFields): Promise<void> {
   const tf = loadTf();
   const model = buildLayersModel(tf, params);
   try {
@@ -53,8 +60,7 @@ export async function saveCheckpoint(dir: string, params: ModelParams, meta: Omi
         return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
       }),
     );
-    const full: CheckpointMeta = { format: CHECKPOINT_FORMAT, dims: dimsOf(params), ...meta };
-    fs.writeFileSync(path.join(dir, 'meta.json'), JSON.stringify(full));
+    fs.writeFileSync(path.join(dir, 'meta.json'), JSON.stringify(checkpointMeta(params, meta)));
   } finally {
     model.dispose();
   }

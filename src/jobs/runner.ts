@@ -7,7 +7,7 @@ import { fingerprint, size } from '../engine/dataset';
 import type { EngineName } from '../engine/engine';
 import { metrics as computeMetrics } from '../engine/evaluate';
 import { resolveParams, type TrainParams } from '../engine/params';
-import { saveCheckpoint } from '../engine/checkpoint';
+import { checkpointMeta, saveCheckpoint } from '../engine/checkpoint';
 import { Predictor } from '../engine/predictor';
 import { selectEngine } from '../engine/select';
 import { summarize } from '../engine/summary';
@@ -221,7 +221,7 @@ export class JobRunner {
       const held = result.split.test.length ? result.split.test : result.split.validation;
       const pairs = Array.from(held, (p) => ({ userId: ds.userIds[ds.u[p]], itemId: ds.itemIds[ds.i[p]] }));
       const truth = Float32Array.from(held, (p) => ds.r[p]);
-      const fresh = new Predictor(modelId, { format: 'nnmf-recommender/checkpoint-v1', dims: result.params, ...meta }, result.params, engine);
+      const fresh = new Predictor(modelId, checkpointMeta(result.params, meta), result.params, engine);
       const rmseOf = (pr: Predictor) =>
         computeMetrics(Float32Array.from(pr.predict(pairs), (x) => x.rating), truth, this.deps.scale.min, this.deps.scale.max).rmseClipped;
       const active = this.deps.registry.active;
