@@ -46,16 +46,23 @@ export interface TrainOptions {
   onEpoch?: (p: EpochProgress) => void;
 }
 
-export function evaluate(engine: Engine, p: ModelParams, ds: Dataset, positions: Int32Array, scale: { min: number; max: number }): Metrics {
-  const u = new Int32Array(positions.length);
-  const i = new Int32Array(positions.length);
-  const r = new Float32Array(positions.length);
-  positions.forEach((pos, k) => {
-    u[k] = ds.u[pos];
-    i[k] = ds.i[pos];
-    r[k] = ds.r[pos];
-  });
-  return metrics(engine.predict(p, u, i), r, scale.min, scale.max);
+interface HeldOut {
+  u: Int32Array;
+  i: Int32Array;
+  r: Float32Array;
+}
+
+/** The ratings at `positions` as parallel arrays, gathered once and evaluated every epoch. */
+function heldOut(ds: Dataset, positions: Int32Array): HeldOut {
+  return {
+    u: Int32Array.from(positions, (p) => ds.u[p]),
+    i: Int32Array.from(positions, (p) => ds.i[p]),
+    r: Float32Array.from(positions, (p) => ds.r[p]),
+  };
+}
+
+function evaluate(engine: Engine, p: ModelParams, set: HeldOut, scale: { min: number; max: number }): Metrics {
+  return metrics(engine.predict(p, set.u, set.i), set.r, scale.min, scale.max);
 }
 
 /** avg ← decay·avg + (1 − decay)·p, in place. */
@@ -99,6 +106,7 @@ export async function train(ds: Dataset, opts: TrainOptions): Promise<TrainResul
     cancel[0] = 1;
   };
   opts.signal?.addEventListener('abort', onAbort);
+  const validation = heldOut(ds, split.validation);
   const rng = new Rng(s.seed + 1);
   const divergenceLimit = 100 * (opts.scale.max - opts.scale.min + 1);
   const started = Date.now();
@@ -124,7 +132,7 @@ export async function train(ds: Dataset, opts: TrainOptions): Promise<TrainResul
       // With averaging on, the model judged (and kept) is the running average of the epochs' weights.
       if (s.averaging > 0) ema = ema ? blend(ema, params, s.averaging) : cloneParams(params);
       const judged = ema ?? params;
-      const val = evaluate(opts.engine, judged, ds, split.validation, opts.scale);
+      const val = evaluate(opts.engine, judged, validation, opts.scale);
       const improved = best === null || val.rmse < best.rmse;
       if (improved) best = { params: cloneParams(judged), epoch, rmse: val.rmse };
       const progress: EpochProgress = {
@@ -153,8 +161,8 @@ export async function train(ds: Dataset, opts: TrainOptions): Promise<TrainResul
     epochs: history.length,
     bestEpoch: best!.epoch,
     history,
-    validation: evaluate(opts.engine, finalParams, ds, split.validation, opts.scale),
-    test: split.test.length ? evaluate(opts.engine, finalParams, ds, split.test, opts.scale) : null,
+    validation: evaluate(opts.engine, finalParams, validation, opts.scale),
+    test: split.test.length ? evaluate(opts.engine, finalParams, heldOut(ds, split.test), opts.scale) : null,
     counts: {
       train: split.train.length,
       validation: split.validation.length,

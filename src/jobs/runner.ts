@@ -151,22 +151,20 @@ export class JobRunner {
       log.info({ ratings: size(ds), users: ds.userIds.length, items: ds.itemIds.length, engine: engine.name }, 'snapshot read');
       report('training');
 
+      let bestEpoch = 0;
       const result = await train(ds, {
         engine,
         params,
         scale: this.deps.scale,
         signal,
         onEpoch: (p: EpochProgress) => {
-          const best = progress.history.reduce((b, h) => (h.validationRmse < b.rmse ? { rmse: h.validationRmse, epoch: h.epoch } : b), {
-            rmse: p.validationRmse,
-            epoch: p.epoch,
-          });
+          if (p.best) bestEpoch = p.epoch;
           progress.epoch = p.epoch;
           progress.trainLoss = p.trainRmse;
           progress.validationRmse = p.validationRmse;
           progress.history.push({ epoch: p.epoch, trainRmse: p.trainRmse, validationRmse: p.validationRmse, seconds: p.seconds });
           // Early stopping ends the run at bestEpoch + patience at the soonest; estimate with that.
-          const lastEpoch = Math.min(params.maxEpochs, Math.max(best.epoch + params.patience, p.epoch + 1));
+          const lastEpoch = Math.min(params.maxEpochs, Math.max(bestEpoch + params.patience, p.epoch + 1));
           progress.etaSeconds = p.epoch >= params.maxEpochs ? 0 : (lastEpoch - p.epoch) * (p.elapsedSeconds / p.epoch);
           report();
           log.debug({ epoch: p.epoch, validationRmse: p.validationRmse }, 'epoch done');
