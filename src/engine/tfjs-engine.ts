@@ -41,6 +41,15 @@ function forward(tf: Tf, dims: Dims, net: NetTensors, uRows: Tensor, iRows: Tens
   return y;
 }
 
+/** Σ (f(x) − r)² + Σ regU·‖user row‖² + Σ regI·‖item row‖² over one batch of gathered rows. */
+function batchLoss(tf: Tf, dims: Dims, net: NetTensors, uT: Tensor, iT: Tensor, r: Tensor, regU: Tensor, regI: Tensor): TF.Scalar {
+  return tf.tidy(() => {
+    const e = tf.sub(forward(tf, dims, net, uT, iT), r);
+    const reg = tf.add(tf.sum(tf.mul(regU, tf.sum(tf.square(uT), 1))), tf.sum(tf.mul(regI, tf.sum(tf.square(iT), 1))));
+    return tf.add(tf.sum(tf.square(e)), reg) as TF.Scalar;
+  });
+}
+
 function gatherRows(src: Float32Array, rows: Int32Array, R: number): Float32Array {
   const out = new Float32Array(rows.length * R);
   for (let b = 0; b < rows.length; b++) out.set(src.subarray(rows[b] * R, rows[b] * R + R), b * R);
@@ -78,12 +87,7 @@ export class TfjsEngine implements Engine {
     };
     let step = 0;
 
-    const loss = (uT: Tensor, iT: Tensor, r: Tensor, regU: Tensor, regI: Tensor) =>
-      tf.tidy(() => {
-        const e = tf.sub(forward(tf, dims, net, uT, iT), r);
-        const reg = tf.add(tf.sum(tf.mul(regU, tf.sum(tf.square(uT), 1))), tf.sum(tf.mul(regI, tf.sum(tf.square(iT), 1))));
-        return tf.add(tf.sum(tf.square(e)), reg) as TF.Scalar;
-      });
+    const loss = (uT: Tensor, iT: Tensor, r: Tensor, regU: Tensor, regI: Tensor) => batchLoss(tf, dims, net, uT, iT, r, regU, regI);
 
     const stepRows = (
       table: Float32Array,
@@ -208,13 +212,7 @@ export class TfjsEngine implements Engine {
     const regU = tf.tensor1d(Float32Array.from(batch.u, (u) => batch.regU[u]));
     const regI = tf.tensor1d(Float32Array.from(batch.i, (i) => batch.regI[i]));
     const weights = [...net.kernels, ...net.biases];
-    const f = (...xs: Tensor[]) =>
-      tf.tidy(() => {
-        const w = { kernels: xs.slice(0, 4), biases: xs.slice(4, 8) };
-        const e = tf.sub(forward(tf, params, w, xs[8], xs[9]), r);
-        const reg = tf.add(tf.sum(tf.mul(regU, tf.sum(tf.square(xs[8]), 1))), tf.sum(tf.mul(regI, tf.sum(tf.square(xs[9]), 1))));
-        return tf.add(tf.sum(tf.square(e)), reg) as TF.Scalar;
-      });
+    const f = (...xs: Tensor[]) => batchLoss(tf, params, { kernels: xs.slice(0, 4), biases: xs.slice(4, 8) }, xs[8], xs[9], r, regU, regI);
     const { value, grads } = tf.valueAndGrads(f)([...weights, uT, iT]);
     const gNet = new Float32Array(params.net.length);
     netLayout(params).forEach((l, k) => {
