@@ -98,6 +98,10 @@ describe('training jobs and serving, end to end over HTTP', () => {
     expect(stranger.items).toHaveLength(5);
     const rerank = (await postJson(app, '/users/u3/recommendations', { candidates: ['i1', 'i2', 'i3', 'nope', 'i2'], n: 10 })).json();
     expect(rerank.items.map((i: { itemId: string }) => i.itemId).sort()).toEqual(['i1', 'i2', 'i3', 'nope']);
+    const ratedByU3 = stored.find((r) => r[0] === 'u3')![1];
+    const rerankUnrated = (await postJson(app, '/users/u3/recommendations', { candidates: [ratedByU3, 'i1', 'nope'], excludeRated: true })).json();
+    expect(rerankUnrated.items.map((i: { itemId: string }) => i.itemId)).not.toContain(ratedByU3);
+    expect(rerankUnrated.items.map((i: { itemId: string }) => i.itemId)).toContain('nope');
     const similar = (await app.inject({ url: '/items/i1/similar?n=5' })).json();
     expect(similar.items).toHaveLength(5);
     expect(similar.items.map((i: { itemId: string }) => i.itemId)).not.toContain('i1');

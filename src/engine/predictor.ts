@@ -54,6 +54,10 @@ export class Predictor {
     return Number.isFinite(v) ? Math.min(max, Math.max(min, v)) : this.meta.summary.globalMean;
   }
 
+  hasItem(itemId: string): boolean {
+    return this.items.has(itemId);
+  }
+
   predict(pairs: readonly { userId: string; itemId: string }[]): Prediction[] {
     const out: Prediction[] = new Array(pairs.length);
     const modelled: number[] = [];

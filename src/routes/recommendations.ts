@@ -49,20 +49,17 @@ const recommendations: FastifyPluginAsync = async (app) => {
     async (request) => {
       const model = requireModel(app.registry.active);
       const { userId } = request.params as { userId: string };
-      const raw = request.body as { candidates: string[]; n?: number; excludeRated?: boolean };
-      const body = { ...raw, candidates: [...new Set(raw.candidates)] };
-      const res = recommend(model, userId, body.n ?? body.candidates.length, new Set(), body.excludeRated ?? false, body.candidates);
-      // Candidates the model has never seen still belong in the answer, after the scored ones.
-      const seen = new Set(res.items.map((i) => i.itemId));
-      const n = body.n ?? body.candidates.length;
-      if (res.fallback === null && res.items.length < n) {
-        const rest = model.popularItems(model.itemCount, new Set(), body.candidates.filter((c) => !seen.has(c)));
-        const restIds = new Set(rest.map((r) => r.itemId));
-        const unknown = body.candidates.filter((c) => !seen.has(c) && !restIds.has(c));
+      const body = request.body as { candidates: string[]; n?: number; excludeRated?: boolean };
+      const candidates = [...new Set(body.candidates)];
+      const n = body.n ?? candidates.length;
+      const exclude = new Set<string>();
+      const res = recommend(model, userId, n, exclude, body.excludeRated ?? false, candidates);
+      if (res.fallback === null) {
+        // Candidates the model has never seen still belong in the answer, after the scored ones, at the global mean.
         const mean = model.meta.summary.globalMean;
-        for (const it of [...rest, ...unknown.map((itemId) => ({ itemId, score: mean }))]) {
+        for (const itemId of candidates) {
           if (res.items.length >= n) break;
-          if (!seen.has(it.itemId)) res.items.push(it), seen.add(it.itemId);
+          if (!model.hasItem(itemId) && !exclude.has(itemId)) res.items.push({ itemId, score: mean });
         }
       }
       return res;
