@@ -64,12 +64,6 @@ export function regWeights(index: Int32Array, positions: Int32Array, rows: numbe
   return w;
 }
 
-export function meanRating(ds: Dataset, positions: Int32Array): number {
-  let s = 0;
-  for (const p of positions) s += ds.r[p];
-  return positions.length ? s / positions.length : 0;
-}
-
 /** Content hash of the ratings, independent of row order. */
 export function fingerprint(ds: Dataset): string {
   const n = size(ds);

@@ -16,7 +16,6 @@ export interface ImportOptions {
   batchSize?: number;
   /** Called after every committed batch with the lines read so far. */
   onProgress?: (linesRead: number, bytesRead: number) => void;
-  signal?: AbortSignal;
 }
 
 export interface ImportError {
@@ -90,7 +89,6 @@ export async function importRatings(
   try {
     for await (const line of lines) {
       lineNo++;
-      if (opts.signal?.aborted) throw new Error('import aborted');
       if (!parser) {
         if (line.trim() === '') continue;
         parser = new LineParser(detectFormat(line), opts.scale);
