@@ -129,7 +129,12 @@ async function main(): Promise<void> {
       'bare echo (1 pair body)': { url: `http://127.0.0.1:${ECHO_PORT}/echo`, method: 'POST', body: onePair },
       'predict, 1 pair': { url: `http://127.0.0.1:${SERVICE_PORT}/predict`, method: 'POST', body: onePair },
       'predict, 100 pairs': { url: `http://127.0.0.1:${SERVICE_PORT}/predict`, method: 'POST', body: hundred },
-      'recommendations n=10': { url: `http://127.0.0.1:${SERVICE_PORT}/users/1/recommendations?n=10`, method: 'GET' },
+      // A different user on each request, so nothing per user is warm: every request scores the whole catalogue.
+      'recommendations n=10': {
+        url: `http://127.0.0.1:${SERVICE_PORT}/users/1/recommendations?n=10`,
+        method: 'GET',
+        requests: [{ setupRequest: (req: Record<string, unknown>) => ({ ...req, path: `/users/${1 + Math.floor(Math.random() * 6040)}/recommendations?n=10` }) }],
+      },
     };
     const run = async (name: string, phase: string, conns = connections, secs = duration) => {
       const t = targets[name as keyof typeof targets];

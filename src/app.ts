@@ -1,9 +1,9 @@
-import crypto from 'node:crypto';
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import Ajv from 'ajv';
 import addFormats from 'ajv-formats';
 import type { Config } from './config';
 import { errorHandler, notFoundHandler } from './errors';
+import { childLoggerFactory, requestIdGenerator } from './request-logger';
 import auth from './plugins/auth';
 import database from './plugins/database';
 import openapi from './plugins/openapi';
@@ -46,10 +46,8 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     logger: options.logger ?? { level: config.logLevel, redact: ['req.headers.authorization'] },
     bodyLimit: config.bodyLimitBytes,
     trustProxy: config.trustProxy,
-    genReqId: (req) => {
-      const given = req.headers['x-request-id'];
-      return typeof given === 'string' && /^[\w.-]{1,64}$/.test(given) ? given : crypto.randomUUID();
-    },
+    genReqId: requestIdGenerator(),
+    childLoggerFactory,
     requestIdHeader: false,
     routerOptions: { maxParamLength: 512 },
   });
@@ -63,7 +61,10 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     for (const m of methods) if (m !== 'HEAD') routeList.push({ method: m, url: route.url, hidden: Boolean(route.schema?.hide) });
   });
   app.setErrorHandler(errorHandler);
-  app.setNotFoundHandler(notFoundHandler);
+  app.setNotFoundHandler((request, reply) => {
+    notFoundHandler(request, reply);
+    app.metrics.notFound(request, reply);
+  });
   // Callback-style hooks on the hot path: an async hook costs a promise per request.
   app.addHook('onRequest', (request, reply, done) => {
     reply.header('x-request-id', request.id);
@@ -72,6 +73,8 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
 
   const scale = { min: config.ratingMin, max: config.ratingMax };
   await app.register(database, { dataDir: config.dataDir });
+  // Before any route, so that each route gets its latency recorder.
+  await app.register(metricsPlugin);
   await app.register(openapi);
   await app.register(auth, { apiKeys: config.apiKeys });
   await app.register(health);
@@ -79,7 +82,6 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   await app.register(users);
   await app.register(items);
   await app.register(stats);
-  await app.register(metricsPlugin);
   await app.register(training, {
     dataDir: config.dataDir,
     scale,

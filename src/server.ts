@@ -1,7 +1,10 @@
-import { buildApp } from './app';
-import { ConfigError, loadConfig } from './config';
+import { warmNextTick } from './warm-up';
 
 async function main(): Promise<void> {
+  await warmNextTick();
+  // Loaded only now, after the warm-up: see warm-up.ts.
+  const { buildApp } = await import('./app');
+  const { ConfigError, loadConfig } = await import('./config');
   let config;
   try {
     config = loadConfig();

@@ -111,10 +111,39 @@ describe('ratings API happy paths', () => {
   });
 
   test('metrics are exposed for Prometheus', async () => {
+    await request(app.server).get('/stats').expect(200);
     const res = await request(app.server).get('/metrics').expect(200);
     expect(res.headers['content-type']).toMatch(/text\/plain/);
     expect(res.text).toMatch(/http_request_duration_seconds_bucket\{.*route="\/stats"/);
     expect(res.text).toMatch(/store_entities\{kind="ratings"\} \d+/);
+  });
+
+  test('request latency is counted per route and status, with cumulative buckets', async () => {
+    const series = async (labels: string) => {
+      const text = (await request(app.server).get('/metrics').expect(200)).text;
+      const value = (name: string, extra = '') => {
+        const line = text.split('\n').find((l) => l.startsWith(`http_request_duration_seconds_${name}{${extra}${labels}}`));
+        return line ? Number(line.split(' ').pop()) : 0;
+      };
+      const bounds = text
+        .split('\n')
+        .filter((l) => l.startsWith('http_request_duration_seconds_bucket{le=') && l.includes(`",${labels}} `))
+        .map((l) => Number(l.split(' ').pop()));
+      return { count: value('count'), inf: value('bucket', 'le="+Inf",'), bounds };
+    };
+    const stats = 'method="GET",route="/stats",status_code="200"';
+    const before = await series(stats);
+    for (let k = 0; k < 3; k++) await request(app.server).get('/stats').expect(200);
+    const after = await series(stats);
+    expect(after.count).toBe(before.count + 3);
+    expect(after.inf).toBe(after.count);
+    expect(after.bounds.length).toBe(14);
+    expect(after.bounds[13]).toBe(after.count);
+    for (let k = 1; k < after.bounds.length; k++) expect(after.bounds[k]).toBeGreaterThanOrEqual(after.bounds[k - 1]);
+    const notFound = 'method="GET",route="unmatched",status_code="404"';
+    const missBefore = await series(notFound);
+    await request(app.server).get('/no/such/route').expect(404);
+    expect((await series(notFound)).count).toBe(missBefore.count + 1);
   });
 
   test('docs and the served spec', async () => {

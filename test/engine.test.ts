@@ -148,6 +148,20 @@ describe('native engine specifics', () => {
     const data = { u: Int32Array.of(0), i: Int32Array.of(1), r: Float32Array.of(Number.NaN), order: Int32Array.of(0), regU: new Float32Array(3), regI: new Float32Array(2) };
     expect(() => addon.lossAndGrad(p, data)).toThrow(/not finite/);
     expect(() => addon.lossAndGrad(p, { ...data, r: Float32Array.of(3), order: Int32Array.of(5) })).toThrow(/out of range/);
+    const model = new addon.ServingModel(p);
+    const out = new Float32Array(2);
+    expect(() => model.score(Int32Array.of(0, 3), Int32Array.of(0, 0), 2, out)).toThrow(/out of range/);
+    expect(() => model.score(Int32Array.of(0), Int32Array.of(0), 2, out)).toThrow(/count/);
+    expect(() => model.score(Float32Array.of(0) as unknown as Int32Array, Int32Array.of(0), 1, out)).toThrow(/Int32Array/);
+    expect(() => model.score(Int32Array.of(0), Int32Array.of(0), 1, new Int32Array(1) as unknown as Float32Array)).toThrow(/Float32Array/);
+    expect(() => model.scoreUser(3, Int32Array.of(0), 1, out)).toThrow(/out of range/);
+    expect(() => model.scoreUser(0, Int32Array.of(2), 1, out)).toThrow(/out of range/);
+    expect(() => model.scoreUser(0, Int32Array.of(0, 1), 3, out)).toThrow(/count/);
+    // Only the first `count` entries are read and written.
+    out.fill(7);
+    model.score(Int32Array.of(1, 99), Int32Array.of(1, 99), 1, out);
+    expect(out[1]).toBe(7);
+    expect(out[0]).toBe(addon.predict(p, Int32Array.of(1), Int32Array.of(1))[0]);
   });
 
   test('threads do not change the result beyond rounding', async () => {
@@ -181,11 +195,18 @@ describe('predictor', () => {
       expect(p.rating).toBeGreaterThanOrEqual(1);
       expect(p.rating).toBeLessThanOrEqual(5);
     }
-    expect(pred.topN('nobody', 5, new Set())).toBeNull();
-    const top = pred.topN('u1', 5, new Set(['i1']))!;
+    expect(await pred.topN('nobody', 5, new Set())).toBeNull();
+    const top = (await pred.topN('u1', 5, new Set(['i1'])))!;
     expect(top).toHaveLength(5);
     expect(top.map((t) => t.itemId)).not.toContain('i1');
     for (let k = 1; k < top.length; k++) expect(top[k - 1].score).toBeGreaterThanOrEqual(top[k].score);
+    // The off-thread catalogue scoring and the per-pair path give the same numbers.
+    const again = pred.predict(top.map((t) => ({ userId: 'u1', itemId: t.itemId })));
+    expect(again.map((p) => p.rating)).toEqual(top.map((t) => t.score));
+    // A batch larger than any before (the scratch space grows) agrees with pairs asked one at a time.
+    const many = ds.userIds.slice(0, 40).map((userId, k) => ({ userId, itemId: ds.itemIds[k % ds.itemIds.length] }));
+    const batch = pred.predict(many);
+    expect(batch.map((p) => p.rating)).toEqual(many.map((p) => pred.predict([p])[0].rating));
     const sim = pred.similar('i1', 3)!;
     expect(sim).toHaveLength(3);
     expect(sim.map((s) => s.itemId)).not.toContain('i1');

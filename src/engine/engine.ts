@@ -34,6 +34,14 @@ export interface Engine {
   createSession(params: ModelParams, settings: TrainParams): Promise<TrainSession>;
   /** Raw network outputs (not clipped) for index pairs. */
   predict(params: ModelParams, u: Int32Array, i: Int32Array): Float32Array;
-  /** A predict function for parameters that will not change again (serving): set-up work is done once. */
-  prepare(params: ModelParams): (u: Int32Array, i: Int32Array) => Float32Array;
+  /** A network for parameters that will not change again (serving): set-up work is done once. */
+  prepare(params: ModelParams): ServingNet;
+}
+
+/** Raw network outputs (not clipped) for a model being served. */
+export interface ServingNet {
+  /** Writes the outputs for the pairs (u[k], i[k]), k < n, to out[0, n). */
+  score(u: Int32Array, i: Int32Array, n: number, out: Float32Array): void;
+  /** Writes the outputs for user u against items[0, n) to out; off the JavaScript thread where the engine can. */
+  scoreUser(u: number, items: Int32Array, n: number, out: Float32Array): Promise<void>;
 }

@@ -1,4 +1,4 @@
-import type { Engine, EpochInput, TrainSession } from './engine';
+import type { Engine, EpochInput, ServingNet, TrainSession } from './engine';
 import { loadNative, nativeLoadError, type NativeAddon } from './native';
 import type { TrainParams } from './params';
 import { zeroOptimizerState, type ModelParams } from './state';
@@ -49,8 +49,7 @@ export class NativeEngine implements Engine {
     return this.addon.predict(params, u, i);
   }
 
-  prepare(params: ModelParams): (u: Int32Array, i: Int32Array) => Float32Array {
-    const model = new this.addon.ServingModel(params);
-    return (u, i) => model.predict(u, i);
+  prepare(params: ModelParams): ServingNet {
+    return new this.addon.ServingModel(params);
   }
 }

@@ -27,7 +27,8 @@ export interface NativeOptions {
 }
 
 export interface NativeServingModel {
-  predict(users: Int32Array, items: Int32Array): Float32Array;
+  score(users: Int32Array, items: Int32Array, count: number, out: Float32Array): void;
+  scoreUser(user: number, items: Int32Array, count: number, out: Float32Array): Promise<void>;
 }
 
 export interface NativeAddon {

@@ -1,5 +1,5 @@
 import type { CheckpointMeta } from './checkpoint';
-import type { Engine } from './engine';
+import type { Engine, ServingNet } from './engine';
 import { rowWidth, type ModelParams } from './state';
 
 export type Fallback = null | 'item_mean' | 'user_mean' | 'global_mean' | 'popular';
@@ -27,7 +27,9 @@ export class Predictor {
   private readonly popular: number[];
   private readonly allItems: Int32Array;
   private itemUnit: Float32Array | null = null;
-  private readonly forward: (u: Int32Array, i: Int32Array) => Float32Array;
+  private readonly net: ServingNet;
+  // Scratch for predict(), which runs to completion on the JavaScript thread: reused, never shared across an await.
+  private scratch = { u: new Int32Array(16), i: new Int32Array(16), y: new Float32Array(16) };
 
   constructor(
     readonly modelId: string,
@@ -35,7 +37,7 @@ export class Predictor {
     readonly params: ModelParams,
     engine: Engine,
   ) {
-    this.forward = engine.prepare(params);
+    this.net = engine.prepare(params);
     this.users = new Map(meta.userIds.map((id, k) => [id, k]));
     this.items = new Map(meta.itemIds.map((id, k) => [id, k]));
     this.allItems = Int32Array.from(meta.itemIds, (_, k) => k);
@@ -59,41 +61,45 @@ export class Predictor {
   }
 
   predict(pairs: readonly { userId: string; itemId: string }[]): Prediction[] {
-    const out: Prediction[] = new Array(pairs.length);
-    const modelled: number[] = [];
+    const n = pairs.length;
+    const out: Prediction[] = new Array(n);
+    if (this.scratch.u.length < n) this.scratch = { u: new Int32Array(n), i: new Int32Array(n), y: new Float32Array(n) };
+    const { u: uIdx, i: iIdx, y } = this.scratch;
     const s = this.meta.summary;
-    pairs.forEach((p, k) => {
-      const u = this.users.get(p.userId);
-      const i = this.items.get(p.itemId);
+    let m = 0;
+    for (let k = 0; k < n; k++) {
+      const { userId, itemId } = pairs[k];
+      const u = this.users.get(userId);
+      const i = this.items.get(itemId);
       if (u !== undefined && i !== undefined) {
-        modelled.push(k);
-        out[k] = { userId: p.userId, itemId: p.itemId, rating: 0, fallback: null };
+        uIdx[m] = u;
+        iIdx[m++] = i;
+        out[k] = { userId, itemId, rating: 0, fallback: null };
       } else if (i !== undefined) {
-        out[k] = { userId: p.userId, itemId: p.itemId, rating: this.clip(s.itemMean[i]), fallback: 'item_mean' };
+        out[k] = { userId, itemId, rating: this.clip(s.itemMean[i]), fallback: 'item_mean' };
       } else if (u !== undefined) {
-        out[k] = { userId: p.userId, itemId: p.itemId, rating: this.clip(s.userMean[u]), fallback: 'user_mean' };
+        out[k] = { userId, itemId, rating: this.clip(s.userMean[u]), fallback: 'user_mean' };
       } else {
-        out[k] = { userId: p.userId, itemId: p.itemId, rating: this.clip(s.globalMean), fallback: 'global_mean' };
+        out[k] = { userId, itemId, rating: this.clip(s.globalMean), fallback: 'global_mean' };
       }
-    });
-    if (modelled.length) {
-      const uIdx = Int32Array.from(modelled, (k) => this.users.get(pairs[k].userId)!);
-      const iIdx = Int32Array.from(modelled, (k) => this.items.get(pairs[k].itemId)!);
-      const y = this.forward(uIdx, iIdx);
-      modelled.forEach((k, j) => (out[k].rating = this.clip(y[j])));
+    }
+    if (m > 0) {
+      this.net.score(uIdx, iIdx, m, y);
+      for (let k = 0, j = 0; k < n; k++) if (out[k].fallback === null) out[k].rating = this.clip(y[j++]);
     }
     return out;
   }
 
   /** The n best items for a known user by predicted rating; null for a user the model does not know. */
-  topN(userId: string, n: number, exclude: ReadonlySet<string>, candidates?: readonly string[]): ScoredItem[] | null {
+  async topN(userId: string, n: number, exclude: ReadonlySet<string>, candidates?: readonly string[]): Promise<ScoredItem[] | null> {
     const u = this.users.get(userId);
     if (u === undefined) return null;
     const keep = (i: number) => exclude.size === 0 || !exclude.has(this.meta.itemIds[i]);
     const iIdx = candidates
       ? Int32Array.from([...new Set(candidates)].map((id) => this.items.get(id)).filter((i): i is number => i !== undefined && keep(i)))
       : this.allItems.filter(keep);
-    const y = this.forward(new Int32Array(iIdx.length).fill(u), iIdx);
+    const y = new Float32Array(iIdx.length);
+    await this.net.scoreUser(u, iIdx, iIdx.length, y);
     return best(iIdx, y, n).map((k) => ({ itemId: this.meta.itemIds[iIdx[k]], score: this.clip(y[k]) }));
   }
 

@@ -1,5 +1,5 @@
 import type * as TF from '@tensorflow/tfjs';
-import type { Engine, EpochInput, TrainSession } from './engine';
+import type { Engine, EpochInput, ServingNet, TrainSession } from './engine';
 import type { TrainParams } from './params';
 import { netLayout, rowWidth, type Dims, type ModelParams } from './state';
 import { loadTf, tfBackend, type Tf } from './tf';
@@ -233,8 +233,13 @@ export class TfjsEngine implements Engine {
     return { loss, gNet, gUsers, gItems };
   }
 
-  prepare(params: ModelParams): (u: Int32Array, i: Int32Array) => Float32Array {
-    return (u, i) => this.predict(params, u, i);
+  prepare(params: ModelParams): ServingNet {
+    const score = (u: Int32Array, i: Int32Array, n: number, out: Float32Array) =>
+      out.set(this.predict(params, u.subarray(0, n), i.subarray(0, n)));
+    return {
+      score,
+      scoreUser: async (u, items, n, out) => score(new Int32Array(n).fill(u), items, n, out),
+    };
   }
 
   predict(params: ModelParams, u: Int32Array, i: Int32Array): Float32Array {

@@ -22,12 +22,14 @@ struct Variant {
   void* (*prepare)(const Model&);
   void (*release)(void*);
   void (*predictPrepared)(const Model&, void*, const int32_t*, const int32_t*, int64_t, float*);
+  void (*scoreUser)(const Model&, const void*, int32_t, const int32_t*, int64_t, float*);
 };
 
 const Variant kAvx2{"avx2", k_avx2::trainEpoch, k_avx2::predict, k_avx2::lossAndGrad,
-                    k_avx2::prepare, k_avx2::release, k_avx2::predictPrepared};
+                    k_avx2::prepare, k_avx2::release, k_avx2::predictPrepared, k_avx2::scoreUser};
 const Variant kGeneric{"generic", k_generic::trainEpoch, k_generic::predict, k_generic::lossAndGrad,
-                       k_generic::prepare, k_generic::release, k_generic::predictPrepared};
+                       k_generic::prepare, k_generic::release, k_generic::predictPrepared,
+                       k_generic::scoreUser};
 
 const Variant& pickVariant() {
   const char* forced = std::getenv("NNMF_KERNEL");
@@ -132,35 +134,52 @@ Data readData(const Napi::Object& o, const Model& m, std::vector<Napi::Reference
   return d;
 }
 
-class EpochWorker : public Napi::AsyncWorker {
+// Runs on a libuv pool thread, then settles a promise; holds the JS arrays it reads or writes
+// until then, so that the garbage collector cannot free them under the worker.
+class PromiseWorker : public Napi::AsyncWorker {
  public:
-  EpochWorker(Napi::Env env, Model m, Data d, Opts o, std::vector<Napi::Reference<Napi::Value>> keep)
-      : Napi::AsyncWorker(env), deferred_(Napi::Promise::Deferred::New(env)), m_(m), d_(d), o_(o),
-        keep_(std::move(keep)) {}
+  PromiseWorker(Napi::Env env, std::vector<Napi::Reference<Napi::Value>> keep)
+      : Napi::AsyncWorker(env), deferred_(Napi::Promise::Deferred::New(env)), keep_(std::move(keep)) {}
   Napi::Promise Promise() { return deferred_.Promise(); }
-  void Execute() override { res_ = variant().trainEpoch(m_, d_, o_); }
+
+ protected:
+  virtual Napi::Value Settled(Napi::Env env) { return env.Undefined(); }
+
+ private:
   void OnOK() override {
-    Napi::Env env = Env();
-    auto out = Napi::Object::New(env);
-    out.Set("sse", res_.sse);
-    out.Set("count", (double)res_.count);
-    out.Set("step", (double)o_.step);
-    out.Set("cancelled", res_.cancelled);
+    Napi::Value v = Settled(Env());
     keep_.clear();
-    deferred_.Resolve(out);
+    deferred_.Resolve(v);
   }
   void OnError(const Napi::Error& e) override {
     keep_.clear();
     deferred_.Reject(e.Value());
   }
+  Napi::Promise::Deferred deferred_;
+  std::vector<Napi::Reference<Napi::Value>> keep_;
+};
+
+class EpochWorker : public PromiseWorker {
+ public:
+  EpochWorker(Napi::Env env, Model m, Data d, Opts o, std::vector<Napi::Reference<Napi::Value>> keep)
+      : PromiseWorker(env, std::move(keep)), m_(m), d_(d), o_(o) {}
+  void Execute() override { res_ = variant().trainEpoch(m_, d_, o_); }
+
+ protected:
+  Napi::Value Settled(Napi::Env env) override {
+    auto out = Napi::Object::New(env);
+    out.Set("sse", res_.sse);
+    out.Set("count", (double)res_.count);
+    out.Set("step", (double)o_.step);
+    out.Set("cancelled", res_.cancelled);
+    return out;
+  }
 
  private:
-  Napi::Promise::Deferred deferred_;
   Model m_;
   Data d_;
   Opts o_;
   Result res_{};
-  std::vector<Napi::Reference<Napi::Value>> keep_;
 };
 
 template <typename F>
@@ -245,10 +264,48 @@ Napi::Value LossAndGrad(const Napi::CallbackInfo& info) {
 
 // A model prepared for serving. It keeps the latent tables alive and a padded copy of the
 // network, so later changes to the JavaScript `net` array do not reach it.
+// The data pointer of a typed array of the wanted type (adjusted for its byte offset) and its length.
+template <typename T>
+T* typedArray(napi_env env, napi_value v, napi_typedarray_type want, size_t* length, const char* what) {
+  bool is = false;
+  napi_typedarray_type type;
+  void* data = nullptr;
+  if (napi_is_typedarray(env, v, &is) != napi_ok || !is ||
+      napi_get_typedarray_info(env, v, &type, length, &data, nullptr, nullptr) != napi_ok || type != want)
+    throw Error(std::string(what) + " must be a " + (want == napi_float32_array ? "Float32Array" : "Int32Array"));
+  return static_cast<T*>(data);
+}
+
+size_t countArg(const Napi::Value& v, size_t max) {
+  if (!v.IsNumber()) throw Error("count must be a number");
+  const double d = v.As<Napi::Number>().DoubleValue();
+  if (!(d >= 0 && d <= (double)max) || d != std::floor(d)) throw Error("count is out of range");
+  return (size_t)d;
+}
+
+// Scores one user against a list of items on a libuv pool thread, so that long lists leave the
+// JavaScript thread free and several requests use several cores.
+class ScoreUserWorker : public PromiseWorker {
+ public:
+  ScoreUserWorker(Napi::Env env, const Model& m, const void* prepared, int32_t u, const int32_t* items, size_t n,
+                  float* out, std::vector<Napi::Reference<Napi::Value>> keep)
+      : PromiseWorker(env, std::move(keep)), m_(m), prepared_(prepared), u_(u), items_(items), n_(n), out_(out) {}
+  void Execute() override { variant().scoreUser(m_, prepared_, u_, items_, (int64_t)n_, out_); }
+
+ private:
+  Model m_;
+  const void* prepared_;
+  int32_t u_;
+  const int32_t* items_;
+  size_t n_;
+  float* out_;
+};
+
 class ServingModel : public Napi::ObjectWrap<ServingModel> {
  public:
   static Napi::Function Define(Napi::Env env) {
-    return DefineClass(env, "ServingModel", {InstanceMethod("predict", &ServingModel::Predict)});
+    return DefineClass(env, "ServingModel",
+                       {InstanceMethod("score", &ServingModel::Score), InstanceMethod("scoreUser", &ServingModel::ScoreUser)});
   }
   explicit ServingModel(const Napi::CallbackInfo& info) : Napi::ObjectWrap<ServingModel>(info) {
     try {
@@ -264,26 +321,50 @@ class ServingModel : public Napi::ObjectWrap<ServingModel> {
   }
 
  private:
-  Napi::Value Predict(const Napi::CallbackInfo& info) {
+  // score(users: Int32Array, items: Int32Array, count, out: Float32Array): writes count outputs, allocates nothing.
+  Napi::Value Score(const Napi::CallbackInfo& info) {
     return guard(info, [&]() -> Napi::Value {
       if (!prepared_) throw Error("model was not prepared");
-      if (info.Length() < 2 || !info[0].IsTypedArray() || !info[1].IsTypedArray())
-        throw Error("predict(users: Int32Array, items: Int32Array)");
-      auto ua = info[0].As<Napi::TypedArray>();
-      auto ia = info[1].As<Napi::TypedArray>();
-      if (ua.TypedArrayType() != napi_int32_array || ia.TypedArrayType() != napi_int32_array)
-        throw Error("users and items must be Int32Arrays");
-      const size_t n = ua.ElementLength();
-      if (ia.ElementLength() != n) throw Error("users and items differ in length");
-      const int32_t* u = reinterpret_cast<const int32_t*>(static_cast<uint8_t*>(ua.ArrayBuffer().Data()) + ua.ByteOffset());
-      const int32_t* i = reinterpret_cast<const int32_t*>(static_cast<uint8_t*>(ia.ArrayBuffer().Data()) + ia.ByteOffset());
+      if (info.Length() < 4) throw Error("score(users: Int32Array, items: Int32Array, count: number, out: Float32Array)");
+      napi_env env = info.Env();
+      size_t nu, ni, no;
+      const int32_t* u = typedArray<int32_t>(env, info[0], napi_int32_array, &nu, "users");
+      const int32_t* i = typedArray<int32_t>(env, info[1], napi_int32_array, &ni, "items");
+      float* out = typedArray<float>(env, info[3], napi_float32_array, &no, "out");
+      const size_t n = countArg(info[2], std::min(nu, std::min(ni, no)));
       for (size_t k = 0; k < n; k++) {
         if (u[k] < 0 || u[k] >= m_.nUsers) throw Error("user index out of range");
         if (i[k] < 0 || i[k] >= m_.nItems) throw Error("item index out of range");
       }
-      auto out = Napi::Float32Array::New(info.Env(), n);
-      variant().predictPrepared(m_, prepared_, u, i, (int64_t)n, out.Data());
-      return out;
+      variant().predictPrepared(m_, prepared_, u, i, (int64_t)n, out);
+      return info.Env().Undefined();
+    });
+  }
+
+  // scoreUser(user, items: Int32Array, count, out: Float32Array): Promise, resolved once out holds count outputs.
+  Napi::Value ScoreUser(const Napi::CallbackInfo& info) {
+    return guard(info, [&]() -> Napi::Value {
+      if (!prepared_) throw Error("model was not prepared");
+      if (info.Length() < 4 || !info[0].IsNumber())
+        throw Error("scoreUser(user: number, items: Int32Array, count: number, out: Float32Array)");
+      napi_env env = info.Env();
+      const double ud = info[0].As<Napi::Number>().DoubleValue();
+      if (!(ud >= 0 && ud < m_.nUsers) || ud != std::floor(ud)) throw Error("user index out of range");
+      size_t ni, no;
+      const int32_t* items = typedArray<int32_t>(env, info[1], napi_int32_array, &ni, "items");
+      float* out = typedArray<float>(env, info[3], napi_float32_array, &no, "out");
+      const size_t n = countArg(info[2], std::min(ni, no));
+      for (size_t k = 0; k < n; k++)
+        if (items[k] < 0 || items[k] >= m_.nItems) throw Error("item index out of range");
+      // The model object and both arrays stay referenced until the worker is done with them.
+      std::vector<Napi::Reference<Napi::Value>> keep;
+      keep.push_back(Napi::Persistent(Value().As<Napi::Value>()));
+      keep.push_back(Napi::Persistent(info[1]));
+      keep.push_back(Napi::Persistent(info[3]));
+      auto* w = new ScoreUserWorker(info.Env(), m_, prepared_, (int32_t)ud, items, n, out, std::move(keep));
+      Napi::Promise p = w->Promise();
+      w->Queue();
+      return p;
     });
   }
 

@@ -487,6 +487,20 @@ void predictPrepared(const Model& m, void* prepared, const int32_t* u, const int
   forwardAll(m, p->net, p->work, u, i, count, out);
 }
 
+// Safe to run on several threads at once for one prepared model: the network is only read and
+// the scratch space is this call's own.
+void scoreUser(const Model& m, const void* prepared, int32_t u, const int32_t* items, int64_t count, float* out) {
+  const auto* p = static_cast<const Prepared*>(prepared);
+  Work w(p->net);
+  int32_t us[CHUNK];
+  std::fill(us, us + CHUNK, u);
+  for (int64_t c = 0; c < count; c += CHUNK) {
+    const int S = (int)std::min<int64_t>(CHUNK, count - c);
+    forward(m, p->net, w, us, items + c, S);
+    for (int s = 0; s < S; s++) out[c + s] = w.y[s];
+  }
+}
+
 double lossAndGrad(const Model& m, const Data& data, float* gNet, float* gUsers, float* gItems) {
   const int B = (int)data.n;
   Trainer tr(m, B, 1);

@@ -55,6 +55,7 @@ struct Result {
   void* prepare(const Model& m);                                                          \
   void release(void* prepared);                                                           \
   void predictPrepared(const Model& m, void* prepared, const int32_t* u, const int32_t* i, int64_t n, float* out); \
+  void scoreUser(const Model& m, const void* prepared, int32_t u, const int32_t* items, int64_t n, float* out); \
   }
 
 NNMF_DECLARE(k_avx2)

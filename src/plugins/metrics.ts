@@ -1,8 +1,14 @@
+import type { FastifyReply, FastifyRequest, onResponseHookHandler } from 'fastify';
 import fp from 'fastify-plugin';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { LatencyHistogram, type RouteLatency } from './latency-histogram';
 
 export interface ServiceMetrics {
   registry: Registry;
+  /** Prometheus text exposition of every metric. */
+  render(): Promise<string>;
+  /** Records a request that matched no route. */
+  notFound(request: FastifyRequest, reply: FastifyReply): void;
   jobFinished(status: string, seconds: number): void;
   setActiveModel(rmse: number | null): void;
 }
@@ -18,13 +24,25 @@ export default fp(
   async (app) => {
     const registry = new Registry();
     collectDefaultMetrics({ register: registry });
-    const latency = new Histogram({
-      name: 'http_request_duration_seconds',
-      help: 'Request latency by route',
-      labelNames: ['method', 'route', 'status_code'],
-      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10],
-      registers: [registry],
+    const latency = new LatencyHistogram('http_request_duration_seconds', 'Request latency by route', [
+      0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10,
+    ]);
+    // Every route registered after this plugin gets its own recorder and onResponse hook, so a
+    // request never looks up its route's labels.
+    app.addHook('onRoute', (route) => {
+      const methods = Array.isArray(route.method) ? route.method : [route.method];
+      for (const method of methods) {
+        if (method === 'HEAD') continue;
+        const recorder = latency.route(method, route.url);
+        const hook: onResponseHookHandler = (_request, reply, done) => {
+          recorder.observe(reply.statusCode, reply.elapsedTime / 1000);
+          done();
+        };
+        const existing = route.onResponse ? (Array.isArray(route.onResponse) ? route.onResponse : [route.onResponse]) : [];
+        route.onResponse = [...existing, hook];
+      }
     });
+    const unmatched = new Map<string, RouteLatency>();
     const jobDuration = new Histogram({
       name: 'training_job_duration_seconds',
       help: 'Training job wall time by outcome',
@@ -47,22 +65,14 @@ export default fp(
         this.set({ kind: 'ratings' }, s.ratings);
       },
     });
-    // One labelled child per (method, route, status), looked up by a plain string key: prom-client
-    // would otherwise hash the label object on every request.
-    const children = new Map<string, ReturnType<typeof latency.labels>>();
-    app.addHook('onResponse', (request, reply, done) => {
-      const route = request.routeOptions.url ?? 'unmatched';
-      const key = `${request.method} ${reply.statusCode} ${route}`;
-      let child = children.get(key);
-      if (!child) {
-        child = latency.labels({ method: request.method, route, status_code: String(reply.statusCode) });
-        children.set(key, child);
-      }
-      child.observe(reply.elapsedTime / 1000);
-      done();
-    });
     app.decorate('metrics', {
       registry,
+      render: async () => (await registry.metrics()) + latency.render(),
+      notFound(request, reply) {
+        let recorder = unmatched.get(request.method);
+        if (!recorder) unmatched.set(request.method, (recorder = latency.route(request.method, 'unmatched')));
+        recorder.observe(reply.statusCode, reply.elapsedTime / 1000);
+      },
       jobFinished(status: string, seconds: number) {
         jobs.inc({ status });
         jobDuration.observe({ status }, seconds);

@@ -13,7 +13,7 @@ const metrics: FastifyPluginAsync = async (app) => {
       },
     },
     async (_request, reply) => {
-      const body = await app.metrics.registry.metrics();
+      const body = await app.metrics.render();
       return reply.type(app.metrics.registry.contentType).send(body);
     },
   );

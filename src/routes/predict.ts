@@ -20,19 +20,12 @@ const predict: FastifyPluginAsync<{ maxBatch: number }> = async (app, opts) => {
         body: PredictBody,
         response: responses({ 200: PredictResponse }, [413, 415, 503]),
       },
-      preValidation: (request, _reply, done) => {
-        const body = request.body as { pairs?: unknown[] } | null;
-        if (body && Array.isArray(body.pairs) && body.pairs.length > opts.maxBatch) {
-          done(new AppError('BATCH_TOO_LARGE', `at most ${opts.maxBatch} pairs per request, got ${body.pairs.length}`));
-          return;
-        }
-        done();
-      },
     },
     async (request) => {
-      const model = requireModel(app.registry.active);
       const body = request.body as { userId: string; itemId: string } | { pairs: { userId: string; itemId: string }[] };
       const pairs = 'pairs' in body ? body.pairs : [body];
+      if (pairs.length > opts.maxBatch) throw new AppError('BATCH_TOO_LARGE', `at most ${opts.maxBatch} pairs per request, got ${pairs.length}`);
+      const model = requireModel(app.registry.active);
       return { modelId: model.modelId, predictions: model.predict(pairs) };
     },
   );

@@ -7,9 +7,9 @@ import { requireModel } from './predict';
 
 const recommendations: FastifyPluginAsync = async (app) => {
   // Rated items come from the store as it is now, not as it was when the model was trained.
-  const recommend = (model: Predictor, userId: string, n: number, exclude: Set<string>, excludeRated: boolean, candidates?: string[]) => {
+  const recommend = async (model: Predictor, userId: string, n: number, exclude: Set<string>, excludeRated: boolean, candidates?: string[]) => {
     if (excludeRated) for (const id of app.ratings.userRatedItems(userId)) exclude.add(id);
-    const items = model.topN(userId, n, exclude, candidates);
+    const items = await model.topN(userId, n, exclude, candidates);
     if (items) return { modelId: model.modelId, userId, items, fallback: null };
     return { modelId: model.modelId, userId, items: model.popularItems(n, exclude, candidates), fallback: 'popular' as const };
   };
@@ -53,7 +53,7 @@ const recommendations: FastifyPluginAsync = async (app) => {
       const candidates = [...new Set(body.candidates)];
       const n = body.n ?? candidates.length;
       const exclude = new Set<string>();
-      const res = recommend(model, userId, n, exclude, body.excludeRated ?? false, candidates);
+      const res = await recommend(model, userId, n, exclude, body.excludeRated ?? false, candidates);
       if (res.fallback === null) {
         // Candidates the model has never seen still belong in the answer, after the scored ones, at the global mean.
         const mean = model.meta.summary.globalMean;
