@@ -13,13 +13,14 @@ import { loadMovielens, movielensRoot } from './movielens';
 import { printTable, writeResult } from './report';
 
 interface AutocannonResult {
-  requests: { average: number };
+  requests: { average: number; total: number };
   latency: { p50: number; p99: number; average: number };
   non2xx: number;
   errors: number;
 }
 
 const SERVICE_PORT = 18091;
+const ROUNDS = 5;
 const ECHO_PORT = 18092;
 
 function start(script: string, env: Record<string, string>): Promise<ChildProcess> {
@@ -96,6 +97,12 @@ async function waitJob(id: string, until: (job: any) => boolean): Promise<any> {
   }
 }
 
+/** CPU seconds (user + system) a process has used so far. */
+function cpuSeconds(pid: number): number {
+  const fields = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
 function rssMb(pid: number): number {
   const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
   return Number(/VmRSS:\s+(\d+)/.exec(status)![1]) / 1024;
@@ -103,7 +110,7 @@ function rssMb(pid: number): number {
 
 async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
-  const duration = Number(args.duration ?? 6);
+  const duration = Number(args.duration ?? 5);
   const connections = Number(args.connections ?? 10);
   const epochs = Number(args.epochs ?? 8);
   const dataRoot = args.synthetic === true ? null : movielensRoot(typeof args.data === 'string' ? args.data : undefined);
@@ -136,20 +143,28 @@ async function main(): Promise<void> {
         requests: [{ setupRequest: (req: Record<string, unknown>) => ({ ...req, path: `/users/${1 + Math.floor(Math.random() * 6040)}/recommendations?n=10` }) }],
       },
     };
+    const pidOf = (name: string) => (name.startsWith('bare') ? echo.pid! : service.pid!);
     const run = async (name: string, phase: string, conns = connections, secs = duration) => {
       const t = targets[name as keyof typeof targets];
+      const cpu0 = cpuSeconds(pidOf(name));
       const res = await autocannon({ ...t, connections: conns, duration: secs, headers: { 'content-type': 'application/json' } });
-      return { phase, target: name, connections: conns, reqPerSec: res.requests.average, p50ms: res.latency.p50, p99ms: res.latency.p99, errors: res.errors + res.non2xx };
+      const serverCpuUsPerRequest = ((cpuSeconds(pidOf(name)) - cpu0) * 1e6) / Math.max(1, res.requests.total);
+      return { phase, target: name, connections: conns, reqPerSec: res.requests.average, p50ms: res.latency.p50, p99ms: res.latency.p99, serverCpuUsPerRequest, errors: res.errors + res.non2xx };
     };
-    const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-    await autocannon({ ...targets['predict, 1 pair'], connections, duration: 2, headers: { 'content-type': 'application/json' } });
-    // The machine is shared and noisy: the echo baseline and /predict alternate, and medians are compared.
-    const rounds: { echo: number; predict: number }[] = [];
+    const median = (xs: number[]) => {
+      const v = [...xs].sort((a, b) => a - b);
+      return v.length % 2 ? v[(v.length - 1) / 2] : (v[v.length / 2 - 1] + v[v.length / 2]) / 2;
+    };
+    // Both servers are JIT-compiled before anything counts.
+    for (const name of ['bare echo (1 pair body)', 'predict, 1 pair']) await run(name, 'warm-up', connections, 3);
+    // The machine is shared and noisy: the echo baseline and /predict alternate in short rounds, and
+    // each round's ratio compares two measurements taken seconds apart.
+    const rounds: { echo: number; predict: number; echoCpuUs: number; predictCpuUs: number }[] = [];
     const idle = [];
-    for (let k = 0; k < 3; k++) {
+    for (let k = 0; k < ROUNDS; k++) {
       const e = await run('bare echo (1 pair body)', `idle round ${k + 1}`);
       const p = await run('predict, 1 pair', `idle round ${k + 1}`);
-      rounds.push({ echo: e.reqPerSec, predict: p.reqPerSec });
+      rounds.push({ echo: e.reqPerSec, predict: p.reqPerSec, echoCpuUs: e.serverCpuUsPerRequest, predictCpuUs: p.serverCpuUsPerRequest });
       idle.push(e, p);
     }
     idle.push(await run('predict, 100 pairs', 'idle'));
@@ -174,8 +189,10 @@ async function main(): Promise<void> {
     const recs1 = idle[idle.length - 1];
     const recs10 = idle[idle.length - 2];
     const summary = {
-      predictVsBare: median(rounds.map((r) => r.predict)) / bare,
+      predictVsBare: median(rounds.map((r) => r.predict / r.echo)),
       predictVsBareRounds: rounds.map((r) => r.predict / r.echo),
+      predictVsBareOfMedians: median(rounds.map((r) => r.predict)) / bare,
+      serverCpuUsPerRequest: { echo: median(rounds.map((r) => r.echoCpuUs)), predict: median(rounds.map((r) => r.predictCpuUs)) },
       recommendationsP50msOneClient: recs1.p50ms,
       recommendationsP50msAtConnections: recs10.p50ms,
       predictP99IdleMs: p99Idle,
@@ -185,7 +202,8 @@ async function main(): Promise<void> {
       residentMemoryMb: rss,
     };
     process.stdout.write(
-      `predict(1 pair) / bare echo, median of 3 alternating rounds: ${summary.predictVsBare.toFixed(2)}x (target >= 0.8); rounds ${summary.predictVsBareRounds.map((x) => x.toFixed(2)).join(', ')}\n` +
+      `predict(1 pair) / bare echo, median of ${ROUNDS} alternating rounds: ${summary.predictVsBare.toFixed(2)}x (target >= 0.8); rounds ${summary.predictVsBareRounds.map((x) => x.toFixed(2)).join(', ')}; ratio of medians ${summary.predictVsBareOfMedians.toFixed(2)}x\n` +
+        `server CPU per request (median): echo ${summary.serverCpuUsPerRequest.echo.toFixed(1)} us, predict ${summary.serverCpuUsPerRequest.predict.toFixed(1)} us\n` +
         `recommendations p50: ${recs1.p50ms} ms with one client, ${recs10.p50ms} ms with ${connections} connections (target <= 10)\n` +
         `predict p99 idle ${p99Idle} ms, while training ${p99Busy} ms: ${summary.p99TrainingOverIdle.toFixed(2)}x (target <= 3)\n` +
         `resident memory with the model loaded, idle: ${rss.toFixed(0)} MB (target <= 400)\n`,

@@ -200,6 +200,16 @@ describe('predictor', () => {
     expect(top).toHaveLength(5);
     expect(top.map((t) => t.itemId)).not.toContain('i1');
     for (let k = 1; k < top.length; k++) expect(top[k - 1].score).toBeGreaterThanOrEqual(top[k].score);
+    // The same list as scoring every item one by one, leaving out the excluded ones.
+    const excluded = new Set(ds.itemIds.filter((_, k) => k % 3 === 0));
+    const brute = pred
+      .predict(ds.itemIds.filter((id) => !excluded.has(id)).map((itemId) => ({ userId: 'u1', itemId })))
+      .map((p) => p.rating)
+      .sort((a, b) => b - a)
+      .slice(0, 7);
+    const ranked = (await pred.topN('u1', 7, excluded))!;
+    expect(ranked.map((t) => t.score)).toEqual(brute);
+    expect(ranked.some((t) => excluded.has(t.itemId))).toBe(false);
     // The off-thread catalogue scoring and the per-pair path give the same numbers.
     const again = pred.predict(top.map((t) => ({ userId: 'u1', itemId: t.itemId })));
     expect(again.map((p) => p.rating)).toEqual(top.map((t) => t.score));

@@ -94,13 +94,37 @@ export class Predictor {
   async topN(userId: string, n: number, exclude: ReadonlySet<string>, candidates?: readonly string[]): Promise<ScoredItem[] | null> {
     const u = this.users.get(userId);
     if (u === undefined) return null;
-    const keep = (i: number) => exclude.size === 0 || !exclude.has(this.meta.itemIds[i]);
-    const iIdx = candidates
-      ? Int32Array.from([...new Set(candidates)].map((id) => this.items.get(id)).filter((i): i is number => i !== undefined && keep(i)))
-      : this.allItems.filter(keep);
+    const iIdx = candidates ? this.indicesOf(candidates, exclude) : this.allItemsExcept(exclude);
     const y = new Float32Array(iIdx.length);
     await this.net.scoreUser(u, iIdx, iIdx.length, y);
-    return best(iIdx, y, n).map((k) => ({ itemId: this.meta.itemIds[iIdx[k]], score: this.clip(y[k]) }));
+    return best(y, n).map((k) => ({ itemId: this.meta.itemIds[iIdx[k]], score: this.clip(y[k]) }));
+  }
+
+  /** Model indices of the distinct candidates the model knows, less the excluded ones. */
+  private indicesOf(candidates: readonly string[], exclude: ReadonlySet<string>): Int32Array {
+    const out: number[] = [];
+    for (const id of new Set(candidates)) {
+      const i = this.items.get(id);
+      if (i !== undefined && !exclude.has(id)) out.push(i);
+    }
+    return Int32Array.from(out);
+  }
+
+  /** Every model item index but the excluded ones (marked by index, not by comparing strings per item). */
+  private allItemsExcept(exclude: ReadonlySet<string>): Int32Array {
+    if (exclude.size === 0) return this.allItems;
+    const skip = new Uint8Array(this.itemCount);
+    let skipped = 0;
+    for (const id of exclude) {
+      const i = this.items.get(id);
+      if (i !== undefined && !skip[i]) {
+        skip[i] = 1;
+        skipped++;
+      }
+    }
+    const out = new Int32Array(this.itemCount - skipped);
+    for (let i = 0, j = 0; i < this.itemCount; i++) if (!skip[i]) out[j++] = i;
+    return out;
   }
 
   /** Popular, well-rated items: the answer for users the model has never seen. */
@@ -135,27 +159,26 @@ export class Predictor {
     }
     const unit = this.itemUnit;
     const sims = new Float32Array(this.itemCount);
-    const idx = new Int32Array(this.itemCount);
     for (let k = 0; k < this.itemCount; k++) {
       let dot = 0;
       for (let j = 0; j < W; j++) dot += unit[i * W + j] * unit[k * W + j];
       sims[k] = k === i ? -Infinity : dot;
-      idx[k] = k;
     }
-    return best(idx, sims, Math.min(n, this.itemCount - 1)).map((k) => ({ itemId: this.meta.itemIds[idx[k]], score: sims[k] }));
+    return best(sims, Math.min(n, this.itemCount - 1)).map((k) => ({ itemId: this.meta.itemIds[k], score: sims[k] }));
   }
 }
 
 /** Positions of the n largest scores, best first. */
-function best(idx: Int32Array, scores: Float32Array, n: number): number[] {
-  const pos = Array.from({ length: idx.length }, (_, k) => k);
-  if (n >= pos.length) return pos.sort((a, b) => scores[b] - scores[a]);
+function best(scores: Float32Array, n: number): number[] {
+  const count = scores.length;
+  const byScore = (a: number, b: number) => scores[b] - scores[a];
+  if (n >= count) return Array.from({ length: count }, (_, k) => k).sort(byScore);
   // Partial selection keeps a small sorted buffer instead of sorting the whole catalogue.
   const top: number[] = [];
-  for (const k of pos) {
+  for (let k = 0; k < count; k++) {
     if (top.length < n) {
       top.push(k);
-      if (top.length === n) top.sort((a, b) => scores[b] - scores[a]);
+      if (top.length === n) top.sort(byScore);
     } else if (scores[k] > scores[top[n - 1]]) {
       let j = n - 1;
       while (j > 0 && scores[top[j - 1]] < scores[k]) {
@@ -165,5 +188,5 @@ function best(idx: Int32Array, scores: Float32Array, n: number): number[] {
       top[j] = k;
     }
   }
-  return top.length < n ? top.sort((a, b) => scores[b] - scores[a]) : top;
+  return top.length < n ? top.sort(byScore) : top;
 }
