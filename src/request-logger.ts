@@ -22,9 +22,16 @@ class LazyChildLogger implements FastifyBaseLogger {
     return (this.real ??= this.parent.child(this.bindings));
   }
 
+  // pino's numeric level, read on each call so that a level changed at run time still applies.
+  private enabled(levelValue: number): boolean {
+    if (this.real !== null) return true;
+    const threshold = (this.parent as { levelVal?: number }).levelVal;
+    return threshold === undefined || levelValue >= threshold;
+  }
+
   private write(level: Level, args: unknown[]): void {
-    const target = this.real ?? (isEnabled(this.parent, level) ? this.materialise() : null);
-    if (target) (target[level] as (...a: unknown[]) => void)(...args);
+    const target = this.materialise();
+    (target[level] as (...a: unknown[]) => void).apply(target, args);
   }
 
   get level(): string {
@@ -36,33 +43,28 @@ class LazyChildLogger implements FastifyBaseLogger {
   }
 
   fatal(...args: unknown[]): void {
-    this.write('fatal', args);
+    if (this.enabled(60)) this.write('fatal', args);
   }
   error(...args: unknown[]): void {
-    this.write('error', args);
+    if (this.enabled(50)) this.write('error', args);
   }
   warn(...args: unknown[]): void {
-    this.write('warn', args);
+    if (this.enabled(40)) this.write('warn', args);
   }
   info(...args: unknown[]): void {
-    this.write('info', args);
+    if (this.enabled(30)) this.write('info', args);
   }
   debug(...args: unknown[]): void {
-    this.write('debug', args);
+    if (this.enabled(20)) this.write('debug', args);
   }
   trace(...args: unknown[]): void {
-    this.write('trace', args);
+    if (this.enabled(10)) this.write('trace', args);
   }
   silent(): void {}
 
   child(bindings: Bindings, options?: object): FastifyBaseLogger {
     return this.materialise().child(bindings, options);
   }
-}
-
-function isEnabled(logger: FastifyBaseLogger, level: Level): boolean {
-  const check = (logger as { isLevelEnabled?: (l: string) => boolean }).isLevelEnabled;
-  return check ? check.call(logger, level) : true;
 }
 
 /** Fastify's childLoggerFactory: lazy children, except where a route sets its own level or serialisers. */
