@@ -9,6 +9,7 @@ import { openDatabase } from '../src/db/open';
 import { RatingsRepository } from '../src/ratings/repository';
 import type { RatingRow } from '../src/ratings/validate';
 import { Rng } from '../src/engine/rng';
+import { SERVER_NODE_FLAGS } from '../src/runtime-tuning';
 import { loadMovielens, movielensRoot } from './movielens';
 import { printTable, writeResult } from './report';
 
@@ -25,7 +26,9 @@ const ECHO_PORT = 18092;
 
 function start(script: string, env: Record<string, string>): Promise<ChildProcess> {
   return new Promise((resolve, reject) => {
-    const child = fork(script, [], { env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
+    // The service runs with the node flags `npm start` uses; the bare echo without any.
+    const execArgv = script.includes('echo') ? [] : SERVER_NODE_FLAGS;
+    const child = fork(script, [], { env: { ...process.env, ...env }, execArgv, stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
     child.once('error', reject);
     child.once('exit', (code) => reject(new Error(`${script} exited with ${code}`)));
     const poll = setInterval(async () => {

@@ -1,8 +1,8 @@
-import { warmNextTick } from './warm-up';
+import { missingNodeFlags, warmNextTick } from './runtime-tuning';
 
 async function main(): Promise<void> {
   await warmNextTick();
-  // Loaded only now, after the warm-up: see warm-up.ts.
+  // Loaded only now, after the warm-up: see runtime-tuning.ts.
   const { buildApp } = await import('./app');
   const { ConfigError, loadConfig } = await import('./config');
   let config;
@@ -16,6 +16,8 @@ async function main(): Promise<void> {
     throw err;
   }
   const app = await buildApp({ config });
+  const missing = missingNodeFlags();
+  if (missing.length) app.log.warn({ missing }, 'node was started without the flags npm start uses; throughput may drop after idle periods');
   let closing = false;
   const shutdown = (signal: string) => {
     if (closing) return;

@@ -2,11 +2,25 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { ConfigError, loadConfig, parseDuration } from '../src/config';
+import { missingNodeFlags, SERVER_NODE_FLAGS } from '../src/runtime-tuning';
 import { openDatabase } from '../src/db/open';
 import { RatingsRepository } from '../src/ratings/repository';
 import { tempDataDir } from './helpers/app';
 
 describe('configuration from the environment', () => {
+  test('npm start and the Docker image pass node the flags the server expects', () => {
+    const root = path.join(__dirname, '..');
+    const start = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8')).scripts.start as string;
+    const cmd = fs.readFileSync(path.join(root, 'Dockerfile'), 'utf8').split('\n').find((l) => l.startsWith('CMD '))!;
+    expect(SERVER_NODE_FLAGS.length).toBeGreaterThan(0);
+    for (const flag of SERVER_NODE_FLAGS) {
+      expect(start.split(' ')).toContain(flag);
+      expect(JSON.parse(cmd.slice(4))).toContain(flag);
+    }
+    expect(missingNodeFlags(['--no-memory-reducer'])).toEqual([]);
+    expect(missingNodeFlags([])).toEqual(SERVER_NODE_FLAGS);
+  });
+
   test('defaults', () => {
     const c = loadConfig({});
     expect(c.port).toBe(8080);
