@@ -48,6 +48,8 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     trustProxy: config.trustProxy,
     genReqId: requestIdGenerator(),
     childLoggerFactory,
+    // Fastify's per-request lines are info-level: above that they are skipped before any arguments are built.
+    disableRequestLogging: !['trace', 'debug', 'info'].includes(config.logLevel),
     requestIdHeader: false,
     routerOptions: { maxParamLength: 512 },
   });
