@@ -1,4 +1,4 @@
-import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import Fastify, { LogController, type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import Ajv from 'ajv';
 import addFormats from 'ajv-formats';
 import type { Config } from './config';
@@ -49,7 +49,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     genReqId: requestIdGenerator(),
     childLoggerFactory,
     // Fastify's per-request lines are info-level: above that they are skipped before any arguments are built.
-    disableRequestLogging: !['trace', 'debug', 'info'].includes(config.logLevel),
+    logController: new LogController({ disableRequestLogging: !['trace', 'debug', 'info'].includes(config.logLevel) }),
     requestIdHeader: false,
     routerOptions: { maxParamLength: 512 },
   });

@@ -208,11 +208,12 @@ describe('predictor', () => {
       .sort((a, b) => b - a)
       .slice(0, 7);
     const ranked = (await pred.topN('u1', 7, excluded))!;
-    expect(ranked.map((t) => t.score)).toEqual(brute);
+    // Scoring one user against the catalogue sums the first layer in another order: equal to rounding.
+    ranked.forEach((t, k) => expect(t.score).toBeCloseTo(brute[k], 5));
     expect(ranked.some((t) => excluded.has(t.itemId))).toBe(false);
     // The off-thread catalogue scoring and the per-pair path give the same numbers.
     const again = pred.predict(top.map((t) => ({ userId: 'u1', itemId: t.itemId })));
-    expect(again.map((p) => p.rating)).toEqual(top.map((t) => t.score));
+    again.forEach((p, k) => expect(p.rating).toBeCloseTo(top[k].score, 5));
     // A batch larger than any before (the scratch space grows) agrees with pairs asked one at a time.
     const many = ds.userIds.slice(0, 40).map((userId, k) => ({ userId, itemId: ds.itemIds[k % ds.itemIds.length] }));
     const batch = pred.predict(many);
