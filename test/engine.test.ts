@@ -164,6 +164,31 @@ describe('native engine specifics', () => {
     expect(out[0]).toBe(addon.predict(p, Int32Array.of(1), Int32Array.of(1))[0]);
   });
 
+  const linuxOnly = process.platform === 'linux' ? test : test.skip;
+  linuxOnly('epochs run on threads at a lower priority than the JavaScript thread', async () => {
+    // Nice value of every thread of this process (field 19 of /proc/self/task/TID/stat); epoch threads may end mid-read.
+    const nices = () =>
+      fs.readdirSync('/proc/self/task').flatMap((tid) => {
+        try {
+          return [{ tid: Number(tid), nice: Number(fs.readFileSync(`/proc/self/task/${tid}/stat`, 'utf8').split(') ')[1].split(' ')[16]) }];
+        } catch {
+          return [];
+        }
+      });
+    const before = new Set(nices().filter((t) => t.nice !== 0).map((t) => t.tid));
+    const seen: number[] = [];
+    const poll = setInterval(() => seen.push(...nices().filter((t) => !before.has(t.tid)).map((t) => t.nice)), 0);
+    const ctl = new AbortController();
+    const params = resolveParams({ ...small, maxEpochs: 10_000, patience: 10_000 });
+    const started = Date.now();
+    const run = train(ds, { engine: new NativeEngine(), params, scale, signal: ctl.signal, onEpoch: () => Date.now() - started > 1500 && ctl.abort() });
+    await expect(run).rejects.toThrow(TrainingCancelledError);
+    clearInterval(poll);
+    expect(seen).toContain(10);
+    // The JavaScript thread itself keeps its priority.
+    expect(nices().find((t) => t.tid === process.pid)!.nice).toBe(0);
+  });
+
   test('threads do not change the result beyond rounding', async () => {
     const params = resolveParams({ ...small, maxEpochs: 2 });
     const a = await train(ds, { engine: new NativeEngine(), params, scale });

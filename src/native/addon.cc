@@ -10,6 +10,14 @@
 
 #include "kernel.h"
 
+#include <exception>
+#include <thread>
+#ifdef __linux__
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+#endif
+
 namespace {
 
 using namespace nnmf;
@@ -43,6 +51,9 @@ const Variant& variant() {
   static const Variant& v = pickVariant();
   return v;
 }
+
+// Nice value of training threads (0 = normal, 19 = lowest).
+constexpr int kTrainingNice = 10;
 
 struct Error : std::exception {
   std::string msg;
@@ -134,6 +145,13 @@ Data readData(const Napi::Object& o, const Model& m, std::vector<Napi::Reference
   return d;
 }
 
+void lowerThisThreadsPriority() {
+#ifdef __linux__
+  // Per-thread on Linux: the nice value of this thread only.
+  setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), kTrainingNice);
+#endif
+}
+
 // Runs on a libuv pool thread, then settles a promise; holds the JS arrays it reads or writes
 // until then, so that the garbage collector cannot free them under the worker.
 class PromiseWorker : public Napi::AsyncWorker {
@@ -163,7 +181,22 @@ class EpochWorker : public PromiseWorker {
  public:
   EpochWorker(Napi::Env env, Model m, Data d, Opts o, std::vector<Napi::Reference<Napi::Value>> keep)
       : PromiseWorker(env, std::move(keep)), m_(m), d_(d), o_(o) {}
-  void Execute() override { res_ = variant().trainEpoch(m_, d_, o_); }
+  // The epoch runs on a thread of its own at a lower scheduling priority (threads it starts
+  // inherit it), so that on a busy machine the request-serving thread wins the CPU. A libuv
+  // pool thread is not reniced itself: an unprivileged process could not raise it back.
+  void Execute() override {
+    std::exception_ptr failure;
+    std::thread t([&] {
+      try {
+        lowerThisThreadsPriority();
+        res_ = variant().trainEpoch(m_, d_, o_);
+      } catch (...) {
+        failure = std::current_exception();
+      }
+    });
+    t.join();
+    if (failure) SetError("training epoch failed");
+  }
 
  protected:
   Napi::Value Settled(Napi::Env env) override {

@@ -39,7 +39,7 @@ export class RatingsRepository {
       userRatings: p(`SELECT i.ext_id AS itemId, r.rating AS rating, r.ts AS timestamp
         FROM ratings r JOIN items i ON i.id = r.item_id WHERE r.user_id = ? ORDER BY i.ext_id LIMIT ? OFFSET ?`),
       userRatingCount: p('SELECT COUNT(*) AS n FROM ratings WHERE user_id = ?'),
-      userRatedItems: p('SELECT i.ext_id AS itemId FROM ratings r JOIN items i ON i.id = r.item_id WHERE r.user_id = ?'),
+      userRatedItems: p('SELECT i.ext_id FROM ratings r JOIN items i ON i.id = r.item_id WHERE r.user_id = ?').pluck(),
       deleteUser: p('DELETE FROM users WHERE id = ?'),
       deleteRating: p('DELETE FROM ratings WHERE user_id = ? AND item_id = ?'),
       item: p('SELECT id, ext_id, title, attributes FROM items WHERE ext_id = ?'),
@@ -104,7 +104,7 @@ export class RatingsRepository {
   userRatedItems(userId: string): string[] {
     const u = this.userKey(userId);
     if (u === undefined) return [];
-    return (this.s.userRatedItems.all(u) as { itemId: string }[]).map((r) => r.itemId);
+    return this.s.userRatedItems.all(u) as string[];
   }
 
   deleteUser(userId: string): boolean {
