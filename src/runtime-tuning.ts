@@ -11,7 +11,7 @@
  *  - calling nextTick hot before anything else loads (warmNextTick), and
  *  - starting node with --no-memory-reducer: the memory reducer's full collections on an idle
  *    heap drop the maps that compiled code and its feedback rely on (after 15–20 s idle, 5 of 5
- *    runs were slow without the flag, 0 of 5 with it). The heap is then not shrunk when idle.
+ *    runs were slow without the flag, 0 of 6 with it). The heap is then not shrunk when idle.
  * BENCHMARKS.md has the figures.
  */
 
