@@ -124,15 +124,35 @@ describe('training jobs and serving, end to end over HTTP', () => {
     const list = (await app.inject({ url: '/models' })).json().models;
     expect(list.filter((m: { active: boolean }) => m.active).map((m: { id: string }) => m.id)).toEqual([ids[0]]);
 
+    // Each model's answers with no swap going on: an answer given during swaps must be one of these, whole.
+    const recsUrl = '/users/u1/recommendations?n=5';
+    const reference = new Map<string, string>();
+    for (const id of [ids[1], ids[0]]) {
+      await activate(id);
+      reference.set(id, JSON.stringify((await app.inject({ url: recsUrl })).json().items));
+    }
+    expect(reference.get(ids[0])).not.toEqual(reference.get(ids[1]));
+
     const requests: Promise<{ statusCode: number; modelId: string }>[] = [];
+    const recs: Promise<{ statusCode: number; modelId: string; items: string }>[] = [];
     const swaps: Promise<void>[] = [];
     for (let k = 0; k < 40; k++) {
       requests.push(postJson(app, '/predict', { pairs: [{ userId: 'u1', itemId: 'i1' }, { userId: 'u2', itemId: 'i3' }] }).then((r) => ({ statusCode: r.statusCode, modelId: r.json().modelId })));
+      // Recommendations score the catalogue off the JavaScript thread, so swaps land while they are in flight.
+      recs.push(app.inject({ url: recsUrl }).then((r) => ({ statusCode: r.statusCode, modelId: r.json().modelId, items: JSON.stringify(r.json().items) })));
       if (k % 4 === 0) swaps.push(activate(ids[k % 8 === 0 ? 1 : 0]));
+      // Every eighth request waits for the swaps so far, so that both models answer some.
+      if (k % 8 === 7) await Promise.all(swaps);
     }
     const results = await Promise.all(requests);
+    const recResults = await Promise.all(recs);
     await Promise.all(swaps);
     expect(results.every((r) => r.statusCode === 200 && ids.includes(r.modelId))).toBe(true);
+    for (const r of recResults) {
+      expect(r.statusCode).toBe(200);
+      expect(r.items).toBe(reference.get(r.modelId));
+    }
+    expect(new Set(recResults.map((r) => r.modelId)).size).toBe(2);
   });
 
   test('jobs queue one behind another, and cancelling works for queued and running jobs', async () => {
