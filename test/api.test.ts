@@ -140,6 +140,13 @@ describe('ratings API happy paths', () => {
     expect(after.bounds.length).toBe(14);
     expect(after.bounds[13]).toBe(after.count);
     for (let k = 1; k < after.bounds.length; k++) expect(after.bounds[k]).toBeGreaterThanOrEqual(after.bounds[k - 1]);
+    // HEAD routes Fastify adds for GET routes have their own series, and GET's is not counted twice.
+    const head = 'method="HEAD",route="/stats",status_code="200"';
+    const headBefore = await series(head);
+    const getBefore = await series(stats);
+    await app.inject({ method: 'HEAD', url: '/stats' });
+    expect((await series(head)).count).toBe(headBefore.count + 1);
+    expect((await series(stats)).count).toBe(getBefore.count);
     const notFound = 'method="GET",route="unmatched",status_code="404"';
     const missBefore = await series(notFound);
     await request(app.server).get('/no/such/route').expect(404);

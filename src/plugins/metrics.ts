@@ -32,7 +32,6 @@ export default fp(
     app.addHook('onRoute', (route) => {
       const methods = Array.isArray(route.method) ? route.method : [route.method];
       for (const method of methods) {
-        if (method === 'HEAD') continue;
         const recorder = latency.route(method, route.url);
         const hook: onResponseHookHandler = (_request, reply, done) => {
           recorder.observe(reply.statusCode, reply.elapsedTime / 1000);
