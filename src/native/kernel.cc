@@ -240,6 +240,15 @@ static inline void gather(const Model& m, int32_t u, int32_t i, float* x, int K0
   for (int k = m.inWidth(); k < K0P; k++) x[k] = 0.f;
 }
 
+// The linear output from the last hidden layer, plus the user's and the item's bias rows' last column.
+static inline float output(const Model& m, const Net& n, const float* h3, const float* userRow, const float* itemRow) {
+  float y = n.b4;
+  for (int j = 0; j < n.h3; j++) y += h3[j] * n.w4.p[j];
+  const int R = m.rowWidth();
+  if (m.useBias) y += userRow[R - 1] + itemRow[R - 1];
+  return y;
+}
+
 static void forward(const Model& m, const Net& n, Work& w, const int32_t* us, const int32_t* is, int S) {
   for (int s = 0; s < S; s++) gather(m, us[s], is[s], w.X.p + (size_t)s * n.K0P, n.K0P);
   for (int s = 0; s < S; s++) {
@@ -257,10 +266,7 @@ static void forward(const Model& m, const Net& n, Work& w, const int32_t* us, co
     float* h = w.H3.p + (size_t)s * n.H3P;
     n.f3(w.H2.p + (size_t)s * n.H2P, n.h2, n.W3.p, n.H3P, n.b3.p, h);
     sigmoidRow(h, n.H3P);
-    float y = n.b4;
-    for (int j = 0; j < n.h3; j++) y += h[j] * n.w4.p[j];
-    if (m.useBias) y += m.users[(size_t)us[s] * R + R - 1] + m.items[(size_t)is[s] * R + R - 1];
-    w.y[s] = y;
+    w.y[s] = output(m, n, h, m.users + (size_t)us[s] * R, m.items + (size_t)is[s] * R);
   }
 }
 
@@ -458,14 +464,18 @@ Result trainEpoch(const Model& m, const Data& data, Opts& o) {
   return res;
 }
 
-// A network laid out once for serving, with its scratch space: predictions then cost only the
-// forward pass. itemPart holds each item's share of the first layer, V_m W1[d:2d] (H1P floats per
-// item), so that scoring one user against many items starts from it.
+// A network laid out with its scratch space: predictions then cost only the forward pass.
 struct Prepared {
   Net net;
   Work work;
+  explicit Prepared(const Model& m) : net(m), work(net) {}
+};
+
+// A model prepared once for serving. itemPart holds each item's share of the first layer,
+// V_m W1[d:2d] (H1P floats per item), so that scoring one user against many items starts from it.
+struct Served : Prepared {
   Buf itemPart;
-  explicit Prepared(const Model& m) : net(m), work(net), itemPart((size_t)m.nItems * net.H1P) {
+  explicit Served(const Model& m) : Prepared(m), itemPart((size_t)m.nItems * net.H1P) {
     const int R = m.rowWidth();
     for (int i = 0; i < m.nItems; i++)
       net.f1(m.items + (size_t)i * R, m.d, net.W1.p + (size_t)m.d * net.H1P, net.H1P, nullptr, itemPart.p + (size_t)i * net.H1P);
@@ -485,12 +495,12 @@ void predict(const Model& m, const int32_t* u, const int32_t* i, int64_t count, 
   forwardAll(m, p.net, p.work, u, i, count, out);
 }
 
-void* prepare(const Model& m) { return new Prepared(m); }
+void* prepare(const Model& m) { return new Served(m); }
 
-void release(void* prepared) { delete static_cast<Prepared*>(prepared); }
+void release(void* prepared) { delete static_cast<Served*>(prepared); }
 
 void predictPrepared(const Model& m, void* prepared, const int32_t* u, const int32_t* i, int64_t count, float* out) {
-  auto* p = static_cast<Prepared*>(prepared);
+  auto* p = static_cast<Served*>(prepared);
   forwardAll(m, p->net, p->work, u, i, count, out);
 }
 
@@ -500,7 +510,7 @@ void predictPrepared(const Model& m, void* prepared, const int32_t* u, const int
 // Safe to run on several threads at once for one prepared model: the network is only read and
 // the scratch space is this call's own.
 void scoreUser(const Model& m, const void* prepared, int32_t u, const int32_t* items, int64_t count, float* out) {
-  const auto* p = static_cast<const Prepared*>(prepared);
+  const auto* p = static_cast<const Served*>(prepared);
   const Net& n = p->net;
   const int R = m.rowWidth(), d = m.d, dp = m.dp, H1P = n.H1P;
   const float* ur = m.users + (size_t)u * R;
@@ -511,7 +521,6 @@ void scoreUser(const Model& m, const void* prepared, int32_t u, const int32_t* i
     const float* w = n.W1.p + (size_t)(2 * d + k) * H1P;
     for (int j = 0; j < H1P; j += 8) st(C.p + (size_t)k * H1P + j, s * ld(w + j));
   }
-  const float userBias = m.useBias ? ur[R - 1] : 0.f;
   for (int64_t c = 0; c < count; c++) {
     const float* ir = m.items + (size_t)items[c] * R;
     const float* part = p->itemPart.p + (size_t)items[c] * H1P;
@@ -522,10 +531,7 @@ void scoreUser(const Model& m, const void* prepared, int32_t u, const int32_t* i
     sigmoidRow(h2.p, n.H2P);
     n.f3(h2.p, n.h2, n.W3.p, n.H3P, n.b3.p, h3.p);
     sigmoidRow(h3.p, n.H3P);
-    float y = n.b4;
-    for (int j = 0; j < n.h3; j++) y += h3.p[j] * n.w4.p[j];
-    if (m.useBias) y += userBias + ir[R - 1];
-    out[c] = y;
+    out[c] = output(m, n, h3.p, ur, ir);
   }
 }
 
