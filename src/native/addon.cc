@@ -77,19 +77,35 @@ double numProp(const Napi::Object& o, const char* key, double def) {
   return d;
 }
 
+// The data pointer of a typed array of the wanted type (adjusted for its byte offset) and its length.
+template <typename T>
+T* typedArray(napi_env env, napi_value v, napi_typedarray_type want, size_t* length, const char* what) {
+  bool is = false;
+  napi_typedarray_type type;
+  void* data = nullptr;
+  if (napi_is_typedarray(env, v, &is) != napi_ok || !is ||
+      napi_get_typedarray_info(env, v, &type, length, &data, nullptr, nullptr) != napi_ok || type != want)
+    throw Error(std::string(what) + " must be a " + (want == napi_float32_array ? "Float32Array" : "Int32Array"));
+  return static_cast<T*>(data);
+}
+
+// Every index of a[0, n) in [0, limit).
+void checkIndices(const int32_t* a, size_t n, int limit, const char* what) {
+  for (size_t k = 0; k < n; k++)
+    if (a[k] < 0 || a[k] >= limit) throw Error(std::string(what) + " index out of range");
+}
+
 template <typename T, napi_typedarray_type Type>
 T* arrayProp(const Napi::Object& o, const char* key, size_t length, std::vector<Napi::Reference<Napi::Value>>* keep,
              bool optional = false) {
   Napi::Value v = o.Get(key);
   if (optional && v.IsUndefined()) return nullptr;
-  if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != Type)
-    throw Error(std::string(key) + " must be a " + (Type == napi_float32_array ? "Float32Array" : "Int32Array"));
-  auto arr = v.As<Napi::TypedArray>();
-  if (length != SIZE_MAX && arr.ElementLength() != length)
-    throw Error(std::string(key) + " has length " + std::to_string(arr.ElementLength()) + ", expected " +
-                std::to_string(length));
+  size_t n;
+  T* data = typedArray<T>(o.Env(), v, Type, &n, key);
+  if (length != SIZE_MAX && n != length)
+    throw Error(std::string(key) + " has length " + std::to_string(n) + ", expected " + std::to_string(length));
   if (keep) keep->push_back(Napi::Persistent(v));
-  return reinterpret_cast<T*>(static_cast<uint8_t*>(arr.ArrayBuffer().Data()) + arr.ByteOffset());
+  return data;
 }
 
 size_t lengthOf(const Napi::Object& o, const char* key) {
@@ -244,10 +260,7 @@ Napi::Value TrainEpoch(const Napi::CallbackInfo& info) {
     o.step = (int64_t)numProp(oo, "step", 0);
     o.alternating = oo.Get("alternating").ToBoolean();
     o.threads = intProp(oo, "threads", 1, 64);
-    Napi::Value c = oo.Get("cancel");
-    if (!c.IsUndefined()) {
-      o.cancel = arrayProp<int32_t, napi_int32_array>(oo, "cancel", 1, &keep);
-    }
+    o.cancel = arrayProp<int32_t, napi_int32_array>(oo, "cancel", 1, &keep, true);
     auto* w = new EpochWorker(info.Env(), m, d, o, std::move(keep));
     Napi::Promise p = w->Promise();
     w->Queue();
@@ -260,16 +273,12 @@ Napi::Value Predict(const Napi::CallbackInfo& info) {
     if (info.Length() < 3 || !info[0].IsObject() || !info[1].IsTypedArray() || !info[2].IsTypedArray())
       throw Error("predict(model, users: Int32Array, items: Int32Array)");
     Model m = readModel(info[0].As<Napi::Object>(), false, nullptr);
-    auto holder = Napi::Object::New(info.Env());
-    holder.Set("u", info[1]);
-    holder.Set("i", info[2]);
-    const size_t n = lengthOf(holder, "u");
-    const int32_t* u = arrayProp<int32_t, napi_int32_array>(holder, "u", n, nullptr);
-    const int32_t* i = arrayProp<int32_t, napi_int32_array>(holder, "i", n, nullptr);
-    for (size_t k = 0; k < n; k++) {
-      if (u[k] < 0 || u[k] >= m.nUsers) throw Error("user index out of range");
-      if (i[k] < 0 || i[k] >= m.nItems) throw Error("item index out of range");
-    }
+    size_t n, ni;
+    const int32_t* u = typedArray<int32_t>(info.Env(), info[1], napi_int32_array, &n, "users");
+    const int32_t* i = typedArray<int32_t>(info.Env(), info[2], napi_int32_array, &ni, "items");
+    if (ni != n) throw Error("users and items differ in length");
+    checkIndices(u, n, m.nUsers, "user");
+    checkIndices(i, n, m.nItems, "item");
     auto out = Napi::Float32Array::New(info.Env(), n);
     variant().predict(m, u, i, (int64_t)n, out.Data());
     return out;
@@ -297,18 +306,6 @@ Napi::Value LossAndGrad(const Napi::CallbackInfo& info) {
 
 // A model prepared for serving. It keeps the latent tables alive and a padded copy of the
 // network, so later changes to the JavaScript `net` array do not reach it.
-// The data pointer of a typed array of the wanted type (adjusted for its byte offset) and its length.
-template <typename T>
-T* typedArray(napi_env env, napi_value v, napi_typedarray_type want, size_t* length, const char* what) {
-  bool is = false;
-  napi_typedarray_type type;
-  void* data = nullptr;
-  if (napi_is_typedarray(env, v, &is) != napi_ok || !is ||
-      napi_get_typedarray_info(env, v, &type, length, &data, nullptr, nullptr) != napi_ok || type != want)
-    throw Error(std::string(what) + " must be a " + (want == napi_float32_array ? "Float32Array" : "Int32Array"));
-  return static_cast<T*>(data);
-}
-
 size_t countArg(const Napi::Value& v, size_t max) {
   if (!v.IsNumber()) throw Error("count must be a number");
   const double d = v.As<Napi::Number>().DoubleValue();
@@ -365,10 +362,8 @@ class ServingModel : public Napi::ObjectWrap<ServingModel> {
       const int32_t* i = typedArray<int32_t>(env, info[1], napi_int32_array, &ni, "items");
       float* out = typedArray<float>(env, info[3], napi_float32_array, &no, "out");
       const size_t n = countArg(info[2], std::min(nu, std::min(ni, no)));
-      for (size_t k = 0; k < n; k++) {
-        if (u[k] < 0 || u[k] >= m_.nUsers) throw Error("user index out of range");
-        if (i[k] < 0 || i[k] >= m_.nItems) throw Error("item index out of range");
-      }
+      checkIndices(u, n, m_.nUsers, "user");
+      checkIndices(i, n, m_.nItems, "item");
       variant().predictPrepared(m_, prepared_, u, i, (int64_t)n, out);
       return info.Env().Undefined();
     });
@@ -387,8 +382,7 @@ class ServingModel : public Napi::ObjectWrap<ServingModel> {
       const int32_t* items = typedArray<int32_t>(env, info[1], napi_int32_array, &ni, "items");
       float* out = typedArray<float>(env, info[3], napi_float32_array, &no, "out");
       const size_t n = countArg(info[2], std::min(ni, no));
-      for (size_t k = 0; k < n; k++)
-        if (items[k] < 0 || items[k] >= m_.nItems) throw Error("item index out of range");
+      checkIndices(items, n, m_.nItems, "item");
       // The model object and both arrays stay referenced until the worker is done with them.
       std::vector<Napi::Reference<Napi::Value>> keep;
       keep.push_back(Napi::Persistent(Value().As<Napi::Value>()));
