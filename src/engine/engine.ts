@@ -4,6 +4,9 @@ import type { ModelParams } from './state';
 
 export type EngineName = 'native' | 'tfjs';
 
+/** The engine asked for cannot run in this installation (for example, the kernel was not built). */
+export class EngineUnavailableError extends Error {}
+
 /** What one epoch needs besides the model: the training positions in visiting order and the per-row regularisation. */
 export interface EpochInput {
   data: Dataset;

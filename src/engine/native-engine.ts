@@ -1,4 +1,4 @@
-import type { Engine, EpochInput, ServingNet, TrainSession } from './engine';
+import { EngineUnavailableError, type Engine, type EpochInput, type ServingNet, type TrainSession } from './engine';
 import { loadNative, nativeLoadError, type NativeAddon } from './native';
 import type { TrainParams } from './params';
 import { zeroOptimizerState, type ModelParams } from './state';
@@ -10,7 +10,7 @@ export class NativeEngine implements Engine {
 
   constructor() {
     const addon = loadNative();
-    if (!addon) throw new Error(`native engine unavailable: ${nativeLoadError()}`);
+    if (!addon) throw new EngineUnavailableError(`native engine unavailable: ${nativeLoadError()}`);
     this.addon = addon;
     this.detail = `fused C++ kernel (${addon.kernel})`;
   }

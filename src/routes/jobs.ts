@@ -1,4 +1,5 @@
 import type { FastifyPluginAsync } from 'fastify';
+import { EngineUnavailableError } from '../engine/engine';
 import { ParamError } from '../engine/params';
 import { AppError } from '../errors';
 import type { JobStatus } from '../jobs/jobs-repository';
@@ -23,7 +24,7 @@ const jobs: FastifyPluginAsync = async (app) => {
         const job = app.runner.enqueue(body.params ?? {});
         return reply.status(202).send({ id: job.id, status: 'queued' });
       } catch (err) {
-        if (err instanceof ParamError || (err instanceof Error && /engine unavailable/.test(err.message))) {
+        if (err instanceof ParamError || err instanceof EngineUnavailableError) {
           throw new AppError('VALIDATION', err.message);
         }
         throw err;
