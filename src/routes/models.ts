@@ -2,6 +2,7 @@ import type { FastifyPluginAsync } from 'fastify';
 import { AppError } from '../errors';
 import type { ModelRecord } from '../jobs/models-repository';
 import { IdParam, responses } from '../schemas/common';
+import { ModelNotFoundError } from '../serving/registry';
 import { ModelList, ModelListQuery, ModelSchema } from '../schemas/serving';
 
 const publicModel = ({ path: _path, ...m }: ModelRecord) => m;
@@ -39,8 +40,12 @@ const models: FastifyPluginAsync = async (app) => {
     },
     async (request) => {
       const { id } = request.params as { id: string };
-      if (!app.models.get(id)) throw new AppError('MODEL_NOT_FOUND', `model ${id} not found`);
-      await app.registry.activate(id);
+      try {
+        await app.registry.activate(id);
+      } catch (err) {
+        if (err instanceof ModelNotFoundError) throw new AppError('MODEL_NOT_FOUND', err.message);
+        throw err;
+      }
       return publicModel(app.models.get(id)!);
     },
   );

@@ -46,10 +46,14 @@ export class ModelRegistry {
   async activate(id: string, loaded?: Predictor): Promise<Predictor> {
     const predictor = loaded ?? (await this.load(id));
     this.models.setActive(id);
-    this.current = predictor;
+    this.serve(predictor);
     this.log.info({ modelId: id }, 'model activated');
-    for (const fn of this.listeners) fn(predictor);
     return predictor;
+  }
+
+  private serve(predictor: Predictor): void {
+    this.current = predictor;
+    for (const fn of this.listeners) fn(predictor);
   }
 
   async loadActive(): Promise<void> {
@@ -59,8 +63,7 @@ export class ModelRegistry {
       return;
     }
     try {
-      this.current = await this.load(rec.id);
-      for (const fn of this.listeners) fn(this.current);
+      this.serve(await this.load(rec.id));
       this.log.info({ modelId: rec.id }, 'active model loaded');
     } catch (err) {
       this.log.error({ err, modelId: rec.id }, 'active model could not be loaded; serving without a model');
