@@ -19,11 +19,16 @@ export function listMigrations(dir = MIGRATIONS_DIR): Migration[] {
     .sort((a, b) => a.version - b.version);
 }
 
+/** Reads the newest applied version with a statement prepared once; runs no DDL, so the table must exist. */
+export function appliedVersionReader(db: Database): () => number {
+  const newest = db.prepare('SELECT MAX(version) AS v FROM schema_migrations');
+  return () => (newest.get() as { v: number | null }).v ?? 0;
+}
+
 export function currentVersion(db: Database): number {
   db.exec(`CREATE TABLE IF NOT EXISTS schema_migrations (
     version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)`);
-  const row = db.prepare('SELECT MAX(version) AS v FROM schema_migrations').get() as { v: number | null };
-  return row.v ?? 0;
+  return appliedVersionReader(db)();
 }
 
 /** Applies every migration newer than the database, each in its own transaction. Returns the versions applied. */

@@ -2,7 +2,7 @@ import fp from 'fastify-plugin';
 import type { Database } from 'better-sqlite3';
 import { openDatabase } from '../db/open';
 import { RatingsRepository } from '../ratings/repository';
-import { latestVersion } from '../db/migrate';
+import { appliedVersionReader, latestVersion } from '../db/migrate';
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -19,11 +19,11 @@ export default fp(
     app.decorate('ratings', new RatingsRepository(db));
     const latest = latestVersion();
     // Opening migrated the database; readiness re-reads the recorded version without any DDL.
-    const applied = db.prepare('SELECT MAX(version) AS v FROM schema_migrations');
+    const applied = appliedVersionReader(db);
     app.decorate('isDatabaseReady', () => {
       if (!db.open) return false;
       try {
-        return ((applied.get() as { v: number | null }).v ?? 0) >= latest;
+        return applied() >= latest;
       } catch {
         return false;
       }
