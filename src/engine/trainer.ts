@@ -111,7 +111,7 @@ export async function train(ds: Dataset, opts: TrainOptions): Promise<TrainResul
   const divergenceLimit = 100 * (opts.scale.max - opts.scale.min + 1);
   const started = Date.now();
   const history: EpochProgress[] = [];
-  let best: { params: ModelParams; epoch: number; rmse: number } | null = null;
+  let best: { params: ModelParams; epoch: number; validation: Metrics } | null = null;
   let stoppedBy: TrainResult['stoppedBy'] = 'maxEpochs';
   let ema: ModelParams | null = null;
   try {
@@ -133,8 +133,8 @@ export async function train(ds: Dataset, opts: TrainOptions): Promise<TrainResul
       if (s.averaging > 0) ema = ema ? blend(ema, params, s.averaging) : cloneParams(params);
       const judged = ema ?? params;
       const val = evaluate(opts.engine, judged, validation, opts.scale);
-      const improved = best === null || val.rmse < best.rmse;
-      if (improved) best = { params: cloneParams(judged), epoch, rmse: val.rmse };
+      const improved = best === null || val.rmse < best.validation.rmse;
+      if (improved) best = { params: cloneParams(judged), epoch, validation: val };
       const progress: EpochProgress = {
         epoch,
         trainRmse,
@@ -161,7 +161,8 @@ export async function train(ds: Dataset, opts: TrainOptions): Promise<TrainResul
     epochs: history.length,
     bestEpoch: best!.epoch,
     history,
-    validation: evaluate(opts.engine, finalParams, validation, opts.scale),
+    // The best epoch's figures: measured on exactly these parameters when they were kept.
+    validation: best!.validation,
     test: split.test.length ? evaluate(opts.engine, finalParams, heldOut(ds, split.test), opts.scale) : null,
     counts: {
       train: split.train.length,
