@@ -6,6 +6,8 @@ import type { FastifyInstance } from 'fastify';
 import YAML from 'yaml';
 import { buildApp } from '../src/app';
 import { loadConfig } from '../src/config';
+import { PARAM_NAMES } from '../src/engine/params';
+import { TrainSettings } from '../src/schemas/serving';
 import { postJson, tempDataDir } from './helpers/app';
 import { importSynthetic, trainModel } from './helpers/training';
 
@@ -47,6 +49,11 @@ describe('OpenAPI contract', () => {
     expect(served).toEqual(spec);
     const res = await app.inject({ url: '/openapi.json' });
     expect(res.json()).toEqual(spec);
+  });
+
+  test("the documented training settings are exactly the engine's", () => {
+    const documented = Object.keys(TrainSettings.properties).filter((k) => k !== 'engine');
+    expect(documented.sort()).toEqual([...PARAM_NAMES].sort());
   });
 
   test('every route is documented', () => {
