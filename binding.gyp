@@ -7,6 +7,13 @@
   },
   "targets": [
     {
+      "target_name": "nnmf_kernel_avx512",
+      "type": "static_library",
+      "sources": ["src/native/kernel.cc"],
+      "defines": ["KERNEL_NS=k_avx512"],
+      "cflags_cc": ["-mavx512f", "-mavx2", "-mfma", "-fPIC"]
+    },
+    {
       "target_name": "nnmf_kernel_avx2",
       "type": "static_library",
       "sources": ["src/native/kernel.cc"],
@@ -23,7 +30,7 @@
     {
       "target_name": "nnmf_native",
       "sources": ["src/native/addon.cc"],
-      "dependencies": ["nnmf_kernel_avx2", "nnmf_kernel_generic"]
+      "dependencies": ["nnmf_kernel_avx512", "nnmf_kernel_avx2", "nnmf_kernel_generic"]
     }
   ]
 }

@@ -157,6 +157,8 @@ describe('native engine specifics', () => {
     expect(() => model.scoreUser(3, Int32Array.of(0), 1, out)).toThrow(/out of range/);
     expect(() => model.scoreUser(0, Int32Array.of(2), 1, out)).toThrow(/out of range/);
     expect(() => model.scoreUser(0, Int32Array.of(0, 1), 3, out)).toThrow(/count/);
+    expect(() => model.scoreAll(3, out)).toThrow(/out of range/);
+    expect(() => model.scoreAll(0, new Float32Array(1))).toThrow(/shorter/);
     // Only the first `count` entries are read and written.
     out.fill(7);
     model.score(Int32Array.of(1, 99), Int32Array.of(1, 99), 1, out);
@@ -236,6 +238,10 @@ describe('predictor', () => {
     // Scoring one user against the catalogue sums the first layer in another order: equal to rounding.
     ranked.forEach((t, k) => expect(t.score).toBeCloseTo(brute[k], 5));
     expect(ranked.some((t) => excluded.has(t.itemId))).toBe(false);
+    // Asking for more than there is gives every item that is left, still none of the excluded.
+    const everything = (await pred.topN('u1', 10_000, excluded))!;
+    expect(everything).toHaveLength(ds.itemIds.length - excluded.size);
+    expect(everything.some((t) => excluded.has(t.itemId))).toBe(false);
     // The off-thread catalogue scoring and the per-pair path give the same numbers.
     const again = pred.predict(top.map((t) => ({ userId: 'u1', itemId: t.itemId })));
     again.forEach((p, k) => expect(p.rating).toBeCloseTo(top[k].score, 5));

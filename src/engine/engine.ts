@@ -47,4 +47,6 @@ export interface ServingNet {
   score(u: Int32Array, i: Int32Array, n: number, out: Float32Array): void;
   /** Writes the outputs for user u against items[0, n) to out; off the JavaScript thread where the engine can. */
   scoreUser(u: number, items: Int32Array, n: number, out: Float32Array): Promise<void>;
+  /** Writes the output for user u against every item k to out[k]; off the JavaScript thread where the engine can. */
+  scoreAll(u: number, out: Float32Array): Promise<void>;
 }

@@ -29,6 +29,7 @@ export interface NativeOptions {
 export interface NativeServingModel {
   score(users: Int32Array, items: Int32Array, count: number, out: Float32Array): void;
   scoreUser(user: number, items: Int32Array, count: number, out: Float32Array): Promise<void>;
+  scoreAll(user: number, out: Float32Array): Promise<void>;
 }
 
 export interface NativeAddon {

@@ -25,7 +25,6 @@ export class Predictor {
   private readonly users: Map<string, number>;
   private readonly items: Map<string, number>;
   private readonly popular: number[];
-  private readonly allItems: Int32Array;
   private itemUnit: Float32Array | null = null;
   private readonly net: ServingNet;
   // Scratch for predict(), which runs to completion on the JavaScript thread: reused, never shared across an await.
@@ -40,7 +39,6 @@ export class Predictor {
     this.net = engine.prepare(params);
     this.users = new Map(meta.userIds.map((id, k) => [id, k]));
     this.items = new Map(meta.itemIds.map((id, k) => [id, k]));
-    this.allItems = Int32Array.from(meta.itemIds, (_, k) => k);
     const s = meta.summary;
     // Popular and well rated: the shrunk mean weighted by log popularity.
     const score = s.itemMean.map((m, k) => m * Math.log1p(s.itemCount[k]));
@@ -94,10 +92,25 @@ export class Predictor {
   async topN(userId: string, n: number, exclude: ReadonlySet<string>, candidates?: readonly string[]): Promise<ScoredItem[] | null> {
     const u = this.users.get(userId);
     if (u === undefined) return null;
-    const iIdx = candidates ? this.indicesOf(candidates, exclude) : this.allItemsExcept(exclude);
-    const y = new Float32Array(iIdx.length);
-    await this.net.scoreUser(u, iIdx, iIdx.length, y);
-    return best(y, n).map((k) => ({ itemId: this.meta.itemIds[iIdx[k]], score: this.clip(y[k]) }));
+    if (candidates) {
+      const iIdx = this.indicesOf(candidates, exclude);
+      const y = new Float32Array(iIdx.length);
+      await this.net.scoreUser(u, iIdx, iIdx.length, y);
+      return best(y, n).map((k) => ({ itemId: this.meta.itemIds[iIdx[k]], score: this.clip(y[k]) }));
+    }
+    // Scoring the whole catalogue in model order is cheaper than gathering all but a few items;
+    // the excluded ones then drop out of the ranking.
+    const y = new Float32Array(this.itemCount);
+    await this.net.scoreAll(u, y);
+    let left = this.itemCount;
+    for (const id of exclude) {
+      const i = this.items.get(id);
+      if (i !== undefined && y[i] !== -Infinity) {
+        y[i] = -Infinity;
+        left--;
+      }
+    }
+    return best(y, Math.min(n, left)).map((k) => ({ itemId: this.meta.itemIds[k], score: this.clip(y[k]) }));
   }
 
   /** Model indices of the distinct candidates the model knows, less the excluded ones. */
@@ -108,23 +121,6 @@ export class Predictor {
       if (i !== undefined && !exclude.has(id)) out.push(i);
     }
     return Int32Array.from(out);
-  }
-
-  /** Every model item index but the excluded ones (marked by index, not by comparing strings per item). */
-  private allItemsExcept(exclude: ReadonlySet<string>): Int32Array {
-    if (exclude.size === 0) return this.allItems;
-    const skip = new Uint8Array(this.itemCount);
-    let skipped = 0;
-    for (const id of exclude) {
-      const i = this.items.get(id);
-      if (i !== undefined && !skip[i]) {
-        skip[i] = 1;
-        skipped++;
-      }
-    }
-    const out = new Int32Array(this.itemCount - skipped);
-    for (let i = 0, j = 0; i < this.itemCount; i++) if (!skip[i]) out[j++] = i;
-    return out;
   }
 
   /** Popular, well-rated items: the answer for users the model has never seen. */

@@ -236,10 +236,10 @@ export class TfjsEngine implements Engine {
   prepare(params: ModelParams): ServingNet {
     const score = (u: Int32Array, i: Int32Array, n: number, out: Float32Array) =>
       out.set(this.predict(params, u.subarray(0, n), i.subarray(0, n)));
-    return {
-      score,
-      scoreUser: async (u, items, n, out) => score(new Int32Array(n).fill(u), items, n, out),
-    };
+    const scoreUser = async (u: number, items: Int32Array, n: number, out: Float32Array) =>
+      score(new Int32Array(n).fill(u), items, n, out);
+    const allItems = Int32Array.from({ length: params.nItems }, (_, k) => k);
+    return { score, scoreUser, scoreAll: (u, out) => scoreUser(u, allItems, params.nItems, out) };
   }
 
   predict(params: ModelParams, u: Int32Array, i: Int32Array): Float32Array {

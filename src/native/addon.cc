@@ -33,6 +33,8 @@ struct Variant {
   void (*scoreUser)(const Model&, const void*, int32_t, const int32_t*, int64_t, float*);
 };
 
+const Variant kAvx512{"avx512", k_avx512::trainEpoch, k_avx512::predict, k_avx512::lossAndGrad,
+                      k_avx512::prepare, k_avx512::release, k_avx512::predictPrepared, k_avx512::scoreUser};
 const Variant kAvx2{"avx2", k_avx2::trainEpoch, k_avx2::predict, k_avx2::lossAndGrad,
                     k_avx2::prepare, k_avx2::release, k_avx2::predictPrepared, k_avx2::scoreUser};
 const Variant kGeneric{"generic", k_generic::trainEpoch, k_generic::predict, k_generic::lossAndGrad,
@@ -40,10 +42,14 @@ const Variant kGeneric{"generic", k_generic::trainEpoch, k_generic::predict, k_g
                        k_generic::scoreUser};
 
 const Variant& pickVariant() {
+  // NNMF_KERNEL names a variant to use instead of the best one the CPU runs (never a better one).
   const char* forced = std::getenv("NNMF_KERNEL");
-  if (forced && std::strcmp(forced, "generic") == 0) return kGeneric;
+  const bool generic = forced && std::strcmp(forced, "generic") == 0;
+  const bool avx2 = forced && std::strcmp(forced, "avx2") == 0;
   __builtin_cpu_init();
-  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return kAvx2;
+  const bool hasAvx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+  if (!generic && !avx2 && hasAvx2 && __builtin_cpu_supports("avx512f")) return kAvx512;
+  if (!generic && hasAvx2) return kAvx2;
   return kGeneric;
 }
 
@@ -313,7 +319,7 @@ size_t countArg(const Napi::Value& v, size_t max) {
   return (size_t)d;
 }
 
-// Scores one user against a list of items on a libuv pool thread, so that long lists leave the
+// Scores one user against a list of items (or, items == nullptr, the whole catalogue) on a libuv pool thread, so that long lists leave the
 // JavaScript thread free and several requests use several cores.
 class ScoreUserWorker : public PromiseWorker {
  public:
@@ -335,7 +341,8 @@ class ServingModel : public Napi::ObjectWrap<ServingModel> {
  public:
   static Napi::Function Define(Napi::Env env) {
     return DefineClass(env, "ServingModel",
-                       {InstanceMethod("score", &ServingModel::Score), InstanceMethod("scoreUser", &ServingModel::ScoreUser)});
+                       {InstanceMethod("score", &ServingModel::Score), InstanceMethod("scoreUser", &ServingModel::ScoreUser),
+                        InstanceMethod("scoreAll", &ServingModel::ScoreAll)});
   }
   explicit ServingModel(const Napi::CallbackInfo& info) : Napi::ObjectWrap<ServingModel>(info) {
     try {
@@ -373,26 +380,48 @@ class ServingModel : public Napi::ObjectWrap<ServingModel> {
   Napi::Value ScoreUser(const Napi::CallbackInfo& info) {
     return guard(info, [&]() -> Napi::Value {
       if (!prepared_) throw Error("model was not prepared");
-      if (info.Length() < 4 || !info[0].IsNumber())
-        throw Error("scoreUser(user: number, items: Int32Array, count: number, out: Float32Array)");
+      if (info.Length() < 4) throw Error("scoreUser(user: number, items: Int32Array, count: number, out: Float32Array)");
+      const int32_t u = userArg(info[0]);
       napi_env env = info.Env();
-      const double ud = info[0].As<Napi::Number>().DoubleValue();
-      if (!(ud >= 0 && ud < m_.nUsers) || ud != std::floor(ud)) throw Error("user index out of range");
       size_t ni, no;
       const int32_t* items = typedArray<int32_t>(env, info[1], napi_int32_array, &ni, "items");
       float* out = typedArray<float>(env, info[3], napi_float32_array, &no, "out");
       const size_t n = countArg(info[2], std::min(ni, no));
       checkIndices(items, n, m_.nItems, "item");
-      // The model object and both arrays stay referenced until the worker is done with them.
-      std::vector<Napi::Reference<Napi::Value>> keep;
-      keep.push_back(Napi::Persistent(Value().As<Napi::Value>()));
-      keep.push_back(Napi::Persistent(info[1]));
-      keep.push_back(Napi::Persistent(info[3]));
-      auto* w = new ScoreUserWorker(info.Env(), m_, prepared_, (int32_t)ud, items, n, out, std::move(keep));
-      Napi::Promise p = w->Promise();
-      w->Queue();
-      return p;
+      return queue(info, u, items, n, out, {info[1], info[3]});
     });
+  }
+
+  // scoreAll(user, out: Float32Array): Promise, resolved once out[k] holds the output for item k, every k.
+  Napi::Value ScoreAll(const Napi::CallbackInfo& info) {
+    return guard(info, [&]() -> Napi::Value {
+      if (!prepared_) throw Error("model was not prepared");
+      if (info.Length() < 2) throw Error("scoreAll(user: number, out: Float32Array)");
+      const int32_t u = userArg(info[0]);
+      size_t no;
+      float* out = typedArray<float>(info.Env(), info[1], napi_float32_array, &no, "out");
+      if (no < (size_t)m_.nItems) throw Error("out is shorter than the number of items");
+      return queue(info, u, nullptr, (size_t)m_.nItems, out, {info[1]});
+    });
+  }
+
+  int32_t userArg(const Napi::Value& v) const {
+    if (!v.IsNumber()) throw Error("user must be a number");
+    const double ud = v.As<Napi::Number>().DoubleValue();
+    if (!(ud >= 0 && ud < m_.nUsers) || ud != std::floor(ud)) throw Error("user index out of range");
+    return (int32_t)ud;
+  }
+
+  Napi::Value queue(const Napi::CallbackInfo& info, int32_t u, const int32_t* items, size_t n, float* out,
+                    std::initializer_list<Napi::Value> arrays) {
+    // The model object and the arrays stay referenced until the worker is done with them.
+    std::vector<Napi::Reference<Napi::Value>> keep;
+    keep.push_back(Napi::Persistent(Value().As<Napi::Value>()));
+    for (const auto& a : arrays) keep.push_back(Napi::Persistent(a));
+    auto* w = new ScoreUserWorker(info.Env(), m_, prepared_, u, items, n, out, std::move(keep));
+    Napi::Promise p = w->Promise();
+    w->Queue();
+    return p;
   }
 
   Model m_{};

@@ -1,7 +1,12 @@
-// Compiled once per instruction set: KERNEL_NS is k_avx2 (built with -mavx2 -mfma) or
-// k_generic. GCC vector extensions let the same source use 256-bit registers where the
-// build allows them and pairs of 128-bit registers elsewhere.
+// Compiled once per instruction set: KERNEL_NS is k_avx512 (built with -mavx512f), k_avx2
+// (-mavx2 -mfma) or k_generic. GCC vector extensions let the same source use 256-bit
+// registers where the build allows them and pairs of 128-bit registers elsewhere; scoring a
+// user against the catalogue uses 512-bit vectors where the build has them.
 #include "kernel.h"
+
+#if defined(__AVX2__) || defined(__AVX512F__)
+#include <immintrin.h>
+#endif
 
 #include <algorithm>
 #include <cmath>
@@ -21,7 +26,7 @@ static inline void st(float* p, v8f v) { *reinterpret_cast<v8f*>(p) = v; }
 static inline v8f splat(float x) { return v8f{x, x, x, x, x, x, x, x}; }
 static inline int pad8(int x) { return (x + 7) & ~7; }
 
-// 32-byte aligned, zero-initialised float buffer.
+// 64-byte aligned (a 512-bit vector), zero-initialised float buffer.
 struct Buf {
   float* p = nullptr;
   size_t n = 0;
@@ -34,38 +39,68 @@ struct Buf {
   void resize(size_t count) {
     std::free(p);
     n = count;
-    size_t bytes = ((count * sizeof(float) + 31) / 32) * 32;
-    p = static_cast<float*>(std::aligned_alloc(32, bytes > 0 ? bytes : 32));
+    size_t bytes = ((count * sizeof(float) + 63) / 64) * 64;
+    p = static_cast<float*>(std::aligned_alloc(64, bytes > 0 ? bytes : 64));
     zero();
   }
   void zero() { std::memset(p, 0, n * sizeof(float)); }
   float& operator[](size_t k) { return p[k]; }
 };
 
-// exp for vectors (Cephes expf): range reduction by powers of two, degree-5 polynomial.
-static inline v8f vexp(v8f x) {
-  x = x > splat(88.0f) ? splat(88.0f) : x;
-  x = x < splat(-87.0f) ? splat(-87.0f) : x;
-  v8f fx = x * splat(1.44269504088896341f);
-  fx = fx + (fx >= splat(0.0f) ? splat(0.5f) : splat(-0.5f));
-  v8i n = __builtin_convertvector(fx, v8i);
-  v8f nf = __builtin_convertvector(n, v8f);
-  v8f r = x - nf * splat(0.693359375f) - nf * splat(-2.12194440e-4f);
-  v8f p = splat(1.9875691500e-4f);
-  p = p * r + splat(1.3981999507e-3f);
-  p = p * r + splat(8.3334519073e-3f);
-  p = p * r + splat(4.1665795894e-2f);
-  p = p * r + splat(1.6666665459e-1f);
-  p = p * r + splat(5.0000001201e-1f);
-  v8f e = p * r * r + r + splat(1.0f);
-  v8i bits = (n + 127) << 23;
-  return e * (v8f)bits;
+// Clamp and round-to-nearest for the exp below, per vector width. With AVX2 and AVX-512 the
+// rounding is the conversion's own; the portable form rounds half away from zero, which
+// differs only at exact ties.
+static inline v8f vclamp(v8f x, float lo, float hi) {
+#ifdef __AVX2__
+  return (v8f)_mm256_min_ps(_mm256_max_ps((__m256)x, _mm256_set1_ps(lo)), _mm256_set1_ps(hi));
+#else
+  x = x > hi ? splat(hi) : x;
+  return x < lo ? splat(lo) : x;
+#endif
 }
+static inline v8i vround(v8f x) {
+#ifdef __AVX2__
+  return (v8i)_mm256_cvtps_epi32((__m256)x);
+#else
+  return __builtin_convertvector(x + (x >= 0.0f ? splat(0.5f) : splat(-0.5f)), v8i);
+#endif
+}
+#ifdef __AVX512F__
+// GCC 12's own AVX-512 headers trip -Wuninitialized (their "undefined" pass-through operands).
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+typedef float v16f __attribute__((vector_size(64)));
+typedef int32_t v16i __attribute__((vector_size(64)));
+static inline v16f vclamp(v16f x, float lo, float hi) {
+  return (v16f)_mm512_min_ps(_mm512_max_ps((__m512)x, _mm512_set1_ps(lo)), _mm512_set1_ps(hi));
+}
+static inline v16i vround(v16f x) { return (v16i)_mm512_cvtps_epi32((__m512)x); }
+#endif
+
+// exp for vectors (Cephes expf): range reduction by powers of two, degree-5 polynomial.
+template <class V, class I>
+static inline V vexpT(V x) {
+  x = vclamp(x, -87.0f, 88.0f);
+  const I n = vround(x * 1.44269504088896341f);
+  const V nf = __builtin_convertvector(n, V);
+  const V r = x - nf * 0.693359375f - nf * -2.12194440e-4f;
+  V p = r * 1.9875691500e-4f + 1.3981999507e-3f;
+  p = p * r + 8.3334519073e-3f;
+  p = p * r + 4.1665795894e-2f;
+  p = p * r + 1.6666665459e-1f;
+  p = p * r + 5.0000001201e-1f;
+  const V e = p * r * r + r + 1.0f;
+  return e * (V)((n + 127) << 23);
+}
+
+template <class V, class I>
+static inline V vsigmoidT(V z) { return 1.0f / (1.0f + vexpT<V, I>(-z)); }
+
+static inline v8f vsigmoid(v8f z) { return vsigmoidT<v8f, v8i>(z); }
 
 static inline void sigmoidRow(float* z, int widthPadded) {
   for (int j = 0; j < widthPadded; j += 8) {
-    v8f v = ld(z + j);
-    st(z + j, splat(1.0f) / (splat(1.0f) + vexp(-v)));
+    st(z + j, vsigmoid(ld(z + j)));
   }
 }
 
@@ -464,6 +499,73 @@ Result trainEpoch(const Model& m, const Data& data, Opts& o) {
   return res;
 }
 
+// scoreUser puts items in vector lanes: a block of two vectors of items goes through the
+// network together, each weight broadcast once for the block, so a layer is a small matrix
+// product that keeps the multiply-add units busy instead of waiting on weight loads. Blocks are
+// 32 items wide with AVX-512, 16 otherwise; J is how many units a tile computes at once (its
+// accumulators and inputs fit the vector registers: 32 with AVX-512, 16 with AVX2).
+#ifdef __AVX512F__
+typedef v16f BlockVec;
+typedef v16i BlockInt;
+static const int kTileUnits = 10;
+#else
+typedef v8f BlockVec;
+typedef v8i BlockInt;
+static const int kTileUnits = 5;
+#endif
+static const int kLanes = sizeof(BlockVec) / sizeof(float);
+static const int IB = 2 * kLanes;
+
+static inline BlockVec bld(const float* p) { return *reinterpret_cast<const BlockVec*>(p); }
+static inline void bst(float* p, BlockVec v) { *reinterpret_cast<BlockVec*>(p) = v; }
+static inline BlockVec bsplat(float x) { return BlockVec{} + x; }
+
+// Rows j0..j0+J of one layer for a block of IB items, each squashed by the sigmoid:
+// out[j][.] = sigmoid(bias[j] + rows[j][.] + sum_k W[k][j] X[k][.]); rows may be null.
+template <int J>
+static inline void blockTile(const float* __restrict X, int K, const float* __restrict W, int ldw, int j0,
+                             const float* __restrict rows, const float* __restrict bias, float* __restrict out) {
+  BlockVec a0[J], a1[J];
+#pragma GCC unroll 16
+  for (int jj = 0; jj < J; jj++) {
+    a0[jj] = a1[jj] = bsplat(bias[j0 + jj]);
+    if (rows) {
+      a0[jj] += bld(rows + (size_t)(j0 + jj) * IB);
+      a1[jj] += bld(rows + (size_t)(j0 + jj) * IB + kLanes);
+    }
+  }
+  for (int k = 0; k < K; k++) {
+    const BlockVec x0 = bld(X + (size_t)k * IB), x1 = bld(X + (size_t)k * IB + kLanes);
+    const float* w = W + (size_t)k * ldw + j0;
+#pragma GCC unroll 16
+    for (int jj = 0; jj < J; jj++) {
+      const BlockVec s = bsplat(w[jj]);
+      a0[jj] += s * x0;
+      a1[jj] += s * x1;
+    }
+  }
+#pragma GCC unroll 16
+  for (int jj = 0; jj < J; jj++) {
+    bst(out + (size_t)(j0 + jj) * IB, vsigmoidT<BlockVec, BlockInt>(a0[jj]));
+    bst(out + (size_t)(j0 + jj) * IB + kLanes, vsigmoidT<BlockVec, BlockInt>(a1[jj]));
+  }
+}
+
+template <int J>
+static void blockTail(int left, const float* X, int K, const float* W, int ldw, int j, const float* rows,
+                      const float* bias, float* out) {
+  if (left == J) blockTile<J>(X, K, W, ldw, j, rows, bias, out);
+  else if constexpr (J > 1) blockTail<J - 1>(left, X, K, W, ldw, j, rows, bias, out);
+}
+
+// A whole hidden layer of nOut units for one block of items.
+static void blockLayer(const float* X, int K, const float* W, int ldw, int nOut, const float* rows, const float* bias,
+                       float* out) {
+  int j = 0;
+  for (; j + kTileUnits <= nOut; j += kTileUnits) blockTile<kTileUnits>(X, K, W, ldw, j, rows, bias, out);
+  if (j < nOut) blockTail<kTileUnits - 1>(nOut - j, X, K, W, ldw, j, rows, bias, out);
+}
+
 // A network laid out with its scratch space: predictions then cost only the forward pass.
 struct Prepared {
   Net net;
@@ -471,15 +573,27 @@ struct Prepared {
   explicit Prepared(const Model& m) : net(m), work(net) {}
 };
 
-// A model prepared once for serving. itemPart holds each item's share of the first layer,
-// V_m W1[d:2d] (H1P floats per item), so that scoring one user against many items starts from it.
+// A model prepared once for serving. The item side of scoring is laid out in blocks of IB items,
+// unit by unit (a row per unit, a lane per item): each item's V' (d' rows) and its share of
+// the first layer, V_m W1[d:2d] (h1 rows). Scoring the catalogue in model order then reads
+// whole vectors; the lanes past the last item are zero.
 struct Served : Prepared {
-  Buf itemPart;
-  explicit Served(const Model& m) : Prepared(m), itemPart((size_t)m.nItems * net.H1P) {
+  int rows;  // d' + h1
+  int64_t nBlocks;
+  Buf blocks;
+  explicit Served(const Model& m)
+      : Prepared(m), rows(m.dp + m.h1), nBlocks((m.nItems + IB - 1) / IB), blocks((size_t)nBlocks * rows * IB) {
     const int R = m.rowWidth();
-    for (int i = 0; i < m.nItems; i++)
-      net.f1(m.items + (size_t)i * R, m.d, net.W1.p + (size_t)m.d * net.H1P, net.H1P, nullptr, itemPart.p + (size_t)i * net.H1P);
+    Buf part(net.H1P);
+    for (int i = 0; i < m.nItems; i++) {
+      const float* ir = m.items + (size_t)i * R;
+      net.f1(ir, m.d, net.W1.p + (size_t)m.d * net.H1P, net.H1P, nullptr, part.p);
+      float* b = block(i / IB) + i % IB;
+      for (int k = 0; k < m.dp; k++) b[(size_t)k * IB] = ir[m.d + k];
+      for (int j = 0; j < m.h1; j++) b[(size_t)(m.dp + j) * IB] = part.p[j];
+    }
   }
+  float* block(int64_t b) const { return blocks.p + (size_t)b * rows * IB; }
 };
 
 static void forwardAll(const Model& m, const Net& net, Work& w, const int32_t* u, const int32_t* i, int64_t count, float* out) {
@@ -504,9 +618,10 @@ void predictPrepared(const Model& m, void* prepared, const int32_t* u, const int
   forwardAll(m, p->net, p->work, u, i, count, out);
 }
 
-// One user against many items. The first layer splits as b1 + U W1[0:d] (once per user)
-// + V_m W1[d:2d] (itemPart, once per model) + V'_m (diag(U') W1[2d:]) (a d'-row matrix built once
-// per call), so each item costs d' rows of the first layer instead of 2d + d', and no gather.
+// One user against many items (items == nullptr: every item, in model order). The first layer
+// splits as b1 + U W1[0:d] (once per user) + V_m W1[d:2d] (once per model, in the blocks)
+// + (U' * V'_m) W1[2d:], so each item costs d' rows of the first layer instead of 2d + d'.
+// Items go through the network IB at a time; a list of items is first gathered into one block.
 // Safe to run on several threads at once for one prepared model: the network is only read and
 // the scratch space is this call's own.
 void scoreUser(const Model& m, const void* prepared, int32_t u, const int32_t* items, int64_t count, float* out) {
@@ -514,24 +629,44 @@ void scoreUser(const Model& m, const void* prepared, int32_t u, const int32_t* i
   const Net& n = p->net;
   const int R = m.rowWidth(), d = m.d, dp = m.dp, H1P = n.H1P;
   const float* ur = m.users + (size_t)u * R;
-  Buf a(H1P), C((size_t)std::max(dp, 1) * H1P), bias(H1P), h1(H1P), h2(n.H2P), h3(n.H3P);
+  Buf a(H1P), Wu((size_t)std::max(dp, 1) * H1P), gathered((size_t)p->rows * IB), h1((size_t)n.h1 * IB),
+      h2((size_t)n.h2 * IB), h3((size_t)n.h3 * IB);
   n.f1(ur, d, n.W1.p, H1P, n.b1.p, a.p);
+  // diag(U') W1[2d:]: the user's half of the elementwise product folded into the weights.
   for (int k = 0; k < dp; k++) {
     const v8f s = splat(ur[d + k]);
     const float* w = n.W1.p + (size_t)(2 * d + k) * H1P;
-    for (int j = 0; j < H1P; j += 8) st(C.p + (size_t)k * H1P + j, s * ld(w + j));
+    for (int j = 0; j < H1P; j += 8) st(Wu.p + (size_t)k * H1P + j, s * ld(w + j));
   }
-  for (int64_t c = 0; c < count; c++) {
-    const float* ir = m.items + (size_t)items[c] * R;
-    const float* part = p->itemPart.p + (size_t)items[c] * H1P;
-    for (int j = 0; j < H1P; j += 8) st(bias.p + j, ld(a.p + j) + ld(part + j));
-    n.f1(ir + d, dp, C.p, H1P, bias.p, h1.p);
-    sigmoidRow(h1.p, H1P);
-    n.f2(h1.p, n.h1, n.W2.p, n.H2P, n.b2.p, h2.p);
-    sigmoidRow(h2.p, n.H2P);
-    n.f3(h2.p, n.h2, n.W3.p, n.H3P, n.b3.p, h3.p);
-    sigmoidRow(h3.p, n.H3P);
-    out[c] = output(m, n, h3.p, ur, ir);
+  const float userBias = m.useBias ? ur[R - 1] : 0.f;
+  alignas(64) float y[IB];
+  for (int64_t c = 0; c < count; c += IB) {
+    const int S = (int)std::min<int64_t>(IB, count - c);
+    const float* X = gathered.p;
+    if (items) {
+      for (int s = 0; s < IB; s++) {
+        // Lanes past the end repeat the last item; their scores are not written.
+        const int32_t item = items[c + std::min(s, S - 1)];
+        const float* from = p->block(item / IB) + item % IB;
+        for (int k = 0; k < p->rows; k++) gathered.p[(size_t)k * IB + s] = from[(size_t)k * IB];
+      }
+    } else {
+      X = p->block(c / IB);
+    }
+    blockLayer(X, dp, Wu.p, H1P, n.h1, X + (size_t)dp * IB, a.p, h1.p);
+    blockLayer(h1.p, n.h1, n.W2.p, n.H2P, n.h2, nullptr, n.b2.p, h2.p);
+    blockLayer(h2.p, n.h2, n.W3.p, n.H3P, n.h3, nullptr, n.b3.p, h3.p);
+    BlockVec y0 = bsplat(n.b4), y1 = y0;
+    for (int j = 0; j < n.h3; j++) {
+      y0 += bld(h3.p + (size_t)j * IB) * n.w4.p[j];
+      y1 += bld(h3.p + (size_t)j * IB + kLanes) * n.w4.p[j];
+    }
+    bst(y, y0);
+    bst(y + kLanes, y1);
+    for (int s = 0; s < S; s++) {
+      const int64_t item = items ? items[c + s] : c + s;
+      out[c + s] = y[s] + (m.useBias ? userBias + m.items[(size_t)item * R + R - 1] : 0.f);
+    }
   }
 }
 

@@ -58,6 +58,7 @@ struct Result {
   void scoreUser(const Model& m, const void* prepared, int32_t u, const int32_t* items, int64_t n, float* out); \
   }
 
+NNMF_DECLARE(k_avx512)
 NNMF_DECLARE(k_avx2)
 NNMF_DECLARE(k_generic)
 
