@@ -8,6 +8,7 @@ import { parseArgs } from '../src/cli/args';
 import { openDatabase } from '../src/db/open';
 import { RatingsRepository } from '../src/ratings/repository';
 import type { RatingRow } from '../src/ratings/validate';
+import { loadNative } from '../src/engine/native';
 import { Rng } from '../src/engine/rng';
 import { SERVER_NODE_FLAGS } from '../src/runtime-tuning';
 import { loadMovielens, movielensRoot } from './movielens';
@@ -128,8 +129,7 @@ async function main(): Promise<void> {
     const job = await api('POST', '/jobs', { type: 'train', params: { maxEpochs: epochs } });
     const done = await waitJob(job.id, (j) => j.status === 'succeeded');
     // Restart so the resident-memory figure is that of a server that loaded the model from disk.
-    service.kill('SIGTERM');
-    await new Promise((r) => service.once('exit', r));
+    await stop(service);
     service = await start(path.join(__dirname, '..', 'src', 'server.js'), env);
 
     const users = ['1', '10', '100', '1000', '2000', '3000', '4000', '5000'];
@@ -204,18 +204,31 @@ async function main(): Promise<void> {
       trainingWasRunningThroughout: stillRunning,
       residentMemoryMb: rss,
     };
+    // The service inherits this environment, so it picks the same variant (NNMF_KERNEL included).
+    const kernel = loadNative()?.kernel ?? 'none';
     process.stdout.write(
       `predict(1 pair) / bare echo, median of ${ROUNDS} alternating rounds: ${summary.predictVsBare.toFixed(2)}x (target >= 0.8); rounds ${summary.predictVsBareRounds.map((x) => x.toFixed(2)).join(', ')}; ratio of medians ${summary.predictVsBareOfMedians.toFixed(2)}x\n` +
         `server CPU per request (median): echo ${summary.serverCpuUsPerRequest.echo.toFixed(1)} us, predict ${summary.serverCpuUsPerRequest.predict.toFixed(1)} us\n` +
         `recommendations p50: ${recs1.p50ms} ms with one client, ${recs10.p50ms} ms with ${connections} connections (target <= 10)\n` +
         `predict p99 idle ${p99Idle} ms, while training ${p99Busy} ms: ${summary.p99TrainingOverIdle.toFixed(2)}x (target <= 3)\n` +
-        `resident memory with the model loaded, idle: ${rss.toFixed(0)} MB (target <= 400)\n`,
+        `resident memory with the model loaded, idle: ${rss.toFixed(0)} MB (target <= 400)\n` +
+        `kernel variant: ${kernel}\n`,
     );
-    writeResult('serve', { source, modelId: done.modelId, connections, duration, rows, summary, machine: { cpus: os.cpus().length, model: os.cpus()[0]?.model, node: process.version }, date: new Date().toISOString() });
+    writeResult('serve', { source, modelId: done.modelId, connections, duration, rows, summary, machine: { cpus: os.cpus().length, model: os.cpus()[0]?.model, node: process.version, kernel }, date: new Date().toISOString() });
   } finally {
-    service.kill('SIGTERM');
-    echo.kill('SIGTERM');
+    await Promise.all([stop(service), stop(echo)]);
+    // The data folder holds a copy of the ratings (and, for MovieLens, data that must not be
+    // passed on): nothing of it is kept.
+    fs.rmSync(dataDir, { recursive: true, force: true });
   }
+}
+
+function stop(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise((resolve) => {
+    child.once('exit', () => resolve());
+    child.kill('SIGTERM');
+  });
 }
 
 main().catch((err) => {
