@@ -11,7 +11,7 @@
       "type": "static_library",
       "sources": ["src/native/kernel.cc"],
       "defines": ["KERNEL_NS=k_avx512"],
-      "cflags_cc": ["-mavx512f", "-mavx2", "-mfma", "-fPIC"]
+      "cflags_cc": ["-mavx512f", "-mavx2", "-mfma", "-mprefer-vector-width=256", "-fPIC"]
     },
     {
       "target_name": "nnmf_kernel_avx2",

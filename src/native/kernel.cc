@@ -65,6 +65,15 @@ static inline v8i vround(v8f x) {
   return __builtin_convertvector(x + (x >= 0.0f ? splat(0.5f) : splat(-0.5f)), v8i);
 #endif
 }
+#if !defined(__AVX2__) && !defined(__AVX512F__)
+typedef float v4f __attribute__((vector_size(16)));
+typedef int32_t v4i __attribute__((vector_size(16)));
+static inline v4f vclamp(v4f x, float lo, float hi) {
+  x = x > hi ? v4f{} + hi : x;
+  return x < lo ? v4f{} + lo : x;
+}
+static inline v4i vround(v4f x) { return __builtin_convertvector(x + (x >= 0.0f ? v4f{} + 0.5f : v4f{} - 0.5f), v4i); }
+#endif
 #ifdef __AVX512F__
 // GCC 12's own AVX-512 headers trip -Wuninitialized (their "undefined" pass-through operands).
 #pragma GCC diagnostic ignored "-Wuninitialized"
@@ -502,15 +511,22 @@ Result trainEpoch(const Model& m, const Data& data, Opts& o) {
 // scoreUser puts items in vector lanes: a block of two vectors of items goes through the
 // network together, each weight broadcast once for the block, so a layer is a small matrix
 // product that keeps the multiply-add units busy instead of waiting on weight loads. Blocks are
-// 32 items wide with AVX-512, 16 otherwise; J is how many units a tile computes at once (its
-// accumulators and inputs fit the vector registers: 32 with AVX-512, 16 with AVX2).
-#ifdef __AVX512F__
+// 32 items wide with AVX-512, 16 with AVX2, 8 otherwise; kTileUnits is how many units a tile
+// computes at once (its accumulators and inputs fit the vector registers: 32 with AVX-512,
+// 16 otherwise).
+#if defined(__AVX512F__)
 typedef v16f BlockVec;
 typedef v16i BlockInt;
 static const int kTileUnits = 10;
-#else
+#elif defined(__AVX2__)
 typedef v8f BlockVec;
 typedef v8i BlockInt;
+static const int kTileUnits = 5;
+#else
+// Without AVX a 256-bit vector is two SSE registers: tiles of that width would not fit the
+// sixteen registers, so blocks use one register's width.
+typedef v4f BlockVec;
+typedef v4i BlockInt;
 static const int kTileUnits = 5;
 #endif
 static const int kLanes = sizeof(BlockVec) / sizeof(float);
