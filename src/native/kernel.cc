@@ -534,7 +534,17 @@ static const int IB = 2 * kLanes;
 
 static inline BlockVec bld(const float* p) { return *reinterpret_cast<const BlockVec*>(p); }
 static inline void bst(float* p, BlockVec v) { *reinterpret_cast<BlockVec*>(p) = v; }
-static inline BlockVec bsplat(float x) { return BlockVec{} + x; }
+// A broadcast, not BlockVec{} + x: adding to zero is not an identity for -0.0, so the compiler
+// would keep a scalar add in front of every broadcast.
+static inline BlockVec bsplat(float x) {
+#if defined(__AVX512F__)
+  return (BlockVec)_mm512_set1_ps(x);
+#elif defined(__AVX2__)
+  return (BlockVec)_mm256_set1_ps(x);
+#else
+  return BlockVec{x, x, x, x};
+#endif
+}
 
 // Rows j0..j0+J of one layer for a block of IB items, each squashed by the sigmoid:
 // out[j][.] = sigmoid(bias[j] + rows[j][.] + sum_k W[k][j] X[k][.]); rows may be null.
