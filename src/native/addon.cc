@@ -42,7 +42,8 @@ const Variant kGeneric{"generic", k_generic::trainEpoch, k_generic::predict, k_g
                        k_generic::scoreUser};
 
 const Variant& pickVariant() {
-  // NNMF_KERNEL names a variant to use instead of the best one the CPU runs (never a better one).
+  // NNMF_KERNEL=avx2 or =generic asks for a lesser variant than the best one the CPU runs, to
+  // compare them; a variant the CPU cannot run is never picked.
   const char* forced = std::getenv("NNMF_KERNEL");
   const bool generic = forced && std::strcmp(forced, "generic") == 0;
   const bool avx2 = forced && std::strcmp(forced, "avx2") == 0;
@@ -319,8 +320,9 @@ size_t countArg(const Napi::Value& v, size_t max) {
   return (size_t)d;
 }
 
-// Scores one user against a list of items (or, items == nullptr, the whole catalogue) on a libuv pool thread, so that long lists leave the
-// JavaScript thread free and several requests use several cores.
+// Scores one user against a list of items (items == nullptr: the whole catalogue) on a libuv
+// pool thread, so that long lists leave the JavaScript thread free and several requests use
+// several cores.
 class ScoreUserWorker : public PromiseWorker {
  public:
   ScoreUserWorker(Napi::Env env, const Model& m, const void* prepared, int32_t u, const int32_t* items, size_t n,
