@@ -7,20 +7,6 @@
   },
   "targets": [
     {
-      "target_name": "nnmf_kernel_avx512",
-      "type": "static_library",
-      "sources": ["src/native/kernel.cc"],
-      "defines": ["KERNEL_NS=k_avx512"],
-      "cflags_cc": ["-mavx512f", "-mavx2", "-mfma", "-mprefer-vector-width=256", "-fPIC"]
-    },
-    {
-      "target_name": "nnmf_kernel_avx2",
-      "type": "static_library",
-      "sources": ["src/native/kernel.cc"],
-      "defines": ["KERNEL_NS=k_avx2"],
-      "cflags_cc": ["-mavx2", "-mfma", "-fPIC"]
-    },
-    {
       "target_name": "nnmf_kernel_generic",
       "type": "static_library",
       "sources": ["src/native/kernel.cc"],
@@ -30,7 +16,33 @@
     {
       "target_name": "nnmf_native",
       "sources": ["src/native/addon.cc"],
-      "dependencies": ["nnmf_kernel_avx512", "nnmf_kernel_avx2", "nnmf_kernel_generic"]
+      "dependencies": ["nnmf_kernel_generic"],
+      "conditions": [
+        ["target_arch=='x64'", {
+          "dependencies": ["nnmf_kernel_avx512", "nnmf_kernel_avx2"],
+          "defines": ["NNMF_X86_VARIANTS"]
+        }]
+      ]
     }
+  ],
+  "conditions": [
+    ["target_arch=='x64'", {
+      "targets": [
+        {
+          "target_name": "nnmf_kernel_avx512",
+          "type": "static_library",
+          "sources": ["src/native/kernel.cc"],
+          "defines": ["KERNEL_NS=k_avx512"],
+          "cflags_cc": ["-mavx512f", "-mavx2", "-mfma", "-mprefer-vector-width=256", "-fPIC"]
+        },
+        {
+          "target_name": "nnmf_kernel_avx2",
+          "type": "static_library",
+          "sources": ["src/native/kernel.cc"],
+          "defines": ["KERNEL_NS=k_avx2"],
+          "cflags_cc": ["-mavx2", "-mfma", "-fPIC"]
+        }
+      ]
+    }]
   ]
 }

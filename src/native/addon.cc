@@ -33,15 +33,20 @@ struct Variant {
   void (*scoreUser)(const Model&, const void*, int32_t, const int32_t*, int64_t, float*);
 };
 
+// The x86-64 builds add the AVX2 and AVX-512 variants (binding.gyp defines NNMF_X86_VARIANTS);
+// elsewhere (arm64, say) the portable kernel is the only one.
+const Variant kGeneric{"generic", k_generic::trainEpoch, k_generic::predict, k_generic::lossAndGrad,
+                       k_generic::prepare, k_generic::release, k_generic::predictPrepared,
+                       k_generic::scoreUser};
+#ifdef NNMF_X86_VARIANTS
 const Variant kAvx512{"avx512", k_avx512::trainEpoch, k_avx512::predict, k_avx512::lossAndGrad,
                       k_avx512::prepare, k_avx512::release, k_avx512::predictPrepared, k_avx512::scoreUser};
 const Variant kAvx2{"avx2", k_avx2::trainEpoch, k_avx2::predict, k_avx2::lossAndGrad,
                     k_avx2::prepare, k_avx2::release, k_avx2::predictPrepared, k_avx2::scoreUser};
-const Variant kGeneric{"generic", k_generic::trainEpoch, k_generic::predict, k_generic::lossAndGrad,
-                       k_generic::prepare, k_generic::release, k_generic::predictPrepared,
-                       k_generic::scoreUser};
+#endif
 
 const Variant& pickVariant() {
+#ifdef NNMF_X86_VARIANTS
   // NNMF_KERNEL=avx2 or =generic asks for a lesser variant than the best one the CPU runs, to
   // compare them; a variant the CPU cannot run is never picked.
   const char* forced = std::getenv("NNMF_KERNEL");
@@ -51,6 +56,7 @@ const Variant& pickVariant() {
   const bool hasAvx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
   if (!generic && !avx2 && hasAvx2 && __builtin_cpu_supports("avx512f")) return kAvx512;
   if (!generic && hasAvx2) return kAvx2;
+#endif
   return kGeneric;
 }
 
