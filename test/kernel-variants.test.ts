@@ -23,10 +23,17 @@ const some = new Float32Array(p.nItems);
   const u = Int32Array.from({ length: 200 }, (_, k) => (k * 7) % p.nUsers);
   const i = Int32Array.from({ length: 200 }, (_, k) => (k * 13) % p.nItems);
   const r = Float32Array.from({ length: 200 }, (_, k) => 1 + (k % 5));
+  // A NaN weight (a diverged network) must come out as NaN, not be squashed into a number.
+  const broken = { ...p, net: Float32Array.from(p.net) };
+  broken.net[0] = NaN;
+  const brokenAll = new Float32Array(p.nItems);
+  await new addon.ServingModel(broken).scoreAll(3, brokenAll);
+  const nanPropagates = brokenAll.every(Number.isNaN) && addon.predict(broken, Int32Array.of(3), Int32Array.of(0)).every(Number.isNaN);
   const reg = (n) => new Float32Array(n).fill(0.01);
   const g = addon.lossAndGrad(p, { u, i, r, order: Int32Array.from({ length: 200 }, (_, k) => k), regU: reg(p.nUsers), regI: reg(p.nItems) });
   process.stdout.write(JSON.stringify({
     kernel: addon.kernel,
+    nanPropagates,
     all: Array.from(all),
     some: Array.from(some),
     predict: Array.from(addon.predict(p, u, i)),
@@ -39,6 +46,7 @@ const some = new Float32Array(p.nItems);
 
 interface Outputs {
   kernel: string;
+  nanPropagates: boolean;
   all: number[];
   some: number[];
   predict: number[];
@@ -82,6 +90,7 @@ withAddon('kernel variants', () => {
     const outputs = [best, run(params, 'avx2'), run(params, 'generic')];
     expect(outputs[2].kernel).toBe('generic');
     for (const o of outputs) {
+      expect(o.nanPropagates).toBe(true);
       // The whole catalogue in model order, and a list in another order, score the same items alike.
       expect(maxAbsDiff(o.some, [...o.all].reverse())).toBe(0);
       // Scoring one user against the catalogue and the per-pair forward pass agree to rounding.

@@ -47,12 +47,13 @@ struct Buf {
   float& operator[](size_t k) { return p[k]; }
 };
 
-// Clamp and round-to-nearest for the exp below, per vector width. With AVX2 and AVX-512 the
-// rounding is the conversion's own; the portable form rounds half away from zero, which
-// differs only at exact ties.
+// Clamp and round-to-nearest for the exp below, per vector width. min/max return their second
+// operand when either is NaN, so x goes second: a NaN stays NaN (as in the portable form) and
+// a diverging network is not hidden. With AVX2 and AVX-512 the rounding is the conversion's
+// own; the portable form rounds half away from zero, which differs only at exact ties.
 static inline v8f vclamp(v8f x, float lo, float hi) {
 #ifdef __AVX2__
-  return (v8f)_mm256_min_ps(_mm256_max_ps((__m256)x, _mm256_set1_ps(lo)), _mm256_set1_ps(hi));
+  return (v8f)_mm256_min_ps(_mm256_set1_ps(hi), _mm256_max_ps(_mm256_set1_ps(lo), (__m256)x));
 #else
   x = x > hi ? splat(hi) : x;
   return x < lo ? splat(lo) : x;
@@ -81,7 +82,7 @@ static inline v4i vround(v4f x) { return __builtin_convertvector(x + (x >= 0.0f 
 typedef float v16f __attribute__((vector_size(64)));
 typedef int32_t v16i __attribute__((vector_size(64)));
 static inline v16f vclamp(v16f x, float lo, float hi) {
-  return (v16f)_mm512_min_ps(_mm512_max_ps((__m512)x, _mm512_set1_ps(lo)), _mm512_set1_ps(hi));
+  return (v16f)_mm512_min_ps(_mm512_set1_ps(hi), _mm512_max_ps(_mm512_set1_ps(lo), (__m512)x));
 }
 static inline v16i vround(v16f x) { return (v16i)_mm512_cvtps_epi32((__m512)x); }
 #endif
