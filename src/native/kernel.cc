@@ -51,29 +51,35 @@ struct Buf {
 // operand when either is NaN, so x goes second: a NaN stays NaN (as in the portable form) and
 // a diverging network is not hidden. With AVX2 and AVX-512 the rounding is the conversion's
 // own; the portable form rounds half away from zero, which differs only at exact ties.
+// The portable forms, for every width the build uses without AVX2.
+template <class V>
+static inline V clampPortable(V x, float lo, float hi) {
+  x = x > hi ? hi : x;
+  return x < lo ? lo : x;
+}
+template <class V, class I>
+static inline I roundPortable(V x) {
+  return __builtin_convertvector(x + (x >= 0.0f ? 0.5f : -0.5f), I);
+}
 static inline v8f vclamp(v8f x, float lo, float hi) {
 #ifdef __AVX2__
   return (v8f)_mm256_min_ps(_mm256_set1_ps(hi), _mm256_max_ps(_mm256_set1_ps(lo), (__m256)x));
 #else
-  x = x > hi ? splat(hi) : x;
-  return x < lo ? splat(lo) : x;
+  return clampPortable(x, lo, hi);
 #endif
 }
 static inline v8i vround(v8f x) {
 #ifdef __AVX2__
   return (v8i)_mm256_cvtps_epi32((__m256)x);
 #else
-  return __builtin_convertvector(x + (x >= 0.0f ? splat(0.5f) : splat(-0.5f)), v8i);
+  return roundPortable<v8f, v8i>(x);
 #endif
 }
 #if !defined(__AVX2__) && !defined(__AVX512F__)
 typedef float v4f __attribute__((vector_size(16)));
 typedef int32_t v4i __attribute__((vector_size(16)));
-static inline v4f vclamp(v4f x, float lo, float hi) {
-  x = x > hi ? v4f{} + hi : x;
-  return x < lo ? v4f{} + lo : x;
-}
-static inline v4i vround(v4f x) { return __builtin_convertvector(x + (x >= 0.0f ? v4f{} + 0.5f : v4f{} - 0.5f), v4i); }
+static inline v4f vclamp(v4f x, float lo, float hi) { return clampPortable(x, lo, hi); }
+static inline v4i vround(v4f x) { return roundPortable<v4f, v4i>(x); }
 #endif
 #ifdef __AVX512F__
 // GCC 12's own AVX-512 headers trip -Wuninitialized (their "undefined" pass-through operands).
@@ -285,13 +291,17 @@ static inline void gather(const Model& m, int32_t u, int32_t i, float* x, int K0
   for (int k = m.inWidth(); k < K0P; k++) x[k] = 0.f;
 }
 
-// The linear output from the last hidden layer, plus the user's and the item's bias rows' last column.
+// The user's and the item's bias terms (the last column of their rows), when the model has them.
+static inline float biasTerms(const Model& m, const float* userRow, const float* itemRow) {
+  const int R = m.rowWidth();
+  return m.useBias ? userRow[R - 1] + itemRow[R - 1] : 0.f;
+}
+
+// The linear output from the last hidden layer, plus the bias terms.
 static inline float output(const Model& m, const Net& n, const float* h3, const float* userRow, const float* itemRow) {
   float y = n.b4;
   for (int j = 0; j < n.h3; j++) y += h3[j] * n.w4.p[j];
-  const int R = m.rowWidth();
-  if (m.useBias) y += userRow[R - 1] + itemRow[R - 1];
-  return y;
+  return y + biasTerms(m, userRow, itemRow);
 }
 
 static void forward(const Model& m, const Net& n, Work& w, const int32_t* us, const int32_t* is, int S) {
@@ -656,7 +666,8 @@ void scoreUser(const Model& m, const void* prepared, int32_t u, const int32_t* i
   const Net& n = p->net;
   const int R = m.rowWidth(), d = m.d, dp = m.dp, H1P = n.H1P;
   const float* ur = m.users + (size_t)u * R;
-  Buf a(H1P), Wu((size_t)std::max(dp, 1) * H1P), gathered((size_t)p->rows * IB), h1((size_t)n.h1 * IB),
+  // The whole catalogue is read from the blocks in place; only a list of items is gathered.
+  Buf a(H1P), Wu((size_t)std::max(dp, 1) * H1P), gathered(items ? (size_t)p->rows * IB : 0), h1((size_t)n.h1 * IB),
       h2((size_t)n.h2 * IB), h3((size_t)n.h3 * IB);
   n.f1(ur, d, n.W1.p, H1P, n.b1.p, a.p);
   // diag(U') W1[2d:]: the user's half of the elementwise product folded into the weights.
@@ -665,7 +676,6 @@ void scoreUser(const Model& m, const void* prepared, int32_t u, const int32_t* i
     const float* w = n.W1.p + (size_t)(2 * d + k) * H1P;
     for (int j = 0; j < H1P; j += 8) st(Wu.p + (size_t)k * H1P + j, s * ld(w + j));
   }
-  const float userBias = m.useBias ? ur[R - 1] : 0.f;
   alignas(64) float y[IB];
   for (int64_t c = 0; c < count; c += IB) {
     const int S = (int)std::min<int64_t>(IB, count - c);
@@ -692,7 +702,7 @@ void scoreUser(const Model& m, const void* prepared, int32_t u, const int32_t* i
     bst(y + kLanes, y1);
     for (int s = 0; s < S; s++) {
       const int64_t item = items ? items[c + s] : c + s;
-      out[c + s] = y[s] + (m.useBias ? userBias + m.items[(size_t)item * R + R - 1] : 0.f);
+      out[c + s] = y[s] + biasTerms(m, ur, m.items + (size_t)item * R);
     }
   }
 }
