@@ -73,13 +73,15 @@ struct Error : std::exception {
   explicit Error(std::string m) : msg(std::move(m)) {}
 };
 
-int intProp(const Napi::Object& o, const char* key, int lo, int hi) {
-  Napi::Value v = o.Get(key);
-  if (!v.IsNumber()) throw Error(std::string(key) + " must be a number");
-  double d = v.As<Napi::Number>().DoubleValue();
-  if (!(d >= lo && d <= hi) || d != std::floor(d)) throw Error(std::string(key) + " is out of range");
-  return (int)d;
+// A whole number in [lo, hi], from a property or an argument.
+double integerValue(const Napi::Value& v, const char* what, double lo, double hi) {
+  if (!v.IsNumber()) throw Error(std::string(what) + " must be a number");
+  const double d = v.As<Napi::Number>().DoubleValue();
+  if (!(d >= lo && d <= hi) || d != std::floor(d)) throw Error(std::string(what) + " is out of range");
+  return d;
 }
+
+int intProp(const Napi::Object& o, const char* key, int lo, int hi) { return (int)integerValue(o.Get(key), key, lo, hi); }
 
 double numProp(const Napi::Object& o, const char* key, double def) {
   Napi::Value v = o.Get(key);
@@ -187,7 +189,12 @@ class PromiseWorker : public Napi::AsyncWorker {
  public:
   PromiseWorker(Napi::Env env, std::vector<Napi::Reference<Napi::Value>> keep)
       : Napi::AsyncWorker(env), deferred_(Napi::Promise::Deferred::New(env)), keep_(std::move(keep)) {}
-  Napi::Promise Promise() { return deferred_.Promise(); }
+  // Queues the work; the promise settles when it is done. The worker deletes itself then.
+  Napi::Promise Start() {
+    Napi::Promise p = deferred_.Promise();
+    Queue();
+    return p;
+  }
 
  protected:
   virtual Napi::Value Settled(Napi::Env env) { return env.Undefined(); }
@@ -274,10 +281,7 @@ Napi::Value TrainEpoch(const Napi::CallbackInfo& info) {
     o.alternating = oo.Get("alternating").ToBoolean();
     o.threads = intProp(oo, "threads", 1, 64);
     o.cancel = arrayProp<int32_t, napi_int32_array>(oo, "cancel", 1, &keep, true);
-    auto* w = new EpochWorker(info.Env(), m, d, o, std::move(keep));
-    Napi::Promise p = w->Promise();
-    w->Queue();
-    return p;
+    return (new EpochWorker(info.Env(), m, d, o, std::move(keep)))->Start();
   });
 }
 
@@ -317,14 +321,7 @@ Napi::Value LossAndGrad(const Napi::CallbackInfo& info) {
   });
 }
 
-// A model prepared for serving. It keeps the latent tables alive and a padded copy of the
-// network, so later changes to the JavaScript `net` array do not reach it.
-size_t countArg(const Napi::Value& v, size_t max) {
-  if (!v.IsNumber()) throw Error("count must be a number");
-  const double d = v.As<Napi::Number>().DoubleValue();
-  if (!(d >= 0 && d <= (double)max) || d != std::floor(d)) throw Error("count is out of range");
-  return (size_t)d;
-}
+size_t countArg(const Napi::Value& v, size_t max) { return (size_t)integerValue(v, "count", 0, (double)max); }
 
 // Scores one user against a list of items (items == nullptr: the whole catalogue) on a libuv
 // pool thread, so that long lists leave the JavaScript thread free and several requests use
@@ -345,6 +342,8 @@ class ScoreUserWorker : public PromiseWorker {
   float* out_;
 };
 
+// A model prepared for serving. It keeps the latent tables alive and a padded copy of the
+// network, so later changes to the JavaScript `net` array do not reach it.
 class ServingModel : public Napi::ObjectWrap<ServingModel> {
  public:
   static Napi::Function Define(Napi::Env env) {
@@ -413,12 +412,7 @@ class ServingModel : public Napi::ObjectWrap<ServingModel> {
     });
   }
 
-  int32_t userArg(const Napi::Value& v) const {
-    if (!v.IsNumber()) throw Error("user must be a number");
-    const double ud = v.As<Napi::Number>().DoubleValue();
-    if (!(ud >= 0 && ud < m_.nUsers) || ud != std::floor(ud)) throw Error("user index out of range");
-    return (int32_t)ud;
-  }
+  int32_t userArg(const Napi::Value& v) const { return (int32_t)integerValue(v, "user index", 0, m_.nUsers - 1); }
 
   Napi::Value queue(const Napi::CallbackInfo& info, int32_t u, const int32_t* items, size_t n, float* out,
                     std::initializer_list<Napi::Value> arrays) {
@@ -426,10 +420,7 @@ class ServingModel : public Napi::ObjectWrap<ServingModel> {
     std::vector<Napi::Reference<Napi::Value>> keep;
     keep.push_back(Napi::Persistent(Value().As<Napi::Value>()));
     for (const auto& a : arrays) keep.push_back(Napi::Persistent(a));
-    auto* w = new ScoreUserWorker(info.Env(), m_, prepared_, u, items, n, out, std::move(keep));
-    Napi::Promise p = w->Promise();
-    w->Queue();
-    return p;
+    return (new ScoreUserWorker(info.Env(), m_, prepared_, u, items, n, out, std::move(keep)))->Start();
   }
 
   Model m_{};
