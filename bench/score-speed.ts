@@ -1,14 +1,13 @@
-import { spawnSync } from 'node:child_process';
 import os from 'node:os';
 import { parseArgs } from '../src/cli/args';
 import { loadNative } from '../src/engine/native';
 import { Rng } from '../src/engine/rng';
 import { initParams } from '../src/engine/state';
+import { runOnKernel } from './kernel-child';
 import { printTable, writeResult } from './report';
 
 // Scoring one user against a MovieLens-1M-sized catalogue, the work behind every recommendation,
-// timed on one thread for each kernel variant this CPU runs (each in a process of its own, as
-// NNMF_KERNEL picks the variant when the addon loads).
+// timed on one thread for each kernel variant this CPU runs, each in a process of its own.
 const USERS = 6040;
 const ITEMS = 3706;
 const CALLS = 400;
@@ -60,13 +59,8 @@ async function main(): Promise<void> {
     return;
   }
   const rows: Row[] = [];
-  for (const kernel of ['', 'avx2', 'generic']) {
-    const env = { ...process.env };
-    delete env.NNMF_KERNEL;
-    if (kernel) env.NNMF_KERNEL = kernel;
-    const child = spawnSync(process.execPath, [__filename, '--child'], { env, encoding: 'utf8' });
-    if (child.status !== 0) throw new Error(`kernel ${kernel || 'default'}: ${child.stderr}`);
-    const got = JSON.parse(child.stdout.trim().split('\n').pop() ?? '[]') as Row[];
+  for (const kernel of [null, 'avx2', 'generic']) {
+    const got = runOnKernel<Row[]>(__filename, ['--child'], kernel);
     // A CPU without AVX-512 runs avx2 by default: that variant is measured once.
     if (!rows.some((r) => r.kernel === got[0]?.kernel)) rows.push(...got);
   }

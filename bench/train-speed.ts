@@ -1,4 +1,3 @@
-import { spawnSync } from 'node:child_process';
 import os from 'node:os';
 import { regWeights, type Dataset } from '../src/engine/dataset';
 import type { Engine } from '../src/engine/engine';
@@ -9,6 +8,7 @@ import { effectiveLambda, resolveParams, type TrainParams } from '../src/engine/
 import { Rng, range } from '../src/engine/rng';
 import { initParams } from '../src/engine/state';
 import { TfjsEngine } from '../src/engine/tfjs-engine';
+import { runOnKernel } from './kernel-child';
 import { printTable, writeResult } from './report';
 
 const USERS = 6040;
@@ -83,12 +83,10 @@ async function main(): Promise<void> {
     return;
   }
   // The portable kernel, for comparison: the same addon forced onto its generic code path.
-  const child = spawnSync(process.execPath, [__filename, '--only', 'native-generic'], { env: { ...process.env, NNMF_KERNEL: 'generic' }, encoding: 'utf8' });
-  const last = child.stdout.trim().split('\n').pop() ?? '[]';
   try {
-    rows.push(...(JSON.parse(last) as Record<string, string | number>[]));
-  } catch {
-    process.stderr.write(`generic kernel run failed: ${child.stderr}\n`);
+    rows.push(...runOnKernel<Record<string, string | number>[]>(__filename, ['--only', 'native-generic'], 'generic'));
+  } catch (err) {
+    process.stderr.write(`generic kernel run failed: ${err instanceof Error ? err.message : String(err)}\n`);
   }
   if (!only) {
     // TF.js on the portable backend is far too slow for a whole epoch: time a slice and scale it.
