@@ -43,8 +43,8 @@ describe('training jobs and serving, end to end over HTTP', () => {
     expect(first.decision).toMatchObject({ activated: true, reason: 'no active model' });
     const model = (await app.inject({ url: `/models/${first.modelId}` })).json();
     expect(model.active).toBe(true);
-    expect(model.metrics.testRmse).toBeGreaterThan(0);
-    expect(model.fingerprint).toMatch(/^sha256:/);
+    expect(model.metrics.evaluationRmse).toBeGreaterThan(0);
+    expect(model.fingerprint).toMatch(/^ms1:/);
   });
 
   test('predictions are on the scale and beat the global mean on held-out pairs', async () => {

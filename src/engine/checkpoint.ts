@@ -1,17 +1,32 @@
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import type * as TF from '@tensorflow/tfjs';
-import { buildLayersModel, paramsFromModel, setModelWeights } from './layers-model';
+import type { BucketScheme } from './buckets';
+import { Ensemble, IDENTITY_BLEND, type Blend } from './ensemble';
+import type { KindRegistry } from './kinds';
+import type { MemberDims, MemberKindName } from './member';
 import type { RatingSummary } from './summary';
-import { dimsOf, type Dims, type ModelParams } from './state';
-import { loadTf } from './tf';
 
-export const CHECKPOINT_FORMAT = 'nnmf-recommender/checkpoint-v1';
+export const CHECKPOINT_FORMAT = 'nnmf-recommender/checkpoint-v2';
+/** Single-network NNMF checkpoints written before ensembles: still loaded. */
+const CHECKPOINT_FORMAT_V1 = 'nnmf-recommender/checkpoint-v1';
 
-/** The sidecar next to model.json: what a server needs besides the weights. */
+/** One member's folder inside the checkpoint, with the SHA-256 of every file in it. */
+export interface MemberEntry {
+  kind: MemberKindName;
+  path: string;
+  settings: Record<string, unknown>;
+  files: Record<string, string>;
+}
+
+/** meta.json: what a server needs besides the members' weights. */
 export interface CheckpointMeta {
   format: typeof CHECKPOINT_FORMAT;
-  dims: Dims;
+  /** 'ensemble' or the one member's kind. */
+  kind: string;
+  dims: MemberDims;
+  members: MemberEntry[];
+  blend: Blend;
   userIds: string[];
   itemIds: string[];
   scale: { min: number; max: number };
@@ -20,68 +35,94 @@ export interface CheckpointMeta {
   params: Record<string, unknown>;
   metrics: Record<string, unknown>;
   fingerprint: string;
+  /** The held-out scheme the members were trained under (null: unknown, e.g. a v1 checkpoint). */
+  buckets: BucketScheme | null;
   createdAt: string;
 }
 
-export interface Checkpoint {
-  meta: CheckpointMeta;
-  params: ModelParams;
-}
+export type CheckpointFields = Omit<CheckpointMeta, 'format' | 'dims' | 'members' | 'blend'>;
 
-export type CheckpointFields = Omit<CheckpointMeta, 'format' | 'dims'>;
+/** A checkpoint that cannot be served as it is: missing, truncated or altered files, an unknown format. */
+export class CheckpointError extends Error {}
 
-/** The full sidecar for parameters and the caller's fields: what meta.json holds and a Predictor needs. */
-export function checkpointMeta(params: ModelParams, fields: CheckpointFields): CheckpointMeta {
-  return { format: CHECKPOINT_FORMAT, dims: dimsOf(params), ...fields };
+const sha256 = (file: string) => crypto.createHash('sha256').update(fs.readFileSync(file)).digest('hex');
+
+/** The full meta.json for an ensemble and the caller's fields (without file hashes). */
+export function checkpointMeta(model: Ensemble, fields: CheckpointFields): CheckpointMeta {
+  return {
+    format: CHECKPOINT_FORMAT,
+    dims: model.dims,
+    members: model.members.map((m, k) => ({ kind: m.kind, path: `members/${k}-${m.kind}`, settings: m.settings, files: {} })),
+    blend: model.blend,
+    ...fields,
+  };
 }
 
 /**
- * Writes model.json + weights.bin (a standard TF.js layers-model artifact that
- * tf.loadLayersModel opens) and meta.json into `dir`, which must not exist yet.
+ * Writes every member's files under members/ and then meta.json (with the members' file
+ * hashes) into `dir`, which must not exist yet. The caller writes to a temporary name and
+ * renames, so a crash never leaves a half-written model in place.
  */
-export async function saveCheckpoint(dir: string, params: ModelParams, meta: CheckpointFields): Promise<void> {
-  const tf = loadTf();
-  const model = buildLayersModel(tf, params);
-  try {
-    setModelWeights(tf, model, params);
-    fs.mkdirSync(dir, { recursive: false });
-    await model.save(
-      tf.io.withSaveHandler(async (artifacts: TF.io.ModelArtifacts) => {
-        const weightData = artifacts.weightData as ArrayBuffer;
-        fs.writeFileSync(path.join(dir, 'weights.bin'), Buffer.from(weightData));
-        const modelJson = {
-          modelTopology: artifacts.modelTopology,
-          format: 'layers-model',
-          generatedBy: artifacts.generatedBy,
-          convertedBy: null,
-          weightsManifest: [{ paths: ['weights.bin'], weights: artifacts.weightSpecs }],
-        };
-        fs.writeFileSync(path.join(dir, 'model.json'), JSON.stringify(modelJson));
-        return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
-      }),
-    );
-    fs.writeFileSync(path.join(dir, 'meta.json'), JSON.stringify(checkpointMeta(params, meta)));
-  } finally {
-    model.dispose();
+export async function saveCheckpoint(dir: string, model: Ensemble, fields: CheckpointFields): Promise<CheckpointMeta> {
+  const meta = checkpointMeta(model, fields);
+  fs.mkdirSync(dir, { recursive: false });
+  for (const [k, entry] of meta.members.entries()) {
+    const sub = path.join(dir, entry.path);
+    fs.mkdirSync(sub, { recursive: true });
+    await model.members[k].save(sub);
+    for (const f of fs.readdirSync(sub).sort()) entry.files[f] = sha256(path.join(sub, f));
   }
+  fs.writeFileSync(path.join(dir, 'meta.json'), JSON.stringify(meta));
+  return meta;
 }
 
-export async function loadCheckpoint(dir: string): Promise<Checkpoint> {
-  const tf = loadTf();
-  const meta = JSON.parse(fs.readFileSync(path.join(dir, 'meta.json'), 'utf8')) as CheckpointMeta;
-  if (meta.format !== CHECKPOINT_FORMAT) throw new Error(`unsupported checkpoint format ${String(meta.format)}`);
-  const modelJson = JSON.parse(fs.readFileSync(path.join(dir, 'model.json'), 'utf8'));
-  const weights = fs.readFileSync(path.join(dir, modelJson.weightsManifest[0].paths[0]));
-  const model = await tf.loadLayersModel(
-    tf.io.fromMemory({
-      modelTopology: modelJson.modelTopology,
-      weightSpecs: modelJson.weightsManifest[0].weights,
-      weightData: weights.buffer.slice(weights.byteOffset, weights.byteOffset + weights.byteLength),
-    }),
-  );
+function readMeta(dir: string): CheckpointMeta {
+  let raw: Record<string, unknown>;
   try {
-    return { meta, params: paramsFromModel(model, meta.dims) };
-  } finally {
-    model.dispose();
+    raw = JSON.parse(fs.readFileSync(path.join(dir, 'meta.json'), 'utf8')) as Record<string, unknown>;
+  } catch (err) {
+    throw new CheckpointError(`meta.json unreadable: ${err instanceof Error ? err.message : String(err)}`);
   }
+  if (raw.format === CHECKPOINT_FORMAT) return raw as unknown as CheckpointMeta;
+  if (raw.format === CHECKPOINT_FORMAT_V1) {
+    // One NNMF network at the folder's top, its architecture in `dims`; no file hashes were kept.
+    const dims = raw.dims as { nUsers: number; nItems: number; d: number; dp: number; h1: number; h2: number; h3: number; useBias: boolean };
+    const settings = { d: dims.d, dp: dims.dp, hidden: [dims.h1, dims.h2, dims.h3], useBias: dims.useBias };
+    return {
+      ...(raw as unknown as CheckpointMeta),
+      format: CHECKPOINT_FORMAT,
+      kind: 'nnmf',
+      dims: { nUsers: dims.nUsers, nItems: dims.nItems },
+      members: [{ kind: 'nnmf', path: '.', settings, files: {} }],
+      blend: IDENTITY_BLEND,
+      buckets: null,
+    };
+  }
+  throw new CheckpointError(`unsupported checkpoint format ${String(raw.format)}`);
+}
+
+/** Reads and verifies a checkpoint: every hashed file must match before any weight is used. */
+export async function loadCheckpoint(dir: string, kinds: KindRegistry): Promise<{ meta: CheckpointMeta; model: Ensemble }> {
+  const meta = readMeta(dir);
+  const members = [];
+  for (const entry of meta.members) {
+    const sub = path.join(dir, entry.path);
+    for (const [file, want] of Object.entries(entry.files)) {
+      let got: string;
+      try {
+        got = sha256(path.join(sub, file));
+      } catch {
+        throw new CheckpointError(`${entry.path}/${file} is missing`);
+      }
+      if (got !== want) throw new CheckpointError(`${entry.path}/${file} does not match its recorded SHA-256`);
+    }
+    const kind = kinds.get(entry.kind);
+    if (!kind) throw new CheckpointError(`model kind ${entry.kind} cannot be loaded in this installation`);
+    try {
+      members.push(await kind.load(sub, entry.settings, meta.dims));
+    } catch (err) {
+      throw new CheckpointError(`${entry.path}: ${err instanceof Error ? err.message : String(err)}`);
+    }
+  }
+  return { meta, model: new Ensemble(members, meta.blend, meta.scale) };
 }

@@ -17,8 +17,6 @@ export interface TrainParams {
   useBias: boolean;
   /** Recompute the latent gradients after the network step (the paper's alternation) or reuse one pass. */
   alternating: boolean;
-  validationFraction: number;
-  testFraction: number;
   threads: number;
   initStd: number;
   /** Judge and keep an exponential moving average of the weights over epochs with this decay (0 = off). */
@@ -39,8 +37,6 @@ export const DEFAULT_PARAMS: TrainParams = {
   seed: 1,
   useBias: true,
   alternating: true,
-  validationFraction: 0.02,
-  testFraction: 0.1,
   threads: 1,
   initStd: 0.1,
   averaging: 0.9,
@@ -65,8 +61,6 @@ const CHECKS: Record<keyof TrainParams, [Check, string]> = {
   seed: [int(0, 2 ** 31 - 1), 'an integer 0..2^31-1'],
   useBias: [(v) => typeof v === 'boolean', 'a boolean'],
   alternating: [(v) => typeof v === 'boolean', 'a boolean'],
-  validationFraction: [num(0.001, 0.5), 'a number 0.001..0.5'],
-  testFraction: [num(0, 0.5), 'a number 0..0.5'],
   threads: [int(1, 64), 'an integer 1..64'],
   initStd: [num(0, 10), 'a number 0..10'],
   averaging: [num(0, 0.999), 'a number 0..0.999'],

@@ -1,6 +1,7 @@
 import type { CheckpointMeta } from './checkpoint';
-import type { Engine, ServingNet } from './engine';
-import { rowWidth, type ModelParams } from './state';
+import type { ServingNet } from './engine';
+import type { Ensemble } from './ensemble';
+import { unitRows } from './vectors';
 
 export type Fallback = null | 'item_mean' | 'user_mean' | 'global_mean' | 'popular';
 
@@ -25,7 +26,7 @@ export class Predictor {
   private readonly users: Map<string, number>;
   private readonly items: Map<string, number>;
   private readonly popular: number[];
-  private itemUnit: Float32Array | null = null;
+  private itemUnit: { dim: number; unit: Float32Array } | null = null;
   private readonly net: ServingNet;
   // Scratch for predict(), which runs to completion on the JavaScript thread: reused, never shared across an await.
   private scratch = { u: new Int32Array(16), i: new Int32Array(16), y: new Float32Array(16) };
@@ -33,10 +34,9 @@ export class Predictor {
   constructor(
     readonly modelId: string,
     readonly meta: CheckpointMeta,
-    readonly params: ModelParams,
-    engine: Engine,
+    readonly model: Ensemble,
   ) {
-    this.net = engine.prepare(params);
+    this.net = model.prepare();
     this.users = new Map(meta.userIds.map((id, k) => [id, k]));
     this.items = new Map(meta.itemIds.map((id, k) => [id, k]));
     const s = meta.summary;
@@ -137,23 +137,15 @@ export class Predictor {
     return out;
   }
 
-  /** Nearest items by cosine similarity of the learned item embeddings [V, V']. */
+  /** Nearest items by cosine similarity of the learned item embeddings (see Ensemble.itemEmbedding). */
   similar(itemId: string, n: number): ScoredItem[] | null {
     const i = this.items.get(itemId);
     if (i === undefined) return null;
-    const W = this.params.d + this.params.dp;
-    const R = rowWidth(this.params);
     if (!this.itemUnit) {
-      const unit = new Float32Array(this.itemCount * W);
-      for (let k = 0; k < this.itemCount; k++) {
-        let norm = 0;
-        for (let j = 0; j < W; j++) norm += this.params.items[k * R + j] ** 2;
-        const inv = norm > 0 ? 1 / Math.sqrt(norm) : 0;
-        for (let j = 0; j < W; j++) unit[k * W + j] = this.params.items[k * R + j] * inv;
-      }
-      this.itemUnit = unit;
+      const { dim, data } = this.model.itemEmbedding();
+      this.itemUnit = { dim, unit: unitRows(data, dim) };
     }
-    const unit = this.itemUnit;
+    const { dim: W, unit } = this.itemUnit;
     const sims = new Float32Array(this.itemCount);
     for (let k = 0; k < this.itemCount; k++) {
       let dot = 0;

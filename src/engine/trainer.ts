@@ -1,6 +1,7 @@
-import { randomSplit, regWeights, size, type Dataset, type Split } from './dataset';
+import { regWeights, size, type Dataset } from './dataset';
 import type { Engine } from './engine';
 import { metrics, type Metrics } from './evaluate';
+import type { MemberSplit } from './member';
 import { effectiveBatchSize, effectiveLambda, type TrainParams } from './params';
 import { Rng } from './rng';
 import { allFinite, cloneParams, initParams, type ModelParams } from './state';
@@ -21,9 +22,7 @@ export interface TrainResult {
   bestEpoch: number;
   history: EpochProgress[];
   validation: Metrics;
-  test: Metrics | null;
-  counts: { train: number; validation: number; test: number; users: number; items: number };
-  split: Split;
+  counts: { train: number; validation: number; users: number; items: number };
   /** The regularisation weight used (resolved when the setting is 'auto'). */
   lambda: number;
   seconds: number;
@@ -53,7 +52,7 @@ interface HeldOut {
 }
 
 /** The ratings at `positions` as parallel arrays, gathered once and evaluated every epoch. */
-function heldOut(ds: Dataset, positions: Int32Array): HeldOut {
+export function heldOut(ds: Dataset, positions: Int32Array): HeldOut {
   return {
     u: Int32Array.from(positions, (p) => ds.u[p]),
     i: Int32Array.from(positions, (p) => ds.i[p]),
@@ -61,7 +60,7 @@ function heldOut(ds: Dataset, positions: Int32Array): HeldOut {
   };
 }
 
-function evaluate(engine: Engine, p: ModelParams, set: HeldOut, scale: { min: number; max: number }): Metrics {
+export function evaluate(engine: Engine, p: ModelParams, set: HeldOut, scale: { min: number; max: number }): Metrics {
   return metrics(engine.predict(p, set.u, set.i), set.r, scale.min, scale.max);
 }
 
@@ -76,14 +75,14 @@ function blend(avg: ModelParams, p: ModelParams, decay: number): ModelParams {
 }
 
 /**
- * Trains NNMF with early stopping on the validation split and returns the parameters of the
- * best epoch. Throws TrainingCancelledError when the signal aborts and TrainingDivergedError
- * when the loss or the weights stop being finite (nothing non-finite is ever returned).
+ * Trains NNMF on the split's training positions with early stopping on its validation
+ * positions and returns the parameters of the best epoch. Throws TrainingCancelledError when
+ * the signal aborts and TrainingDivergedError when the loss or the weights stop being finite
+ * (nothing non-finite is ever returned).
  */
-export async function train(ds: Dataset, opts: TrainOptions): Promise<TrainResult> {
+export async function train(ds: Dataset, split: MemberSplit, opts: TrainOptions): Promise<TrainResult> {
   const s = opts.params;
   if (size(ds) < 2) throw new Error('need at least two ratings to train');
-  const split = randomSplit(ds, s.seed, s.testFraction, s.validationFraction);
   if (split.train.length === 0 || split.validation.length === 0) throw new Error('training or validation split is empty');
   const dims = {
     nUsers: ds.userIds.length,
@@ -163,15 +162,7 @@ export async function train(ds: Dataset, opts: TrainOptions): Promise<TrainResul
     history,
     // The best epoch's figures: measured on exactly these parameters when they were kept.
     validation: best!.validation,
-    test: split.test.length ? evaluate(opts.engine, finalParams, heldOut(ds, split.test), opts.scale) : null,
-    counts: {
-      train: split.train.length,
-      validation: split.validation.length,
-      test: split.test.length,
-      users: dims.nUsers,
-      items: dims.nItems,
-    },
-    split,
+    counts: { train: split.train.length, validation: split.validation.length, users: dims.nUsers, items: dims.nItems },
     lambda,
     seconds: (Date.now() - started) / 1000,
     stoppedBy,

@@ -9,7 +9,10 @@ export interface JobProgress {
   maxEpochs: number;
   trainLoss: number | null;
   validationRmse: number | null;
-  history: { epoch: number; trainRmse: number; validationRmse: number; seconds: number }[];
+  /** Every epoch of every member so far, in training order. */
+  history: { member: string; epoch: number; trainRmse: number; validationRmse: number; seconds: number }[];
+  /** The members trained so far; the last one is in training while the phase says so. */
+  members: { kind: string; epochs: number; bestEpoch: number; validationRmse: number | null; seconds: number }[];
   elapsedSeconds: number;
   etaSeconds: number | null;
   phase: string;
@@ -24,6 +27,7 @@ export interface Job {
   modelId: string | null;
   error: string | null;
   decision: Record<string, unknown> | null;
+  report: Record<string, unknown> | null;
   trigger: string;
   createdAt: string;
   startedAt: string | null;
@@ -39,6 +43,7 @@ interface JobRow {
   model_id: string | null;
   error: string | null;
   decision: string | null;
+  report: string | null;
   trigger: string;
   created_at: number;
   started_at: number | null;
@@ -57,6 +62,7 @@ function toJob(r: JobRow): Job {
     modelId: r.model_id,
     error: r.error,
     decision: r.decision ? JSON.parse(r.decision) : null,
+    report: r.report ? JSON.parse(r.report) : null,
     trigger: r.trigger,
     createdAt: iso(r.created_at)!,
     startedAt: iso(r.started_at),
@@ -77,7 +83,9 @@ export class JobsRepository {
       nextQueued: p(`SELECT * FROM jobs WHERE status = 'queued' ORDER BY created_at, rowid LIMIT 1`),
       start: p(`UPDATE jobs SET status = 'running', started_at = ? WHERE id = ? AND status = 'queued'`),
       progress: p(`UPDATE jobs SET progress = ? WHERE id = ? AND status = 'running'`),
-      finish: p(`UPDATE jobs SET status = ?, finished_at = ?, error = ?, model_id = ?, decision = ? WHERE id = ? AND status IN ('queued', 'running')`),
+      finish: p(
+        `UPDATE jobs SET status = ?, finished_at = ?, error = ?, model_id = ?, decision = ?, report = ? WHERE id = ? AND status IN ('queued', 'running')`,
+      ),
       interrupted: p(`UPDATE jobs SET status = 'failed', finished_at = ?, error = 'interrupted: the service stopped while the job was running' WHERE status = 'running'`),
       pending: p(`SELECT COUNT(*) AS n FROM jobs WHERE status IN ('queued', 'running')`),
     };
@@ -114,12 +122,10 @@ export class JobsRepository {
   finish(
     id: string,
     status: 'succeeded' | 'failed' | 'cancelled',
-    extra: { error?: string; modelId?: string; decision?: Record<string, unknown> } = {},
+    extra: { error?: string; modelId?: string; decision?: Record<string, unknown>; report?: object | null } = {},
   ): boolean {
-    return (
-      this.s.finish.run(status, Date.now(), extra.error ?? null, extra.modelId ?? null, extra.decision ? JSON.stringify(extra.decision) : null, id)
-        .changes === 1
-    );
+    const json = (v: object | null | undefined) => (v ? JSON.stringify(v) : null);
+    return this.s.finish.run(status, Date.now(), extra.error ?? null, extra.modelId ?? null, json(extra.decision), json(extra.report), id).changes === 1;
   }
 
   /** After a restart nothing is running any more: jobs left as running are failed as interrupted. */

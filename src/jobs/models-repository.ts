@@ -4,6 +4,7 @@ export interface ModelRecord {
   id: string;
   jobId: string | null;
   createdAt: string;
+  kind: string;
   engine: string;
   params: Record<string, unknown>;
   metrics: Record<string, unknown>;
@@ -17,6 +18,7 @@ interface ModelRow {
   id: string;
   job_id: string | null;
   created_at: number;
+  kind: string;
   engine: string;
   params: string;
   metrics: string;
@@ -30,6 +32,7 @@ const toModel = (r: ModelRow): ModelRecord => ({
   id: r.id,
   jobId: r.job_id,
   createdAt: new Date(r.created_at).toISOString(),
+  kind: r.kind,
   engine: r.engine,
   params: JSON.parse(r.params),
   metrics: JSON.parse(r.metrics),
@@ -46,8 +49,8 @@ export class ModelsRepository {
   constructor(db: Database) {
     const p = (sql: string) => db.prepare(sql);
     this.s = {
-      insert: p(`INSERT INTO models (id, job_id, created_at, engine, params, metrics, fingerprint, data_version, path, active)
-        VALUES (@id, @jobId, @createdAt, @engine, @params, @metrics, @fingerprint, @dataVersion, @path, 0)`),
+      insert: p(`INSERT INTO models (id, job_id, created_at, kind, engine, params, metrics, fingerprint, data_version, path, active)
+        VALUES (@id, @jobId, @createdAt, @kind, @engine, @params, @metrics, @fingerprint, @dataVersion, @path, 0)`),
       get: p('SELECT * FROM models WHERE id = ?'),
       list: p('SELECT * FROM models ORDER BY created_at DESC, rowid DESC LIMIT ? OFFSET ?'),
       active: p('SELECT * FROM models WHERE active = 1'),

@@ -3,16 +3,18 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { FastifyBaseLogger } from 'fastify';
 import { openDatabase } from '../db/open';
+import { saveCheckpoint } from '../engine/checkpoint';
 import { fingerprint, size } from '../engine/dataset';
-import type { EngineName } from '../engine/engine';
-import { metrics as computeMetrics } from '../engine/evaluate';
-import { resolveParams, type TrainParams } from '../engine/params';
-import { checkpointMeta, saveCheckpoint } from '../engine/checkpoint';
+import type { Engine, EngineName } from '../engine/engine';
+import { resolveJobSettings, type JobSettings, type ModelChoice } from '../engine/job-settings';
+import { memberKinds, type KindRegistry } from '../engine/kinds';
 import { Predictor } from '../engine/predictor';
 import { selectEngine } from '../engine/select';
 import { summarize } from '../engine/summary';
-import { train, TrainingCancelledError, type EpochProgress } from '../engine/trainer';
+import { trainEnsemble } from '../engine/train-ensemble';
+import { TrainingCancelledError } from '../engine/trainer';
 import type { ModelRegistry } from '../serving/registry';
+import { promotionDecision } from './gate';
 import type { Job, JobProgress, JobsRepository } from './jobs-repository';
 import type { ModelsRepository } from './models-repository';
 import { readSnapshot } from './snapshot';
@@ -33,7 +35,9 @@ export interface RunnerDeps {
 
 export class JobStateError extends Error {}
 
+/** A job's params as posted: `model`, `engine` and training settings (see resolveJobSettings). */
 export interface JobRequest {
+  model?: ModelChoice;
   engine?: 'auto' | EngineName;
   [setting: string]: unknown;
 }
@@ -58,11 +62,16 @@ export class JobRunner {
     this.kick();
   }
 
+  /** The engine for NNMF, the model kinds it makes available, and the job's checked settings. */
+  private resolve(params: Record<string, unknown>): { engine: Engine; kinds: KindRegistry; settings: JobSettings } {
+    const engine = selectEngine((params.engine as 'auto' | EngineName | undefined) ?? this.deps.engine);
+    const kinds = memberKinds(engine);
+    return { engine, kinds, settings: resolveJobSettings(params, kinds, this.deps.threads) };
+  }
+
   /** Validates the settings now so that a bad request is a 400, not a failed job later. */
   enqueue(request: JobRequest, trigger = 'api'): Job {
-    const { engine, ...settings } = request;
-    resolveParams({ threads: this.deps.threads, ...settings });
-    if (engine !== undefined && engine !== 'auto') selectEngine(engine);
+    this.resolve(request);
     const job = this.deps.jobs.create(request as Record<string, unknown>, trigger);
     this.log.info({ jobId: job.id, trigger }, 'job queued');
     setImmediate(() => this.kick());
@@ -119,6 +128,7 @@ export class JobRunner {
       trainLoss: null,
       validationRmse: null,
       history: [],
+      members: [],
       elapsedSeconds: 0,
       etaSeconds: null,
       phase: 'snapshot',
@@ -131,10 +141,7 @@ export class JobRunner {
     try {
       log.info('job started');
       report();
-      const { engine: engineChoice, ...settings } = job.params as JobRequest;
-      const params: TrainParams = resolveParams({ threads: this.deps.threads, ...settings });
-      const engine = selectEngine(engineChoice ?? this.deps.engine);
-      progress.maxEpochs = params.maxEpochs;
+      const { engine, kinds, settings } = this.resolve(job.params);
 
       const snapDb = openDatabase(this.deps.dataDir, { readonly: true });
       let snap;
@@ -148,53 +155,70 @@ export class JobRunner {
       if (size(ds) < MIN_RATINGS_TO_TRAIN) {
         throw new Error(`not enough ratings to train: ${size(ds)} stored, at least ${MIN_RATINGS_TO_TRAIN} needed`);
       }
-      log.info({ ratings: size(ds), users: ds.userIds.length, items: ds.itemIds.length, engine: engine.name }, 'snapshot read');
-      report('training');
+      log.info({ ratings: size(ds), users: ds.userIds.length, items: ds.itemIds.length, engine: engine.name, model: settings.model }, 'snapshot read');
 
       let bestEpoch = 0;
-      const result = await train(ds, {
-        engine,
-        params,
+      let maxEpochs = 0;
+      let patience = 0;
+      const result = await trainEnsemble(ds, settings, kinds, {
         scale: this.deps.scale,
         signal,
-        onEpoch: (p: EpochProgress) => {
+        onMemberStart: (kind, k, of) => {
+          const s = settings.members[k].settings as { maxEpochs: number; patience: number };
+          ({ maxEpochs, patience } = s);
+          bestEpoch = 0;
+          progress.maxEpochs = maxEpochs;
+          progress.epoch = 0;
+          progress.members.push({ kind, epochs: 0, bestEpoch: 0, validationRmse: null, seconds: 0 });
+          report(of > 1 ? `training ${kind} (${k + 1} of ${of})` : `training ${kind}`);
+        },
+        onEpoch: (kind, p) => {
           if (p.best) bestEpoch = p.epoch;
+          const member = progress.members[progress.members.length - 1];
+          Object.assign(member, { epochs: p.epoch, bestEpoch, validationRmse: p.best ? p.validationRmse : member.validationRmse, seconds: p.elapsedSeconds });
           progress.epoch = p.epoch;
           progress.trainLoss = p.trainRmse;
           progress.validationRmse = p.validationRmse;
-          progress.history.push({ epoch: p.epoch, trainRmse: p.trainRmse, validationRmse: p.validationRmse, seconds: p.seconds });
+          progress.history.push({ member: kind, epoch: p.epoch, trainRmse: p.trainRmse, validationRmse: p.validationRmse, seconds: p.seconds });
           // Early stopping ends the run at bestEpoch + patience at the soonest; estimate with that.
-          const lastEpoch = Math.min(params.maxEpochs, Math.max(bestEpoch + params.patience, p.epoch + 1));
-          progress.etaSeconds = p.epoch >= params.maxEpochs ? 0 : (lastEpoch - p.epoch) * (p.elapsedSeconds / p.epoch);
+          const lastEpoch = Math.min(maxEpochs, Math.max(bestEpoch + patience, p.epoch + 1));
+          progress.etaSeconds = p.epoch >= maxEpochs ? 0 : (lastEpoch - p.epoch) * (p.elapsedSeconds / p.epoch);
           report();
-          log.debug({ epoch: p.epoch, validationRmse: p.validationRmse }, 'epoch done');
+          log.debug({ member: kind, epoch: p.epoch, validationRmse: p.validationRmse }, 'epoch done');
         },
       });
       report('saving');
 
       const modelId = `mdl_${Date.now().toString(36)}_${crypto.randomBytes(4).toString('hex')}`;
-      const fp = fingerprint(ds);
-      const summary = summarize(ds, result.split.train);
+      const evaluation = result.report;
       const metrics = {
-        validationRmse: result.validation.rmseClipped,
-        validationRmseUnclipped: result.validation.rmse,
-        testRmse: result.test?.rmseClipped ?? null,
-        testRmseUnclipped: result.test?.rmse ?? null,
-        testMae: result.test?.mae ?? null,
-        epochs: result.epochs,
-        bestEpoch: result.bestEpoch,
+        evaluationRmse: evaluation?.blend.rmse ?? null,
+        evaluationMae: evaluation?.blend.mae ?? null,
+        validationRmse: result.members.length === 1 ? result.members[0].validationRmse : null,
+        evaluation,
+        members: result.members.map(({ history: _h, ...m }) => m),
+        blend: result.model.blend,
         trainSeconds: result.seconds,
-        counts: result.counts,
+        counts: {
+          train: result.buckets.train.length,
+          validation: result.buckets.validation.length,
+          evaluation: result.buckets.evaluation.length,
+          users: ds.userIds.length,
+          items: ds.itemIds.length,
+        },
       };
-      const meta = {
+      const jobParams = { model: settings.model, ...job.params };
+      const fields = {
+        kind: settings.model,
         userIds: ds.userIds,
         itemIds: ds.itemIds,
         scale: this.deps.scale,
-        summary,
+        summary: summarize(ds, result.buckets.train),
         engine: engine.name,
-        params: params as unknown as Record<string, unknown>,
+        params: jobParams,
         metrics,
-        fingerprint: fp,
+        fingerprint: fingerprint(ds),
+        buckets: settings.buckets,
         createdAt: new Date().toISOString(),
       };
       // Written under a temporary name and renamed, so a crash never leaves a half-written model in place.
@@ -202,41 +226,25 @@ export class JobRunner {
       fs.mkdirSync(modelsDir, { recursive: true });
       const tmp = path.join(modelsDir, `.tmp-${modelId}`);
       fs.rmSync(tmp, { recursive: true, force: true });
-      await saveCheckpoint(tmp, result.params, meta);
+      const meta = await saveCheckpoint(tmp, result.model, fields);
       fs.renameSync(tmp, this.deps.registry.dirFor(modelId));
       this.deps.models.insert({
         id: modelId,
         jobId: job.id,
+        kind: settings.model,
         engine: engine.name,
-        params: params as unknown as Record<string, unknown>,
+        params: jobParams,
         metrics,
-        fingerprint: fp,
+        fingerprint: fields.fingerprint,
         dataVersion: snap.dataVersion,
         path: this.deps.registry.dirFor(modelId),
       });
 
-      // Judge the new model and the active one on the same held-out ratings (test split, else validation).
-      const held = result.split.test.length ? result.split.test : result.split.validation;
-      const pairs = Array.from(held, (p) => ({ userId: ds.userIds[ds.u[p]], itemId: ds.itemIds[ds.i[p]] }));
-      const truth = Float32Array.from(held, (p) => ds.r[p]);
-      const fresh = new Predictor(modelId, checkpointMeta(result.params, meta), result.params, engine);
-      const rmseOf = (pr: Predictor) =>
-        computeMetrics(Float32Array.from(pr.predict(pairs), (x) => x.rating), truth, this.deps.scale.min, this.deps.scale.max).rmseClipped;
-      const active = this.deps.registry.active;
-      const newRmse = rmseOf(fresh);
-      const activeRmse = active ? rmseOf(active) : null;
-      const activate = activeRmse === null || newRmse <= activeRmse;
-      const decision = {
-        activated: activate,
-        reason: active ? (activate ? 'at least as good as the active model' : 'worse than the active model') : 'no active model',
-        heldOutCount: held.length,
-        newModelRmse: newRmse,
-        activeModelId: active?.modelId ?? null,
-        activeModelRmse: activeRmse,
-      };
-      if (activate) await this.deps.registry.activate(modelId, fresh);
-      jobs.finish(job.id, 'succeeded', { modelId, decision });
-      log.info({ modelId, testRmse: metrics.testRmse, decision }, 'job succeeded');
+      const fresh = new Predictor(modelId, meta, result.model);
+      const decision = promotionDecision(ds, result.buckets.evaluation, fresh, this.deps.registry.active, settings.buckets, this.deps.scale);
+      if (decision.activated) await this.deps.registry.activate(modelId, fresh);
+      jobs.finish(job.id, 'succeeded', { modelId, decision: { ...decision }, report: evaluation });
+      log.info({ modelId, evaluationRmse: metrics.evaluationRmse, decision }, 'job succeeded');
     } catch (err) {
       if (this.closed) {
         // Stopped by shutdown, not by a user: the job did not finish, and nobody cancelled it.

@@ -1,6 +1,7 @@
 import path from 'node:path';
 import fp from 'fastify-plugin';
 import type { EngineName } from '../engine/engine';
+import { memberKinds } from '../engine/kinds';
 import { selectEngine } from '../engine/select';
 import { JobsRepository } from '../jobs/jobs-repository';
 import { ModelsRepository } from '../jobs/models-repository';
@@ -31,10 +32,10 @@ export default fp(
     const jobs = new JobsRepository(app.db);
     const models = new ModelsRepository(app.db);
     const servingEngine = selectEngine(opts.engine === 'tfjs' ? 'tfjs' : 'auto');
-    const registry = new ModelRegistry(models, path.join(opts.dataDir, 'models'), servingEngine, app.log.child({ component: 'registry' }));
+    const registry = new ModelRegistry(models, path.join(opts.dataDir, 'models'), memberKinds(servingEngine), app.log.child({ component: 'registry' }));
     registry.onActivate((p) => {
       const m = models.get(p.modelId);
-      app.metrics.setActiveModel((m?.metrics.testRmse as number | null) ?? (m?.metrics.validationRmse as number | null) ?? null);
+      app.metrics.setActiveModel((m?.metrics.evaluationRmse as number | null) ?? (m?.metrics.validationRmse as number | null) ?? null);
     });
     await registry.loadActive();
     const runner = new JobRunner({

@@ -1,5 +1,6 @@
 import type { FastifyPluginAsync } from 'fastify';
 import { EngineUnavailableError } from '../engine/engine';
+import type { ModelChoice } from '../engine/job-settings';
 import { ParamError } from '../engine/params';
 import { AppError } from '../errors';
 import type { JobStatus } from '../jobs/jobs-repository';
@@ -19,9 +20,9 @@ const jobs: FastifyPluginAsync = async (app) => {
       },
     },
     async (request, reply) => {
-      const body = request.body as { type: 'train'; params?: JobRequest };
+      const body = request.body as { type: 'train'; model?: ModelChoice; params?: JobRequest };
       try {
-        const job = app.runner.enqueue(body.params ?? {});
+        const job = app.runner.enqueue(body.model ? { ...body.params, model: body.model } : (body.params ?? {}));
         return reply.status(202).send({ id: job.id, status: 'queued' });
       } catch (err) {
         if (err instanceof ParamError || err instanceof EngineUnavailableError) {

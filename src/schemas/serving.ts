@@ -1,4 +1,5 @@
 import { Type } from '@sinclair/typebox';
+import { MODEL_CHOICES } from '../engine/job-settings';
 import { JOB_STATUSES } from '../jobs/jobs-repository';
 import { ExternalId, pageQuery } from './common';
 
@@ -21,8 +22,13 @@ export const TrainSettings = Type.Object(
     seed: Type.Optional(Type.Integer()),
     useBias: Type.Optional(Type.Boolean()),
     alternating: Type.Optional(Type.Boolean()),
-    validationFraction: Type.Optional(Type.Number()),
-    testFraction: Type.Optional(Type.Number()),
+    validationFraction: Type.Optional(Type.Number({ description: 'Share of ratings in the validation bucket (early stopping, blend weights); default 0.02' })),
+    evaluationFraction: Type.Optional(
+      Type.Number({ description: 'Share of ratings in the evaluation bucket, never trained on: reports and the promotion gate; default 0.02' }),
+    ),
+    nnmf: Type.Optional(Type.Object({}, { additionalProperties: true, description: 'NNMF settings (also accepted at the top level)' })),
+    mf: Type.Optional(Type.Object({}, { additionalProperties: true, description: 'Biased matrix factorisation settings' })),
+    autorec: Type.Optional(Type.Object({}, { additionalProperties: true, description: 'I-AutoRec settings' })),
     threads: Type.Optional(Type.Integer()),
     initStd: Type.Optional(Type.Number()),
     averaging: Type.Optional(Type.Number()),
@@ -30,8 +36,12 @@ export const TrainSettings = Type.Object(
   { additionalProperties: false },
 );
 
+export const ModelChoiceSchema = Type.Union(MODEL_CHOICES.map((m) => Type.Literal(m)), {
+  description: 'What to train: an ensemble of every available kind (default), or one kind alone',
+});
+
 export const JobCreateBody = Type.Object(
-  { type: Type.Literal('train'), params: Type.Optional(TrainSettings) },
+  { type: Type.Literal('train'), model: Type.Optional(ModelChoiceSchema), params: Type.Optional(TrainSettings) },
   { additionalProperties: false },
 );
 
@@ -50,7 +60,24 @@ export const JobSchema = Type.Object({
       trainLoss: Nullable(Type.Number()),
       validationRmse: Nullable(Type.Number()),
       history: Type.Array(
-        Type.Object({ epoch: Type.Integer(), trainRmse: Type.Number(), validationRmse: Type.Number(), seconds: Type.Number() }),
+        Type.Object({
+          member: Type.Optional(Type.String()),
+          epoch: Type.Integer(),
+          trainRmse: Type.Number(),
+          validationRmse: Type.Number(),
+          seconds: Type.Number(),
+        }),
+      ),
+      members: Type.Optional(
+        Type.Array(
+          Type.Object({
+            kind: Type.String(),
+            epochs: Type.Integer(),
+            bestEpoch: Type.Integer(),
+            validationRmse: Nullable(Type.Number()),
+            seconds: Type.Number(),
+          }),
+        ),
       ),
       elapsedSeconds: Type.Number(),
       etaSeconds: Nullable(Type.Number()),
@@ -59,6 +86,7 @@ export const JobSchema = Type.Object({
   modelId: Nullable(Type.String()),
   error: Nullable(Type.String()),
   decision: Nullable(FreeObject),
+  report: Type.Optional(Nullable(FreeObject)),
   trigger: Type.String(),
   createdAt: Type.String(),
   startedAt: Nullable(Type.String()),
@@ -78,6 +106,7 @@ export const ModelSchema = Type.Object({
   id: Type.String(),
   jobId: Nullable(Type.String()),
   createdAt: Type.String(),
+  kind: Type.String(),
   engine: Type.String(),
   params: FreeObject,
   metrics: FreeObject,

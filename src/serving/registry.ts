@@ -1,7 +1,7 @@
 import path from 'node:path';
 import type { FastifyBaseLogger } from 'fastify';
 import { loadCheckpoint } from '../engine/checkpoint';
-import type { Engine } from '../engine/engine';
+import type { KindRegistry } from '../engine/kinds';
 import { Predictor } from '../engine/predictor';
 import type { ModelsRepository } from '../jobs/models-repository';
 
@@ -18,7 +18,7 @@ export class ModelRegistry {
   constructor(
     private readonly models: ModelsRepository,
     readonly modelsDir: string,
-    private readonly engine: Engine,
+    private readonly kinds: KindRegistry,
     private readonly log: FastifyBaseLogger,
   ) {}
 
@@ -38,8 +38,8 @@ export class ModelRegistry {
     if (this.current?.modelId === id) return this.current;
     const rec = this.models.get(id);
     if (!rec) throw new ModelNotFoundError(`model ${id} not found`);
-    const ckpt = await loadCheckpoint(this.dirFor(id));
-    return new Predictor(id, ckpt.meta, ckpt.params, this.engine);
+    const ckpt = await loadCheckpoint(this.dirFor(id), this.kinds);
+    return new Predictor(id, ckpt.meta, ckpt.model);
   }
 
   /** Loads the model fully before touching the active flag or the served reference. */

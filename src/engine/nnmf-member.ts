@@ -1,0 +1,99 @@
+import type { Dataset } from './dataset';
+import type { Engine, ServingNet } from './engine';
+import { readLayersModel, writeLayersModel } from './layers-io';
+import { buildLayersModel, paramsFromModel, setModelWeights } from './layers-model';
+import type { MemberDims, MemberKind, MemberSplit, MemberTrainOptions, MemberTrainResult, TrainedMember } from './member';
+import { DEFAULT_PARAMS, resolveParams, type TrainParams } from './params';
+import { rowWidth, type Dims, type ModelParams } from './state';
+import { loadTf } from './tf';
+import { train } from './trainer';
+
+/** A trained NNMF network and its latents, served by the engine it was given. */
+export class NnmfMember implements TrainedMember {
+  readonly kind = 'nnmf' as const;
+  readonly dims: MemberDims;
+
+  readonly settings: Record<string, unknown>;
+
+  constructor(
+    readonly params: ModelParams,
+    settings: Record<string, unknown>,
+    private readonly engine: Engine,
+  ) {
+    this.dims = { nUsers: params.nUsers, nItems: params.nItems };
+    // The architecture always comes from the parameters themselves, so a checkpoint reloads them whatever the caller passed.
+    this.settings = { ...settings, d: params.d, dp: params.dp, hidden: [params.h1, params.h2, params.h3], useBias: params.useBias };
+  }
+
+  predict(u: Int32Array, i: Int32Array): Float32Array {
+    return this.engine.predict(this.params, u, i);
+  }
+
+  prepare(): ServingNet {
+    return this.engine.prepare(this.params);
+  }
+
+  /** [V, V'] of each item: the item's whole learned description. */
+  itemEmbedding(): { dim: number; data: Float32Array } {
+    const p = this.params;
+    const dim = p.d + p.dp;
+    const R = rowWidth(p);
+    const data = new Float32Array(p.nItems * dim);
+    for (let k = 0; k < p.nItems; k++) data.set(p.items.subarray(k * R, k * R + dim), k * dim);
+    return { dim, data };
+  }
+
+  async save(dir: string): Promise<void> {
+    const tf = loadTf();
+    const model = buildLayersModel(tf, this.params);
+    try {
+      setModelWeights(tf, model, this.params);
+      await writeLayersModel(tf, model, dir);
+    } finally {
+      model.dispose();
+    }
+  }
+}
+
+/** The architecture's sizes for a model of `settings` over `dims`. */
+export function nnmfDims(settings: TrainParams, dims: MemberDims): Dims {
+  const [h1, h2, h3] = settings.hidden;
+  return { nUsers: dims.nUsers, nItems: dims.nItems, d: settings.d, dp: settings.dp, h1, h2, h3, useBias: settings.useBias };
+}
+
+/** NNMF as an ensemble member, trained and served by `engine`. */
+export function nnmfKind(engine: Engine): MemberKind<TrainParams> {
+  return {
+    kind: 'nnmf',
+    defaults: DEFAULT_PARAMS,
+    resolve: (given) => resolveParams(given),
+    async train(ds: Dataset, split: MemberSplit, settings: TrainParams, opts: MemberTrainOptions): Promise<MemberTrainResult> {
+      const res = await train(ds, split, {
+        engine,
+        params: { ...settings, threads: opts.threads },
+        scale: opts.scale,
+        signal: opts.signal,
+        onEpoch: opts.onEpoch,
+      });
+      const resolved = { ...settings, lambda: res.lambda } as unknown as Record<string, unknown>;
+      return {
+        member: new NnmfMember(res.params, resolved, engine),
+        history: res.history,
+        epochs: res.epochs,
+        bestEpoch: res.bestEpoch,
+        validationRmse: res.validation.rmse,
+        seconds: res.seconds,
+      };
+    },
+    async load(dir: string, settings: Record<string, unknown>, dims: MemberDims): Promise<TrainedMember> {
+      const tf = loadTf();
+      const full = nnmfDims(resolveParams(settings), dims);
+      const model = await readLayersModel(tf, dir);
+      try {
+        return new NnmfMember(paramsFromModel(model, full), settings, engine);
+      } finally {
+        model.dispose();
+      }
+    },
+  };
+}
