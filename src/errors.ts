@@ -19,6 +19,7 @@ export const ErrorCodes = {
   MODEL_NOT_FOUND: { code: 'RECO_ERR_MODEL_NOT_FOUND', status: 404 },
   METHOD_NOT_ALLOWED: { code: 'RECO_ERR_METHOD_NOT_ALLOWED', status: 405 },
   JOB_NOT_CANCELLABLE: { code: 'RECO_ERR_JOB_NOT_CANCELLABLE', status: 409 },
+  MODEL_BROKEN: { code: 'RECO_ERR_MODEL_BROKEN', status: 409 },
   BODY_TOO_LARGE: { code: 'RECO_ERR_BODY_TOO_LARGE', status: 413 },
   UNSUPPORTED_MEDIA_TYPE: { code: 'RECO_ERR_UNSUPPORTED_MEDIA_TYPE', status: 415 },
   RATE_LIMITED: { code: 'RECO_ERR_RATE_LIMITED', status: 429 },

@@ -12,6 +12,8 @@ export interface ModelRecord {
   dataVersion: number;
   path: string;
   active: boolean;
+  /** Why the checkpoint could not be loaded, or null. */
+  broken: string | null;
 }
 
 interface ModelRow {
@@ -26,6 +28,7 @@ interface ModelRow {
   data_version: number;
   path: string;
   active: number;
+  broken: string | null;
 }
 
 const toModel = (r: ModelRow): ModelRecord => ({
@@ -40,6 +43,7 @@ const toModel = (r: ModelRow): ModelRecord => ({
   dataVersion: r.data_version,
   path: r.path,
   active: r.active === 1,
+  broken: r.broken,
 });
 
 export class ModelsRepository {
@@ -56,6 +60,8 @@ export class ModelsRepository {
       active: p('SELECT * FROM models WHERE active = 1'),
       clear: p('UPDATE models SET active = 0 WHERE active = 1'),
       activate: p('UPDATE models SET active = 1 WHERE id = ?'),
+      broken: p('UPDATE models SET broken = ? WHERE id = ?'),
+      loadable: p('SELECT * FROM models WHERE broken IS NULL ORDER BY created_at DESC, rowid DESC'),
     };
     this.setActive = db.transaction((id: string) => {
       this.s.clear.run();
@@ -63,7 +69,16 @@ export class ModelsRepository {
     });
   }
 
-  insert(m: Omit<ModelRecord, 'createdAt' | 'active'>): void {
+  markBroken(id: string, reason: string | null): void {
+    this.s.broken.run(reason, id);
+  }
+
+  /** Models not known to be broken, newest first: the candidates when the active one cannot be loaded. */
+  loadable(): ModelRecord[] {
+    return (this.s.loadable.all() as ModelRow[]).map(toModel);
+  }
+
+  insert(m: Omit<ModelRecord, 'createdAt' | 'active' | 'broken'>): void {
     this.s.insert.run({
       ...m,
       createdAt: Date.now(),

@@ -3,6 +3,10 @@ import type { FastifyPluginAsync } from 'fastify';
 import { AppError } from '../errors';
 
 const Status = Type.Object({ status: Type.String() });
+const Readiness = Type.Object({
+  status: Type.Union([Type.Literal('ready'), Type.Literal('degraded')]),
+  detail: Type.Optional(Type.String({ description: 'What is degraded: the active model could not be loaded and what is served instead' })),
+});
 
 const health: FastifyPluginAsync = async (app) => {
   app.get(
@@ -17,13 +21,15 @@ const health: FastifyPluginAsync = async (app) => {
       schema: {
         tags: ['ops'],
         summary: 'Readiness probe: the database is open and migrated',
+        description: 'Answers 200 while the service can serve; `degraded` when the active model could not be loaded and another one (or none) is served.',
         security: [],
-        response: { 200: Status, 503: Type.Ref('ErrorBody') },
+        response: { 200: Readiness, 503: Type.Ref('ErrorBody') },
       },
     },
     async () => {
       if (!app.isDatabaseReady()) throw new AppError('NOT_READY', 'database is not open or not migrated');
-      return { status: 'ready' };
+      const degraded = app.registry.degraded;
+      return degraded ? { status: 'degraded' as const, detail: degraded } : { status: 'ready' as const };
     },
   );
 };

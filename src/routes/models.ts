@@ -1,4 +1,5 @@
 import type { FastifyPluginAsync } from 'fastify';
+import { CheckpointError } from '../engine/checkpoint';
 import { AppError } from '../errors';
 import type { ModelRecord } from '../jobs/models-repository';
 import { IdParam, responses } from '../schemas/common';
@@ -35,7 +36,7 @@ const models: FastifyPluginAsync = async (app) => {
         tags: ['models'],
         summary: 'Serve this model from now on (roll back or forward)',
         params: IdParam,
-        response: responses({ 200: ModelSchema }, [404]),
+        response: responses({ 200: ModelSchema }, [404, 409]),
       },
     },
     async (request) => {
@@ -44,6 +45,7 @@ const models: FastifyPluginAsync = async (app) => {
         await app.registry.activate(id);
       } catch (err) {
         if (err instanceof ModelNotFoundError) throw new AppError('MODEL_NOT_FOUND', err.message);
+        if (err instanceof CheckpointError) throw new AppError('MODEL_BROKEN', `model ${id} cannot be loaded: ${err.message}`);
         throw err;
       }
       return publicModel(app.models.get(id)!);

@@ -113,6 +113,7 @@ export const ModelSchema = Type.Object({
   fingerprint: Type.String(),
   dataVersion: Type.Integer(),
   active: Type.Boolean(),
+  broken: Nullable(Type.String({ description: 'Why the checkpoint cannot be loaded (files missing, truncated or altered); null when it loads' })),
 });
 
 export const ModelList = Type.Object({ models: Type.Array(ModelSchema) });

@@ -1,11 +1,13 @@
 import path from 'node:path';
 import type { FastifyBaseLogger } from 'fastify';
-import { loadCheckpoint } from '../engine/checkpoint';
+import { CheckpointError, loadCheckpoint } from '../engine/checkpoint';
 import type { KindRegistry } from '../engine/kinds';
 import { Predictor } from '../engine/predictor';
 import type { ModelsRepository } from '../jobs/models-repository';
 
 export class ModelNotFoundError extends Error {}
+
+const reasonOf = (err: unknown) => (err instanceof Error ? err.message : String(err));
 
 /**
  * Holds the active model. Swapping replaces one reference: a request that already took
@@ -13,6 +15,7 @@ export class ModelNotFoundError extends Error {}
  */
 export class ModelRegistry {
   private current: Predictor | null = null;
+  private degradedReason: string | null = null;
   private readonly listeners: ((p: Predictor) => void)[] = [];
 
   constructor(
@@ -44,8 +47,18 @@ export class ModelRegistry {
 
   /** Loads the model fully before touching the active flag or the served reference. */
   async activate(id: string, loaded?: Predictor): Promise<Predictor> {
-    const predictor = loaded ?? (await this.load(id));
+    let predictor = loaded;
+    if (!predictor) {
+      try {
+        predictor = await this.load(id);
+      } catch (err) {
+        if (err instanceof CheckpointError) this.markBroken(id, err);
+        throw err;
+      }
+    }
     this.models.setActive(id);
+    this.models.markBroken(id, null);
+    this.degradedReason = null;
     this.serve(predictor);
     this.log.info({ modelId: id }, 'model activated');
     return predictor;
@@ -56,6 +69,11 @@ export class ModelRegistry {
     for (const fn of this.listeners) fn(predictor);
   }
 
+  /**
+   * Loads the active model at start-up. When its checkpoint cannot be loaded (files missing,
+   * truncated or altered), it is marked broken and the newest model that loads is served and
+   * made active instead; `degraded` says so until a model is activated again.
+   */
   async loadActive(): Promise<void> {
     const rec = this.models.active();
     if (!rec) {
@@ -65,8 +83,35 @@ export class ModelRegistry {
     try {
       this.serve(await this.load(rec.id));
       this.log.info({ modelId: rec.id }, 'active model loaded');
+      return;
     } catch (err) {
-      this.log.error({ err, modelId: rec.id }, 'active model could not be loaded; serving without a model');
+      this.markBroken(rec.id, err);
+      this.degradedReason = `active model ${rec.id} could not be loaded: ${reasonOf(err)}`;
     }
+    for (const candidate of this.models.loadable()) {
+      if (candidate.id === rec.id) continue;
+      try {
+        const predictor = await this.load(candidate.id);
+        this.models.setActive(candidate.id);
+        this.serve(predictor);
+        this.degradedReason += `; serving ${candidate.id} instead`;
+        this.log.error({ brokenModelId: rec.id, modelId: candidate.id }, 'active model could not be loaded; serving the newest model that loads');
+        return;
+      } catch (err) {
+        this.markBroken(candidate.id, err);
+      }
+    }
+    this.degradedReason += '; no other model could be loaded';
+    this.log.error({ modelId: rec.id }, 'active model could not be loaded and no other model loads; serving without a model');
+  }
+
+  /** Why serving is not what the registry says should be served, or null. */
+  get degraded(): string | null {
+    return this.degradedReason;
+  }
+
+  private markBroken(id: string, err: unknown): void {
+    this.models.markBroken(id, reasonOf(err));
+    this.log.error({ err, modelId: id }, 'model checkpoint could not be loaded; marked broken');
   }
 }

@@ -23,8 +23,10 @@ export async function waitForJob(app: FastifyInstance, id: string, timeoutMs = 6
   }
 }
 
+/** Runs a job to its end; `model` among the params goes to the body's top level, where the API takes it. */
 export async function trainModel(app: FastifyInstance, params: Record<string, unknown> = FAST_TRAINING): Promise<Record<string, any>> {
-  const res = await postJson(app, '/jobs', { type: 'train', params });
+  const { model, ...rest } = params;
+  const res = await postJson(app, '/jobs', { type: 'train', ...(model ? { model } : {}), params: rest });
   if (res.statusCode !== 202) throw new Error(`job not accepted: ${res.body}`);
   return waitForJob(app, res.json().id);
 }
