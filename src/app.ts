@@ -90,6 +90,9 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     engine: config.engine,
     threads: config.engineThreads,
     retrainIntervalMs: config.retrainIntervalMs,
+    maxQueuedJobs: config.maxQueuedJobs,
+    maxTrainMemoryBytes: config.maxTrainMemoryBytes,
+    jobTimeLimitMs: config.jobTimeLimitMs,
   });
   await app.register(jobs);
   await app.register(models);

@@ -15,6 +15,12 @@ export interface Config {
   engineThreads: number;
   retrainIntervalMs: number | null;
   trustProxy: boolean;
+  /** Jobs queued or running at once; more are refused with 429. */
+  maxQueuedJobs: number;
+  /** Largest estimated training memory a job may ask for. */
+  maxTrainMemoryBytes: number;
+  /** A running job that reaches this wall time is stopped and failed. */
+  jobTimeLimitMs: number;
 }
 
 export class ConfigError extends Error {
@@ -71,6 +77,14 @@ function byteSize(env: Env, name: string, def: number): number {
   return Number(m[1]) * mult;
 }
 
+function durationVar(env: Env, name: string, def: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return def;
+  const v = parseDuration(raw);
+  if (v === null || v < 1000) throw new ConfigError(name, `expected a duration of at least 1s such as 90m or 6h, got "${raw}"`);
+  return v;
+}
+
 export function loadConfig(env: Env = process.env): Config {
   const ratingMin = numVar(env, 'RATING_MIN', 1);
   const ratingMax = numVar(env, 'RATING_MAX', 5);
@@ -79,13 +93,7 @@ export function loadConfig(env: Env = process.env): Config {
   for (const k of apiKeys) {
     if (k.length < 16) throw new ConfigError('API_KEYS', 'every key must be at least 16 characters long');
   }
-  let retrainIntervalMs: number | null = null;
-  if (env.RETRAIN_INTERVAL) {
-    retrainIntervalMs = parseDuration(env.RETRAIN_INTERVAL);
-    if (retrainIntervalMs === null || retrainIntervalMs < 1000) {
-      throw new ConfigError('RETRAIN_INTERVAL', `expected a duration of at least 1s such as 30m or 1h, got "${env.RETRAIN_INTERVAL}"`);
-    }
-  }
+  const retrainIntervalMs = env.RETRAIN_INTERVAL ? durationVar(env, 'RETRAIN_INTERVAL', 0) : null;
   return {
     port: intVar(env, 'PORT', 8080, 0, 65535),
     host: env.HOST && env.HOST !== '' ? env.HOST : '0.0.0.0',
@@ -101,5 +109,8 @@ export function loadConfig(env: Env = process.env): Config {
     engineThreads: intVar(env, 'ENGINE_THREADS', 1, 1, 64),
     retrainIntervalMs,
     trustProxy: enumVar(env, 'TRUST_PROXY', 'false', ['true', 'false'] as const) === 'true',
+    maxQueuedJobs: intVar(env, 'MAX_QUEUED_JOBS', 20, 1, 100_000),
+    maxTrainMemoryBytes: byteSize(env, 'MAX_TRAIN_MEMORY', 4 * 1024 ** 3),
+    jobTimeLimitMs: durationVar(env, 'JOB_TIME_LIMIT', 6 * 3_600_000),
   };
 }

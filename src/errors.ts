@@ -23,6 +23,7 @@ export const ErrorCodes = {
   BODY_TOO_LARGE: { code: 'RECO_ERR_BODY_TOO_LARGE', status: 413 },
   UNSUPPORTED_MEDIA_TYPE: { code: 'RECO_ERR_UNSUPPORTED_MEDIA_TYPE', status: 415 },
   RATE_LIMITED: { code: 'RECO_ERR_RATE_LIMITED', status: 429 },
+  QUEUE_FULL: { code: 'RECO_ERR_QUEUE_FULL', status: 429 },
   INTERNAL: { code: 'RECO_ERR_INTERNAL', status: 500 },
   NO_MODEL: { code: 'RECO_ERR_NO_MODEL', status: 503 },
   NOT_READY: { code: 'RECO_ERR_NOT_READY', status: 503 },

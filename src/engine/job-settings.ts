@@ -81,3 +81,38 @@ export function resolveJobSettings(given: Record<string, unknown>, kinds: KindRe
   const members = chosen.map((kind) => ({ kind, settings: kinds.get(kind)!.resolve(perKind(kind)) }));
   return { model, engine, buckets: { ...DEFAULT_BUCKETS, validation, evaluation }, threads, members };
 }
+
+/** How much data a job will train on: what its memory needs scale with. */
+export interface DataShape {
+  ratings: number;
+  users: number;
+  items: number;
+}
+
+/**
+ * A conservative estimate of a job's peak memory: the ratings in their several forms, every
+ * member's parameters (all kept until the blend is built), and the largest member's training
+ * state (optimiser slots, best and averaged copies, gradients). Checked at POST /jobs so that a
+ * request within each setting's bounds cannot still take the machine's memory.
+ */
+export function estimateTrainingBytes(settings: JobSettings, shape: DataShape): number {
+  const F = 4;
+  // Snapshot and dataset arrays, the buckets and the shuffled order of one epoch.
+  const data = shape.ratings * 36;
+  let kept = 0;
+  let working = 0;
+  for (const m of settings.members) {
+    const s = m.settings as Record<string, unknown>;
+    let params: number;
+    if (m.kind === 'nnmf') params = (shape.users + shape.items) * ((s.d as number) + (s.dp as number) + 1) * F;
+    else if (m.kind === 'mf') params = (shape.users + shape.items) * (((s.k as number | undefined) ?? 64) + 1) * F;
+    else params = (2 * shape.users + shape.items) * ((s.hidden as number | undefined) ?? 500) * F;
+    kept += params;
+    working = Math.max(working, 5 * params);
+  }
+  return data + kept + working;
+}
+
+export function formatBytes(n: number): string {
+  return n >= 1024 ** 3 ? `${(n / 1024 ** 3).toFixed(1)} GB` : `${Math.ceil(n / 1024 ** 2)} MB`;
+}

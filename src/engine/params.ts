@@ -48,8 +48,9 @@ type Check = (v: unknown) => boolean;
 const int = (lo: number, hi: number): Check => (v) => Number.isInteger(v) && (v as number) >= lo && (v as number) <= hi;
 const num = (lo: number, hi: number): Check => (v) => typeof v === 'number' && Number.isFinite(v) && v >= lo && v <= hi;
 const CHECKS: Record<keyof TrainParams, [Check, string]> = {
-  d: [int(0, 64), 'an integer 0..64'],
-  dp: [int(0, 64), 'an integer 0..64'],
+  // Both latent parts are layers of the network: a zero-width one cannot be built or saved.
+  d: [int(1, 64), 'an integer 1..64'],
+  dp: [int(1, 64), 'an integer 1..64'],
   hidden: [(v) => Array.isArray(v) && v.length === 3 && v.every(int(1, 128)), 'three integers 1..128'],
   lambda: [(v) => v === 'auto' || num(0, 1e6)(v), '"auto" or a number 0..1e6'],
   optimizer: [(v) => v === 'adam' || v === 'rmsprop', '"adam" or "rmsprop"'],

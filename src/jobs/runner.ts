@@ -6,7 +6,8 @@ import { openDatabase } from '../db/open';
 import { saveCheckpoint } from '../engine/checkpoint';
 import { fingerprint, size } from '../engine/dataset';
 import type { Engine, EngineName } from '../engine/engine';
-import { resolveJobSettings, type JobSettings, type ModelChoice } from '../engine/job-settings';
+import { estimateTrainingBytes, formatBytes, resolveJobSettings, type DataShape, type JobSettings, type ModelChoice } from '../engine/job-settings';
+import { ParamError } from '../engine/params';
 import { memberKinds, type KindRegistry } from '../engine/kinds';
 import { Predictor } from '../engine/predictor';
 import { selectEngine } from '../engine/select';
@@ -21,6 +22,9 @@ import { readSnapshot } from './snapshot';
 
 export const MIN_RATINGS_TO_TRAIN = 20;
 
+/** The abort reason of a job stopped by JOB_TIME_LIMIT rather than by a user. */
+const TIME_LIMIT = Symbol('job time limit');
+
 export interface RunnerDeps {
   jobs: JobsRepository;
   models: ModelsRepository;
@@ -29,11 +33,20 @@ export interface RunnerDeps {
   scale: { min: number; max: number };
   engine: 'auto' | EngineName;
   threads: number;
+  /** Jobs queued or running at once. */
+  maxQueued: number;
+  maxTrainMemoryBytes: number;
+  timeLimitMs: number;
+  /** The size of the data now stored, for the memory estimate at enqueue. */
+  dataShape: () => DataShape;
   log: FastifyBaseLogger;
   onJobFinished?: (job: Job, seconds: number) => void;
 }
 
 export class JobStateError extends Error {}
+
+/** The queue holds as many jobs as the operator allows. */
+export class QueueFullError extends Error {}
 
 /** A job's params as posted: `model`, `engine` and training settings (see resolveJobSettings). */
 export interface JobRequest {
@@ -71,7 +84,18 @@ export class JobRunner {
 
   /** Validates the settings now so that a bad request is a 400, not a failed job later. */
   enqueue(request: JobRequest, trigger = 'api'): Job {
-    this.resolve(request);
+    const { settings } = this.resolve(request);
+    const pending = this.deps.jobs.pendingCount();
+    if (pending >= this.deps.maxQueued) {
+      throw new QueueFullError(`${pending} jobs are queued or running, the most allowed (MAX_QUEUED_JOBS); try again when one has finished`);
+    }
+    const shape = this.deps.dataShape();
+    const need = estimateTrainingBytes(settings, shape);
+    if (need > this.deps.maxTrainMemoryBytes) {
+      throw new ParamError(
+        `these settings would need about ${formatBytes(need)} to train on ${shape.ratings} ratings, more than MAX_TRAIN_MEMORY (${formatBytes(this.deps.maxTrainMemoryBytes)}); use smaller models`,
+      );
+    }
     const job = this.deps.jobs.create(request as Record<string, unknown>, trigger);
     this.log.info({ jobId: job.id, trigger }, 'job queued');
     setImmediate(() => this.kick());
@@ -111,7 +135,9 @@ export class JobRunner {
     const next = this.deps.jobs.nextQueued();
     if (!next || !this.deps.jobs.start(next.id)) return;
     const ctl = new AbortController();
+    const timer = setTimeout(() => ctl.abort(TIME_LIMIT), this.deps.timeLimitMs);
     const done = this.execute(next, ctl.signal).finally(() => {
+      clearTimeout(timer);
       this.running = null;
       setImmediate(() => this.kick());
     });
@@ -199,6 +225,7 @@ export class JobRunner {
         members: result.members.map(({ history: _h, ...m }) => m),
         blend: result.model.blend,
         trainSeconds: result.seconds,
+        threads: settings.threads,
         counts: {
           train: result.buckets.train.length,
           validation: result.buckets.validation.length,
@@ -250,6 +277,9 @@ export class JobRunner {
         // Stopped by shutdown, not by a user: the job did not finish, and nobody cancelled it.
         jobs.finish(job.id, 'failed', { error: 'interrupted: the service shut down while the job was running' });
         log.warn('job interrupted by shutdown');
+      } else if (signal.aborted && signal.reason === TIME_LIMIT) {
+        jobs.finish(job.id, 'failed', { error: `stopped at the job time limit (JOB_TIME_LIMIT, ${this.deps.timeLimitMs / 60_000} min)` });
+        log.warn('job stopped at the time limit');
       } else if (signal.aborted || err instanceof TrainingCancelledError) {
         jobs.finish(job.id, 'cancelled', { error: 'cancelled while running' });
         log.info('job cancelled');

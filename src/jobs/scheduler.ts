@@ -21,7 +21,14 @@ export class RetrainScheduler {
   }
 
   start(): void {
-    this.timer = setInterval(() => this.tick(), this.intervalMs);
+    this.timer = setInterval(() => {
+      // A refused job (queue full, settings too large for the data now) must not end the process.
+      try {
+        this.tick();
+      } catch (err) {
+        this.log.error({ err }, 'scheduled retraining could not be enqueued');
+      }
+    }, this.intervalMs);
     this.timer.unref();
   }
 

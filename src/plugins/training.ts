@@ -24,6 +24,9 @@ export interface TrainingOptions {
   engine: 'auto' | EngineName;
   threads: number;
   retrainIntervalMs: number | null;
+  maxQueuedJobs: number;
+  maxTrainMemoryBytes: number;
+  jobTimeLimitMs: number;
 }
 
 /** The model registry, the job runner and the retraining schedule, started with the app and stopped before the database closes. */
@@ -46,6 +49,10 @@ export default fp(
       scale: opts.scale,
       engine: opts.engine,
       threads: opts.threads,
+      maxQueued: opts.maxQueuedJobs,
+      maxTrainMemoryBytes: opts.maxTrainMemoryBytes,
+      timeLimitMs: opts.jobTimeLimitMs,
+      dataShape: () => app.ratings.stats(),
       log: app.log,
       onJobFinished: (job, seconds) => app.metrics.jobFinished(job.status, seconds),
     });

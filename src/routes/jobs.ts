@@ -4,7 +4,7 @@ import type { ModelChoice } from '../engine/job-settings';
 import { ParamError } from '../engine/params';
 import { AppError } from '../errors';
 import type { JobStatus } from '../jobs/jobs-repository';
-import { JobStateError, type JobRequest } from '../jobs/runner';
+import { JobStateError, QueueFullError, type JobRequest } from '../jobs/runner';
 import { IdParam, responses } from '../schemas/common';
 import { JobCreateBody, JobCreated, JobList, JobListQuery, JobSchema } from '../schemas/serving';
 
@@ -16,7 +16,7 @@ const jobs: FastifyPluginAsync = async (app) => {
         tags: ['jobs'],
         summary: 'Queue a training job; one runs at a time',
         body: JobCreateBody,
-        response: responses({ 202: JobCreated }, [413, 415]),
+        response: responses({ 202: JobCreated }, [413, 415, 429]),
       },
     },
     async (request, reply) => {
@@ -28,6 +28,7 @@ const jobs: FastifyPluginAsync = async (app) => {
         if (err instanceof ParamError || err instanceof EngineUnavailableError) {
           throw new AppError('VALIDATION', err.message);
         }
+        if (err instanceof QueueFullError) throw new AppError('QUEUE_FULL', err.message);
         throw err;
       }
     },

@@ -1,0 +1,176 @@
+import { fork, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { parseArgs } from '../src/cli/args';
+import { randomSplit } from '../src/engine/dataset';
+import { projectRoot } from '../src/root';
+import { SERVER_NODE_FLAGS } from '../src/runtime-tuning';
+import { loadMovielens, movielensRoot } from './movielens';
+import { printTable, writeResult } from './report';
+
+/**
+ * The accuracy a user of the service gets: 90% of a MovieLens set imported through HTTP, one
+ * training job with the default settings (or --model, --params), then the rating of every pair
+ * of the other 10% asked through /predict. While the job runs, /predict is timed every 50 ms
+ * against the same measurement taken idle before it.
+ */
+const PORT = 18093;
+const base = `http://127.0.0.1:${PORT}`;
+
+async function waitUp(child: ChildProcess): Promise<void> {
+  for (let k = 0; k < 300; k++) {
+    if (child.exitCode !== null) throw new Error(`service exited with ${child.exitCode}`);
+    try {
+      if ((await fetch(`${base}/health`)).status === 200) return;
+    } catch {
+      /* not up yet */
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error('service did not start');
+}
+
+async function json(url: string, init?: RequestInit): Promise<any> {
+  const res = await fetch(`${base}${url}`, init);
+  const body = await res.json();
+  if (res.status >= 400) throw new Error(`${url}: ${res.status} ${JSON.stringify(body)}`);
+  return body;
+}
+
+const post = (url: string, body: unknown) => json(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+
+async function timedPredict(userId: string, itemId: string): Promise<number> {
+  const t0 = process.hrtime.bigint();
+  await post('/predict', { userId, itemId });
+  return Number(process.hrtime.bigint() - t0) / 1e6;
+}
+
+function percentile(xs: number[], q: number): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length ? s[Math.min(s.length - 1, Math.floor(q * s.length))] : NaN;
+}
+
+async function main(): Promise<void> {
+  const args = parseArgs(process.argv.slice(2));
+  const dataset = (args.dataset ?? 'ml-1m') as 'ml-100k' | 'ml-1m';
+  const seed = Number(args.seed ?? 1);
+  const root = movielensRoot(typeof args.data === 'string' ? args.data : undefined);
+  if (!root) {
+    process.stderr.write('MovieLens not found: pass --data PATH (a folder holding ml-100k/ and ml-1m/) or set MOVIELENS_DIR\n');
+    process.exit(2);
+  }
+  const ds = loadMovielens(dataset, root);
+  const split = randomSplit(ds, seed, 0.1, 0);
+  const trainPositions = [...split.validation, ...split.train];
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'reco-api-accuracy-'));
+  const child = fork(path.join(projectRoot(), 'dist/src/server.js'), [], {
+    env: { ...process.env, PORT: String(PORT), HOST: '127.0.0.1', DATA_DIR: dataDir, LOG_LEVEL: 'warn', ENGINE_THREADS: String(args.threads ?? 1) },
+    execArgv: SERVER_NODE_FLAGS,
+    stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
+  });
+  try {
+    await waitUp(child);
+    const text = trainPositions.map((p) => `${ds.userIds[ds.u[p]]},${ds.itemIds[ds.i[p]]},${ds.r[p]}`).join('\n');
+    let t0 = Date.now();
+    const imported = await json('/ratings/import?format=csv', { method: 'POST', headers: { 'content-type': 'text/csv' }, body: text });
+    const importSeconds = (Date.now() - t0) / 1000;
+    process.stdout.write(`${dataset}: imported ${imported.inserted} ratings through HTTP in ${importSeconds.toFixed(1)} s; ${split.test.length} held out\n`);
+
+    const probeUser = ds.userIds[ds.u[split.test[0]]];
+    const probeItem = ds.itemIds[ds.i[split.test[0]]];
+    const body: Record<string, unknown> = { type: 'train' };
+    if (typeof args.model === 'string') body.model = args.model;
+    if (typeof args.params === 'string') body.params = JSON.parse(args.params);
+    t0 = Date.now();
+    const { id } = await post('/jobs', body);
+    const busy: number[] = [];
+    let job;
+    for (;;) {
+      await new Promise((r) => setTimeout(r, 50));
+      job = await json(`/jobs/${id}`);
+      if (['succeeded', 'failed', 'cancelled'].includes(job.status)) break;
+      // Only once a model serves: before the first one /predict answers 503 at once.
+      if (job.progress?.phase?.startsWith('training')) {
+        try {
+          busy.push(await timedPredict(probeUser, probeItem));
+        } catch {
+          /* no model yet */
+        }
+      }
+      if (Date.now() - t0 > 30 * 60_000) throw new Error('job took over 30 minutes');
+    }
+    const jobSeconds = (Date.now() - t0) / 1000;
+    if (job.status !== 'succeeded') throw new Error(`job ${job.status}: ${job.error}`);
+    process.stdout.write(`job ${job.status} in ${jobSeconds.toFixed(1)} s\n`);
+    const idle: number[] = [];
+    for (let k = 0; k < 400; k++) idle.push(await timedPredict(probeUser, probeItem));
+
+    let se = 0;
+    let ae = 0;
+    let fallbacks = 0;
+    for (let k = 0; k < split.test.length; k += 10_000) {
+      const chunk = split.test.subarray(k, k + 10_000);
+      const res = await post('/predict', { pairs: Array.from(chunk, (p) => ({ userId: ds.userIds[ds.u[p]], itemId: ds.itemIds[ds.i[p]] })) });
+      res.predictions.forEach((pr: { rating: number; fallback: string | null }, j: number) => {
+        const e = pr.rating - ds.r[chunk[j]];
+        se += e * e;
+        ae += Math.abs(e);
+        if (pr.fallback) fallbacks++;
+      });
+    }
+    const n = split.test.length;
+    const report = job.report;
+    const rows: Record<string, string | number>[] = [
+      { model: `served (${body.model ?? 'default'})`, testRmse: Math.sqrt(se / n), testMae: ae / n },
+    ];
+    if (report) {
+      rows.push({ model: 'evaluation bucket: blend', testRmse: report.blend.rmse, testMae: report.blend.mae });
+      for (const [kind, s] of Object.entries(report.members as Record<string, { rmse: number; mae: number }>)) {
+        rows.push({ model: `evaluation bucket: ${kind}`, testRmse: s.rmse, testMae: s.mae });
+      }
+      rows.push({ model: 'evaluation bucket: user+item bias', testRmse: report.baselines.bias.rmse, testMae: report.baselines.bias.mae });
+      rows.push({ model: 'evaluation bucket: global mean', testRmse: report.baselines.globalMean.rmse, testMae: report.baselines.globalMean.mae });
+    }
+    printTable(rows);
+    const latency = {
+      idleP50: percentile(idle, 0.5),
+      idleP99: percentile(idle, 0.99),
+      trainingP50: percentile(busy, 0.5),
+      trainingP99: percentile(busy, 0.99),
+      trainingSamples: busy.length,
+    };
+    process.stdout.write(
+      `held-out RMSE ${Math.sqrt(se / n).toFixed(4)} over ${n} pairs (${fallbacks} fallbacks); job ${jobSeconds.toFixed(0)} s; ` +
+        `/predict p99 idle ${latency.idleP99.toFixed(2)} ms, during training ${latency.trainingP99.toFixed(2)} ms (${busy.length} samples)\n`,
+    );
+    writeResult(`api-accuracy-${dataset}${body.model ? `-${String(body.model)}` : ''}`, {
+      dataset,
+      seed,
+      protocol: '90% imported through POST /ratings/import, one POST /jobs, the other 10% through POST /predict',
+      request: body,
+      heldOut: n,
+      fallbacks,
+      testRmse: rows[0].testRmse,
+      testMae: rows[0].testMae,
+      importSeconds,
+      jobSeconds,
+      members: job.progress?.members,
+      report,
+      decision: job.decision,
+      latency,
+      engineThreads: Number(args.threads ?? 1),
+      machine: { cpus: os.cpus().length, model: os.cpus()[0]?.model, node: process.version },
+      date: new Date().toISOString(),
+    });
+  } finally {
+    child.kill('SIGTERM');
+    await new Promise((r) => child.once('exit', r));
+    fs.rmSync(dataDir, { recursive: true, force: true });
+  }
+}
+
+main().catch((err) => {
+  process.stderr.write(`${err instanceof Error ? err.stack : String(err)}\n`);
+  process.exit(1);
+});
