@@ -2,7 +2,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { FastifyInstance } from 'fastify';
-import { postJson, tempDataDir, testApp } from './helpers/app';
+import { appsClosedAfterEach, postJson, tempDataDir } from './helpers/app';
 import { FAST_TRAINING, importSynthetic, trainModel } from './helpers/training';
 import { syntheticRatings } from './helpers/synthetic';
 
@@ -21,15 +21,8 @@ function filesNamed(dir: string, name: string): string[] {
 }
 
 describe('checkpoints across restarts', () => {
-  const apps: FastifyInstance[] = [];
-  const open = async (dataDir: string) => {
-    const app = await testApp({}, dataDir);
-    apps.push(app);
-    return app;
-  };
-  afterEach(async () => {
-    for (const app of apps.splice(0)) await app.close();
-  });
+  const openApp = appsClosedAfterEach();
+  const open = (dataDir: string) => openApp({}, dataDir);
 
   test('the default model serves the same numbers after a restart', async () => {
     const dataDir = tempDataDir();

@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { bucketOf, DEFAULT_BUCKETS } from '../src/engine/buckets';
-import { postJson, tempDataDir, testApp } from './helpers/app';
+import { appsClosedAfterEach, postJson } from './helpers/app';
 import { FAST_TRAINING, importSynthetic, trainModel } from './helpers/training';
 import { syntheticRatings } from './helpers/synthetic';
 
@@ -20,14 +20,10 @@ async function rmseOn(app: FastifyInstance, rows: [string, string, number][]): P
 }
 
 describe('promotion gate', () => {
-  let app: FastifyInstance | undefined;
-  afterEach(async () => {
-    await app?.close();
-    app = undefined;
-  });
+  const open = appsClosedAfterEach();
 
   test('a worse model is refused on the evaluation bucket, and both figures are kept', async () => {
-    app = await testApp({}, tempDataDir());
+    const app = await open({});
     await importSynthetic(app, stored);
     const good = await trainModel(app, { ...FAST_TRAINING, model: 'nnmf' });
     expect(good.decision).toMatchObject({ activated: true, reason: 'no active model' });
@@ -43,7 +39,7 @@ describe('promotion gate', () => {
   });
 
   test('the active model never trained on the evaluation ratings it is judged on, however the data grew', async () => {
-    app = await testApp({}, tempDataDir());
+    const app = await open({});
     await importSynthetic(app, firstPart);
     const a = await trainModel(app, { ...FAST_TRAINING, model: 'nnmf', maxEpochs: 4 });
     const aUnseen = (await rmseOn(app, unseen)).rmse;
@@ -59,7 +55,7 @@ describe('promotion gate', () => {
   });
 
   test('leaky case: a model trained on the evaluation ratings looks better on them, yet the better model is served', async () => {
-    app = await testApp({}, tempDataDir());
+    const app = await open({});
     await importSynthetic(app, firstPart);
     // Trained with no evaluation bucket (as before buckets existed): it learnt the ratings a
     // later job holds out, with little regularisation, so it fits them closely.

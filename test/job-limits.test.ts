@@ -1,16 +1,11 @@
-import type { FastifyInstance } from 'fastify';
-import { postJson, tempDataDir, testApp } from './helpers/app';
+import { appsClosedAfterEach, postJson } from './helpers/app';
 import { FAST_TRAINING, importSynthetic, waitForJob } from './helpers/training';
 
 describe('job limits', () => {
-  let app: FastifyInstance | undefined;
-  afterEach(async () => {
-    await app?.close();
-    app = undefined;
-  });
+  const open = appsClosedAfterEach();
 
   test('the queue holds MAX_QUEUED_JOBS jobs; one more is refused with 429', async () => {
-    app = await testApp({ MAX_QUEUED_JOBS: '3' }, tempDataDir());
+    const app = await open({ MAX_QUEUED_JOBS: '3' });
     await importSynthetic(app);
     const slow = { ...FAST_TRAINING, maxEpochs: 100_000, patience: 10_000 };
     const accepted = [];
@@ -27,7 +22,7 @@ describe('job limits', () => {
   });
 
   test('settings that cannot be built or that need more memory than MAX_TRAIN_MEMORY are refused before queueing', async () => {
-    app = await testApp({ MAX_TRAIN_MEMORY: '300kb' }, tempDataDir());
+    const app = await open({ MAX_TRAIN_MEMORY: '300kb' });
     await importSynthetic(app);
     const zeroWidth = await postJson(app, '/jobs', { type: 'train', model: 'nnmf', params: { d: 64, dp: 0 } });
     expect(zeroWidth.statusCode).toBe(400);
@@ -43,7 +38,7 @@ describe('job limits', () => {
   });
 
   test("a job's threads never exceed ENGINE_THREADS", async () => {
-    app = await testApp({ ENGINE_THREADS: '1' }, tempDataDir());
+    const app = await open({ ENGINE_THREADS: '1' });
     await importSynthetic(app);
     const res = await postJson(app, '/jobs', { type: 'train', model: 'nnmf', params: { ...FAST_TRAINING, maxEpochs: 2, threads: 64 } });
     expect(res.statusCode).toBe(202);
@@ -55,7 +50,7 @@ describe('job limits', () => {
   });
 
   test('a job that reaches JOB_TIME_LIMIT is stopped and failed with the reason', async () => {
-    app = await testApp({ JOB_TIME_LIMIT: '1s' }, tempDataDir());
+    const app = await open({ JOB_TIME_LIMIT: '1s' });
     await importSynthetic(app);
     const res = await postJson(app, '/jobs', { type: 'train', model: 'nnmf', params: { ...FAST_TRAINING, maxEpochs: 100_000, patience: 10_000 } });
     const job = await waitForJob(app, res.json().id, 30_000);

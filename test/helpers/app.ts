@@ -32,3 +32,19 @@ export function storeDigest(app: FastifyInstance): string {
   const users = app.db.prepare('SELECT ext_id FROM users ORDER BY ext_id').all();
   return JSON.stringify({ rows, items, users });
 }
+
+/**
+ * For a describe block: returns an opener of test apps, each closed after its test even when
+ * an assertion failed (the app's database and job runner never outlive the test).
+ */
+export function appsClosedAfterEach(): (env?: Record<string, string>, dataDir?: string) => Promise<FastifyInstance> {
+  const apps: FastifyInstance[] = [];
+  afterEach(async () => {
+    for (const app of apps.splice(0)) await app.close();
+  });
+  return async (env = {}, dataDir = tempDataDir()) => {
+    const app = await testApp(env, dataDir);
+    apps.push(app);
+    return app;
+  };
+}
