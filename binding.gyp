@@ -15,7 +15,7 @@
     },
     {
       "target_name": "nnmf_native",
-      "sources": ["src/native/addon.cc"],
+      "sources": ["src/native/addon.cc", "src/native/mf.cc"],
       "dependencies": ["nnmf_kernel_generic"],
       "conditions": [
         ["target_arch=='x64'", {
