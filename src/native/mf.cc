@@ -57,8 +57,8 @@ inline float addRatingGrad(const Model& m, int32_t u, int32_t i, float r, float 
 // Plain SGD on one rating, updating both rows from their values before the step.
 inline float sgdOne(const Model& m, int32_t u, int32_t i, float r, const Opts& o) {
   const int W = m.width(), K = m.k;
-  float* p = m.users + (int64_t)u * W;
-  float* q = m.items + (int64_t)i * W;
+  float* __restrict p = m.users + (int64_t)u * W;
+  float* __restrict q = m.items + (int64_t)i * W;
   const float e = m.mean + p[K] + q[K] + dot(p, q, K) - r;
   const float ge = 2.f * o.lr * e, decay = 1.f - 2.f * o.lr * o.lambda;
   for (int j = 0; j < K; j++) {
@@ -123,11 +123,30 @@ struct Part {
 };
 
 constexpr int64_t kCancelEvery = 1024;  // single-rating steps between looks at the cancel flag
+constexpr int64_t kAhead = 8;           // ratings between a prefetch and the step that needs it
+
+inline void prefetchRow(const float* row, int W) {
+  for (int j = 0; j < W; j += 16) __builtin_prefetch(row + j, 1);
+  __builtin_prefetch(row + W - 1, 1);
+}
 
 void runPart(const Model& m, const Data& d, const Opts& o, int64_t from, int64_t to, std::atomic<int64_t>& step, Part& out) {
   if (o.batchSize == 1 && o.optimizer == SGD) {
+    const int W = m.width();
     for (int64_t k = from; k < to; k++) {
       if ((k - from) % kCancelEvery == 0 && o.cancel && *o.cancel) return void(out.cancelled = true);
+      // The order is shuffled, so every rating and row is a cache miss: ask for them ahead.
+      if (k + 2 * kAhead < to) {
+        const int32_t far = d.order[k + 2 * kAhead];
+        __builtin_prefetch(d.u + far);
+        __builtin_prefetch(d.i + far);
+        __builtin_prefetch(d.r + far);
+      }
+      if (k + kAhead < to) {
+        const int32_t near = d.order[k + kAhead];
+        prefetchRow(m.users + (int64_t)d.u[near] * W, W);
+        prefetchRow(m.items + (int64_t)d.i[near] * W, W);
+      }
       const int32_t pos = d.order[k];
       const float e = sgdOne(m, d.u[pos], d.i[pos], d.r[pos], o);
       out.sse += (double)e * e;
@@ -158,7 +177,7 @@ void runPart(const Model& m, const Data& d, const Opts& o, int64_t from, int64_t
 
 Result trainEpoch(const Model& m, const Data& d, Opts& o) {
   // Each thread needs enough batches of its own for the split to pay for starting it.
-  const int64_t perThread = std::max<int64_t>(4096, 8 * (int64_t)o.batchSize);
+  const int64_t perThread = std::max<int64_t>(1024, 8 * (int64_t)o.batchSize);
   const int T = (int)std::max<int64_t>(1, std::min<int64_t>(o.threads, d.n / perThread));
   std::atomic<int64_t> step(o.step);
   std::vector<Part> parts(T);
