@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { randomSplit } from '../src/engine/dataset';
+import { randomSplit, type Dataset } from '../src/engine/dataset';
 import { mfKind, MfMember, type MfParams } from '../src/engine/mf';
 import { initMfParams, zeroMfState } from '../src/engine/mf/model';
 import { loadMfAddon } from '../src/engine/mf/native';
@@ -12,6 +12,7 @@ import { Rng, range } from '../src/engine/rng';
 import { loadTf } from '../src/engine/tf';
 import { TrainingCancelledError, TrainingDivergedError } from '../src/engine/trainer';
 import { syntheticDataset } from './helpers/synthetic';
+import { relErr } from './helpers/compare';
 
 const addon = loadMfAddon();
 // Without the compiled kernel there is nothing to train or score: say why instead of failing.
@@ -22,21 +23,13 @@ const ds = syntheticDataset(60, 40, 15);
 const dims = { nUsers: ds.userIds.length, nItems: ds.itemIds.length };
 const scale = { min: 1, max: 5 };
 
-function relErr(a: Float32Array, b: Float32Array): number {
-  let num = 0;
-  let den = 0;
-  for (let k = 0; k < a.length; k++) {
-    num += (a[k] - b[k]) ** 2;
-    den += b[k] ** 2;
-  }
-  return Math.sqrt(num / Math.max(den, 1e-30));
-}
-
-const gather = (positions: Int32Array): MfRatings => ({
-  u: Int32Array.from(positions, (p) => ds.u[p]),
-  i: Int32Array.from(positions, (p) => ds.i[p]),
-  r: Float32Array.from(positions, (p) => ds.r[p]),
+/** The ratings of `data` at `positions`, as parallel arrays. */
+const gatherFrom = (data: Dataset) => (positions: Int32Array): MfRatings => ({
+  u: Int32Array.from(positions, (p) => data.u[p]),
+  i: Int32Array.from(positions, (p) => data.i[p]),
+  r: Float32Array.from(positions, (p) => data.r[p]),
 });
+const gather = gatherFrom(ds);
 
 describe('mf settings', () => {
   test('defaults resolve and given values override them', () => {
@@ -137,11 +130,7 @@ withAddon(`mf training, serving and checkpoints${why}`, () => {
   // Enough ratings per row for a low-rank model to beat the mean clearly.
   const ds = syntheticDataset(120, 80, 25);
   const dims = { nUsers: ds.userIds.length, nItems: ds.itemIds.length };
-  const gather = (positions: Int32Array): MfRatings => ({
-    u: Int32Array.from(positions, (p) => ds.u[p]),
-    i: Int32Array.from(positions, (p) => ds.i[p]),
-    r: Float32Array.from(positions, (p) => ds.r[p]),
-  });
+  const gather = gatherFrom(ds);
   const split = randomSplit(ds, 1, 0.1, 0.1);
   const opts = { scale, threads: 1 };
   let trained: Awaited<ReturnType<typeof mfKind.train>>;

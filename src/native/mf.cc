@@ -92,16 +92,17 @@ struct Accum {
 
 // Applies the gradients of the touched rows and clears them. Adam is lazy: rows the batch did
 // not touch keep their moments and values (the dense update would move them on momentum alone).
+// binding.gyp builds this file with -fno-math-errno: without errno from sqrt the Adam loop vectorises.
 void applyRows(float* w, float* s1, float* s2, std::vector<float>& g, std::vector<char>& seen, std::vector<int32_t>& rows,
                int W, const Opts& o, int64_t t) {
   const bool adam = o.optimizer == ADAM;
   const float c1 = adam ? 1.f - std::pow(o.beta1, (float)t) : 1.f, c2 = adam ? 1.f - std::pow(o.beta2, (float)t) : 1.f;
   for (int32_t r : rows) {
-    float* wr = w + (int64_t)r * W;
-    float* gr = &g[(size_t)r * W];
+    float* __restrict wr = w + (int64_t)r * W;
+    float* __restrict gr = &g[(size_t)r * W];
     if (adam) {
-      float* m1 = s1 + (int64_t)r * W;
-      float* m2 = s2 + (int64_t)r * W;
+      float* __restrict m1 = s1 + (int64_t)r * W;
+      float* __restrict m2 = s2 + (int64_t)r * W;
       for (int j = 0; j < W; j++) {
         m1[j] = o.beta1 * m1[j] + (1.f - o.beta1) * gr[j];
         m2[j] = o.beta2 * m2[j] + (1.f - o.beta2) * gr[j] * gr[j];

@@ -25,7 +25,7 @@ export interface MfSettings {
 
 export const MF_DEFAULTS: MfSettings = {
   k: 64,
-  lambda: 0.04,
+  lambda: 0.05,
   lambdaBias: 0.01,
   optimizer: 'sgd',
   lr: 0.01,
@@ -34,7 +34,7 @@ export const MF_DEFAULTS: MfSettings = {
   maxEpochs: 100,
   patience: 5,
   seed: 1,
-  initStd: 0.1,
+  initStd: 0.02,
   threads: 0,
 };
 
