@@ -15,7 +15,8 @@
     },
     {
       "target_name": "nnmf_native",
-      "sources": ["src/native/addon.cc"],
+      "sources": ["src/native/addon.cc", "src/native/mf.cc"],
+      "cflags_cc": ["-fno-math-errno"],
       "dependencies": ["nnmf_kernel_generic"],
       "conditions": [
         ["target_arch=='x64'", {

@@ -1,3 +1,4 @@
+import os from 'node:os';
 import fs from 'node:fs';
 import path from 'node:path';
 import { projectRoot } from '../src/root';
@@ -21,4 +22,17 @@ export function writeResult(name: string, data: unknown): string {
   fs.writeFileSync(file, JSON.stringify(data, null, 2));
   process.stdout.write(`results written to ${file}\n`);
   return file;
+}
+
+/** The machine a result was measured on, for its JSON. */
+export function machine(): { cpus: number; model?: string; node: string } {
+  return { cpus: os.cpus().length, model: os.cpus()[0]?.model, node: process.version };
+}
+
+/** Runs a benchmark's main function; a failure prints its stack and exits with 1. */
+export function runBench(main: () => Promise<void>): void {
+  main().catch((err) => {
+    process.stderr.write(`${err instanceof Error ? err.stack : String(err)}\n`);
+    process.exit(1);
+  });
 }

@@ -5,6 +5,13 @@ import type { Tf } from './tf';
 /** The dense layers in netLayout order. */
 const denseLayerName = (k: number) => (k < 3 ? `hidden${k + 1}` : 'output');
 
+/** An embedding layer `name` (rows × width, zeros until weights are set) looked up by `input`, flattened to [batch, width]. */
+export function flatEmbedding(tf: Tf, input: TF.SymbolicTensor, rows: number, width: number, name: string): TF.SymbolicTensor {
+  return tf.layers.flatten({ name: `${name}_flat` }).apply(
+    tf.layers.embedding({ inputDim: rows, outputDim: width, name, embeddingsInitializer: 'zeros' }).apply(input),
+  ) as TF.SymbolicTensor;
+}
+
 /**
  * The NNMF network as a tf.LayersModel: inputs are user and item indexes; embeddings hold
  * U, U', V, V' (and the biases); [U, V, U' ⊙ V'] feeds three sigmoid layers and a linear output.
@@ -12,10 +19,7 @@ const denseLayerName = (k: number) => (k < 3 ? `hidden${k + 1}` : 'output');
 export function buildLayersModel(tf: Tf, dims: Dims): TF.LayersModel {
   const user = tf.input({ shape: [1], dtype: 'int32', name: 'user' });
   const item = tf.input({ shape: [1], dtype: 'int32', name: 'item' });
-  const emb = (input: TF.SymbolicTensor, rows: number, width: number, name: string) =>
-    tf.layers.flatten({ name: `${name}_flat` }).apply(
-      tf.layers.embedding({ inputDim: rows, outputDim: width, name, embeddingsInitializer: 'zeros' }).apply(input),
-    ) as TF.SymbolicTensor;
+  const emb = (input: TF.SymbolicTensor, rows: number, width: number, name: string) => flatEmbedding(tf, input, rows, width, name);
   const U = emb(user, dims.nUsers, dims.d, 'U');
   const Up = emb(user, dims.nUsers, dims.dp, 'U_prime');
   const V = emb(item, dims.nItems, dims.d, 'V');

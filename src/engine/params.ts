@@ -44,9 +44,10 @@ export const DEFAULT_PARAMS: TrainParams = {
 
 export class ParamError extends Error {}
 
-type Check = (v: unknown) => boolean;
-const int = (lo: number, hi: number): Check => (v) => Number.isInteger(v) && (v as number) >= lo && (v as number) <= hi;
-const num = (lo: number, hi: number): Check => (v) => typeof v === 'number' && Number.isFinite(v) && v >= lo && v <= hi;
+/** Value checks for settings tables (also used by the other model kinds' settings). */
+export type Check = (v: unknown) => boolean;
+export const int = (lo: number, hi: number): Check => (v) => Number.isInteger(v) && (v as number) >= lo && (v as number) <= hi;
+export const num = (lo: number, hi: number): Check => (v) => typeof v === 'number' && Number.isFinite(v) && v >= lo && v <= hi;
 const CHECKS: Record<keyof TrainParams, [Check, string]> = {
   // Both latent parts are layers of the network: a zero-width one cannot be built or saved.
   d: [int(1, 64), 'an integer 1..64'],
@@ -67,18 +68,26 @@ const CHECKS: Record<keyof TrainParams, [Check, string]> = {
   averaging: [num(0, 0.999), 'a number 0..0.999'],
 };
 
+/**
+ * Copies `given` over `base` after checking every name and value against `checks`; `what`
+ * names a setting in the ParamError messages ("training parameter d must be ...").
+ */
+export function applySettings<S extends object>(base: S, given: Record<string, unknown>, checks: Record<keyof S, [Check, string]>, what: string): S {
+  const out = { ...base } as Record<string, unknown>;
+  for (const [k, v] of Object.entries(given)) {
+    if (!(k in checks)) throw new ParamError(`unknown ${what} ${k}`);
+    const [check, desc] = checks[k as keyof S];
+    if (!check(v)) throw new ParamError(`${what} ${k} must be ${desc}`);
+    out[k] = v;
+  }
+  return out as S;
+}
+
 export const PARAM_NAMES = Object.keys(CHECKS) as (keyof TrainParams)[];
 
 /** Merges caller settings over the defaults; unknown names and bad values are errors. */
 export function resolveParams(given: Record<string, unknown> = {}, base: TrainParams = DEFAULT_PARAMS): TrainParams {
-  const out: Record<string, unknown> = { ...base, hidden: [...base.hidden] };
-  for (const [k, v] of Object.entries(given)) {
-    if (!(k in CHECKS)) throw new ParamError(`unknown training parameter ${k}`);
-    const [check, what] = CHECKS[k as keyof TrainParams];
-    if (!check(v)) throw new ParamError(`training parameter ${k} must be ${what}`);
-    out[k] = v;
-  }
-  const p = out as unknown as TrainParams;
+  const p = applySettings<TrainParams>({ ...base, hidden: [...base.hidden] }, given, CHECKS, 'training parameter');
   if (2 * p.d + p.dp < 1 || 2 * p.d + p.dp > 128) throw new ParamError('2*d + dp must be between 1 and 128');
   return p;
 }

@@ -10,6 +10,9 @@
 
 #include "kernel.h"
 
+// Biased matrix factorisation (mf.h, mf.cc, mf_binding.inc).
+#include "mf.h"
+
 #include <exception>
 #include <thread>
 #ifdef __linux__
@@ -428,12 +431,17 @@ class ServingModel : public Napi::ObjectWrap<ServingModel> {
   std::vector<Napi::Reference<Napi::Value>> keep_;
 };
 
+// Biased matrix factorisation: its bindings use the checks and workers above.
+#include "mf_binding.inc"
+
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("ServingModel", ServingModel::Define(env));
   exports.Set("trainEpoch", Napi::Function::New(env, TrainEpoch));
   exports.Set("predict", Napi::Function::New(env, Predict));
   exports.Set("lossAndGrad", Napi::Function::New(env, LossAndGrad));
   exports.Set("kernel", Napi::String::New(env, variant().name));
+  // Biased matrix factorisation.
+  initMf(env, exports);
   return exports;
 }
 
