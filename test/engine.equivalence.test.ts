@@ -6,20 +6,11 @@ import { resolveParams, type TrainParams } from '../src/engine/params';
 import { Rng, range } from '../src/engine/rng';
 import { initParams, netLayout, type ModelParams } from '../src/engine/state';
 import { TfjsEngine } from '../src/engine/tfjs-engine';
+import { relErr } from './helpers/compare';
 import { syntheticDataset } from './helpers/synthetic';
 
 const ds = syntheticDataset(40, 30, 12);
 const dims = { nUsers: ds.userIds.length, nItems: ds.itemIds.length, d: 10, dp: 60, h1: 50, h2: 50, h3: 50, useBias: true };
-
-function relErr(a: Float32Array, b: Float32Array): number {
-  let num = 0;
-  let den = 0;
-  for (let k = 0; k < a.length; k++) {
-    num += (a[k] - b[k]) ** 2;
-    den += b[k] ** 2;
-  }
-  return Math.sqrt(num / Math.max(den, 1e-30));
-}
 
 async function twentySteps(engine: Engine, settings: TrainParams): Promise<{ p: ModelParams; sse: number }> {
   const p = initParams(dims, 3);

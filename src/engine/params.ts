@@ -48,9 +48,9 @@ export const DEFAULT_PARAMS: TrainParams = {
 
 export class ParamError extends Error {}
 
-type Check = (v: unknown) => boolean;
-const int = (lo: number, hi: number): Check => (v) => Number.isInteger(v) && (v as number) >= lo && (v as number) <= hi;
-const num = (lo: number, hi: number): Check => (v) => typeof v === 'number' && Number.isFinite(v) && v >= lo && v <= hi;
+export type Check = (v: unknown) => boolean;
+export const int = (lo: number, hi: number): Check => (v) => Number.isInteger(v) && (v as number) >= lo && (v as number) <= hi;
+export const num = (lo: number, hi: number): Check => (v) => typeof v === 'number' && Number.isFinite(v) && v >= lo && v <= hi;
 const CHECKS: Record<keyof TrainParams, [Check, string]> = {
   d: [int(0, 64), 'an integer 0..64'],
   dp: [int(0, 64), 'an integer 0..64'],
@@ -74,16 +74,21 @@ const CHECKS: Record<keyof TrainParams, [Check, string]> = {
 
 export const PARAM_NAMES = Object.keys(CHECKS) as (keyof TrainParams)[];
 
-/** Merges caller settings over the defaults; unknown names and bad values are errors. */
-export function resolveParams(given: Record<string, unknown> = {}, base: TrainParams = DEFAULT_PARAMS): TrainParams {
-  const out: Record<string, unknown> = { ...base, hidden: [...base.hidden] };
+/** Merges `given` over `base`; a name without a check or a value its check refuses is a ParamError naming the setting (`noun`). */
+export function mergeChecked<S extends object>(given: Record<string, unknown>, base: S, checks: Record<keyof S, [Check, string]>, noun: string): S {
+  const out: Record<string, unknown> = { ...(base as Record<string, unknown>) };
   for (const [k, v] of Object.entries(given)) {
-    if (!(k in CHECKS)) throw new ParamError(`unknown training parameter ${k}`);
-    const [check, what] = CHECKS[k as keyof TrainParams];
-    if (!check(v)) throw new ParamError(`training parameter ${k} must be ${what}`);
+    if (!(k in checks)) throw new ParamError(`unknown ${noun} ${k}`);
+    const [check, what] = checks[k as keyof S];
+    if (!check(v)) throw new ParamError(`${noun} ${k} must be ${what}`);
     out[k] = v;
   }
-  const p = out as unknown as TrainParams;
+  return out as unknown as S;
+}
+
+/** Merges caller settings over the defaults; unknown names and bad values are errors. */
+export function resolveParams(given: Record<string, unknown> = {}, base: TrainParams = DEFAULT_PARAMS): TrainParams {
+  const p = mergeChecked<TrainParams>(given, { ...base, hidden: [...base.hidden] }, CHECKS, 'training parameter');
   if (2 * p.d + p.dp < 1 || 2 * p.d + p.dp > 128) throw new ParamError('2*d + dp must be between 1 and 128');
   return p;
 }
