@@ -3,8 +3,9 @@
 // GCC vector extensions, so each build runs them in its widest registers.
 //
 // An item's ratings are sparse: the encoder adds the encoder rows of the users who rated it,
-// and the loss only reads the decoder rows of those users, so one item costs
-// (its ratings) × hidden multiply-adds in each of the five passes below, never users × hidden.
+// and the loss only reads the decoder rows of those users, so a rating costs a few hidden-wide
+// multiply-adds, never users × hidden. Training goes through a batch user by user (see Batch):
+// Adam then updates each weight row right after its gradient is complete, in the same pass.
 #include "autorec.h"
 
 #include <algorithm>
@@ -57,42 +58,6 @@ static void encode(const Params& p, const Ratings& r, int32_t i, float* h) {
   for (int j = 0; j < H; j++) h[j] = sigmoid(h[j]);
 }
 
-// Gradients of the squared error of some items, before the penalty; one per thread.
-struct Grad {
-  std::vector<float> W, b, V, c;
-  std::vector<float> h, dh;  // scratch for one item
-  double sse = 0;
-  int64_t count = 0;
-  explicit Grad(const Params& p)
-      : W((size_t)p.nUsers * p.hidden), b(p.hidden), V((size_t)p.nUsers * p.hidden), c(p.nUsers), h(p.hidden),
-        dh(p.hidden) {}
-
-  // Adds item i's squared error over its ratings and the gradient of it.
-  void addItem(const Params& p, const Ratings& r, int32_t i) {
-    const int H = p.hidden;
-    float* __restrict hv = h.data();
-    float* __restrict d = dh.data();
-    encode(p, r, i, hv);
-    std::fill(d, d + H, 0.f);
-    for (int32_t k = r.start[i]; k < r.start[i + 1]; k++) {
-      const int32_t u = r.users[k];
-      const float* v = p.V + (size_t)u * H;
-      const float e = dot(v, hv, H) + p.c[u] - r.ratings[k];
-      sse += (double)e * e;
-      const float g = 2.f * e;
-      axpy(g, hv, V.data() + (size_t)u * H, H);
-      c[u] += g;
-      axpy(g, v, d, H);
-    }
-    count += r.start[i + 1] - r.start[i];
-    for (int j = 0; j < H; j++) {
-      d[j] *= hv[j] * (1.f - hv[j]);
-      b[j] += d[j];
-    }
-    for (int32_t k = r.start[i]; k < r.start[i + 1]; k++) axpy(r.ratings[k], d, W.data() + (size_t)r.users[k] * H, H);
-  }
-};
-
 // Runs body(t, lo, hi) on T threads over [0, n) cut into T contiguous ranges (the caller's
 // thread takes the first).
 template <class F>
@@ -107,91 +72,175 @@ static void parallel(int T, int64_t n, F body) {
   for (auto& th : pool) th.join();
 }
 
-struct Trainer {
+// A minibatch of items regrouped by user: user u's entries are [start[u], start[u+1]), each the
+// item's slot in the batch and the rating. Working user by user, every weight row is read and
+// updated once per batch however many of the batch's items its user rated, and the batch's
+// item rows (codes and their gradients) stay in cache.
+struct Batch {
+  int n = 0;
+  std::vector<int32_t> start, slot;
+  std::vector<float> rating;
+
+  void build(const Ratings& r, const int32_t* items, int count, int nUsers) {
+    n = count;
+    start.assign((size_t)nUsers + 1, 0);
+    for (int s = 0; s < n; s++)
+      for (int32_t k = r.start[items[s]]; k < r.start[items[s] + 1]; k++) start[r.users[k] + 1]++;
+    for (int u = 0; u < nUsers; u++) start[u + 1] += start[u];
+    slot.resize(start[nUsers]);
+    rating.resize(start[nUsers]);
+    std::vector<int32_t> fill(start.begin(), start.end() - 1);
+    for (int s = 0; s < n; s++)
+      for (int32_t k = r.start[items[s]]; k < r.start[items[s] + 1]; k++) {
+        const int32_t e = fill[r.users[k]]++;
+        slot[e] = s;
+        rating[e] = r.ratings[k];
+      }
+  }
+};
+
+enum Part { PART_W, PART_B, PART_V, PART_C };
+
+// What becomes of a gradient once complete: an Adam step (training) or a copy (lossAndGrad).
+struct AdamFinish {
   const Params& p;
-  std::vector<Grad> grads;
-
-  Trainer(const Params& params, int threads) : p(params) {
-    for (int t = 0; t < std::max(1, threads); t++) grads.emplace_back(p);
+  const Slots& s;
+  float lr, beta1, beta2, eps, c1, c2;
+  AdamFinish(const Params& params, const Slots& slots, const Opts& o, int64_t t)
+      : p(params), s(slots), lr(o.lr), beta1(o.beta1), beta2(o.beta2), eps(o.eps),
+        c1(1.f - std::pow(o.beta1, (float)t)), c2(1.f - std::pow(o.beta2, (float)t)) {}
+  void operator()(Part part, size_t off, const float* __restrict g, int len) const {
+    float* w = part == PART_W ? p.W : part == PART_B ? p.b : part == PART_V ? p.V : p.c;
+    float* m = part == PART_W ? s.mW : part == PART_B ? s.mb : part == PART_V ? s.mV : s.mc;
+    float* v = part == PART_W ? s.vW : part == PART_B ? s.vb : part == PART_V ? s.vV : s.vc;
+    adam(w + off, m + off, v + off, g, len);
   }
-
-  // The data-term gradient of items[0, n) accumulated per thread; returns the threads used.
-  // Threads take contiguous runs of items holding about equal numbers of ratings, so the
-  // split (and the sum's rounding) is the same on every run.
-  int gradients(const Ratings& r, const int32_t* items, int n) {
-    const int T = std::max(1, std::min<int>((int)grads.size(), n));
-    std::vector<int> cut(T + 1, n);
-    int64_t total = 0;
-    for (int k = 0; k < n; k++) total += r.start[items[k] + 1] - r.start[items[k]];
-    cut[0] = 0;
-    int64_t seen = 0;
-    for (int k = 0, t = 1; k < n && t < T; k++) {
-      seen += r.start[items[k] + 1] - r.start[items[k]];
-      while (t < T && seen * T >= total * t) cut[t++] = k + 1;
-    }
-    parallel(T, T, [&](int, int64_t lo, int64_t hi) {
-      for (int64_t t = lo; t < hi; t++)
-        for (int k = cut[t]; k < cut[t + 1]; k++) grads[t].addItem(p, r, items[k]);
-    });
-    return T;
-  }
-
-  // Adam on w[lo, hi) with gradient Σ_t (thread t's data gradient) + reg·w; leaves the thread gradients zero.
-  static void adam(const Opts& o, float c1, float c2, float reg, float* __restrict w, float* __restrict m,
-                   float* __restrict v, std::vector<float*>& g, int64_t lo, int64_t hi) {
-    float* __restrict g0 = g[0];
-    for (size_t t = 1; t < g.size(); t++) {
-      float* __restrict gt = g[t];
-      for (int64_t k = lo; k < hi; k++) g0[k] += gt[k], gt[k] = 0.f;
-    }
-    const float b1 = o.beta1, b2 = o.beta2, lr = o.lr, eps = o.eps;
-    for (int64_t k = lo; k < hi; k++) {
-      const float gk = g0[k] + reg * w[k];
-      g0[k] = 0.f;
-      m[k] = b1 * m[k] + (1.f - b1) * gk;
-      v[k] = b2 * v[k] + (1.f - b2) * gk * gk;
+  void adam(float* __restrict w, float* __restrict m, float* __restrict v, const float* __restrict g, int len) const {
+    for (int k = 0; k < len; k++) {
+      m[k] = beta1 * m[k] + (1.f - beta1) * g[k];
+      v[k] = beta2 * v[k] + (1.f - beta2) * g[k] * g[k];
       w[k] -= lr * (m[k] / c1) / (std::sqrt(v[k] / c2) + eps);
     }
   }
+};
 
-  void step(const Slots& s, const Opts& o, int64_t t, int T, float reg) {
-    const float c1 = 1.f - std::pow(o.beta1, (float)t), c2 = 1.f - std::pow(o.beta2, (float)t);
-    auto slots = [&](std::vector<float> Grad::*member) {
-      std::vector<float*> g;
-      for (int k = 0; k < T; k++) g.push_back((grads[k].*member).data());
-      return g;
-    };
-    std::vector<float*> gW = slots(&Grad::W), gV = slots(&Grad::V), gb = slots(&Grad::b), gc = slots(&Grad::c);
-    const int64_t n = (int64_t)p.nUsers * p.hidden;
-    parallel(T, n, [&](int, int64_t lo, int64_t hi) {
-      adam(o, c1, c2, reg, p.W, s.mW, s.vW, gW, lo, hi);
-      adam(o, c1, c2, reg, p.V, s.mV, s.vV, gV, lo, hi);
-    });
-    adam(o, c1, c2, 0.f, p.b, s.mb, s.vb, gb, 0, p.hidden);
-    adam(o, c1, c2, 0.f, p.c, s.mc, s.vc, gc, 0, p.nUsers);
-  }
-
-  double takeSse(int64_t* count) {
-    double sse = 0;
-    for (auto& g : grads) sse += g.sse, *count += g.count, g.sse = 0, g.count = 0;
-    return sse;
+struct CopyFinish {
+  const Grads& out;
+  void operator()(Part part, size_t off, const float* g, int len) const {
+    float* to = part == PART_W ? out.W : part == PART_B ? out.b : part == PART_V ? out.V : out.c;
+    std::copy(g, g + len, to + off);
   }
 };
+
+// Scratch for one batch: per thread its share of the batch's item rows, and a row.
+struct Work {
+  int T;
+  std::vector<std::vector<float>> Z, dH;  // per thread, batch × hidden: encoder sums, then d(loss)/d(code)
+  std::vector<std::vector<float>> row;    // per thread, hidden
+  std::vector<double> sse;
+  Work(int threads, int batch, int H)
+      : T(threads), Z(threads, std::vector<float>((size_t)batch * H)), dH(threads, std::vector<float>((size_t)batch * H)),
+        row(threads, std::vector<float>(H)), sse(threads) {}
+};
+
+// Adds the other threads' shares into thread 0's.
+static void reduce(std::vector<std::vector<float>>& parts, int T, size_t len) {
+  float* __restrict to = parts[0].data();
+  for (int t = 1; t < T; t++) {
+    const float* __restrict from = parts[t].data();
+    for (size_t k = 0; k < len; k++) to[k] += from[k];
+  }
+}
+
+// One batch: the gradient of its squared error plus reg·(‖W‖² + ‖V‖²)/2, each part handed to
+// `finish` once complete. A weight row is finished only after its last use in the batch, so
+// every gradient is taken at the batch's starting weights. Returns the squared error.
+template <class Finish>
+static double batchPass(const Params& p, const Batch& bt, Work& w, float reg, const Finish& finish) {
+  const int H = p.hidden, n = bt.n, T = w.T;
+  const size_t rows = (size_t)n * H;
+  for (int t = 0; t < T; t++) {
+    std::fill(w.Z[t].begin(), w.Z[t].begin() + rows, 0.f);
+    std::fill(w.dH[t].begin(), w.dH[t].begin() + rows, 0.f);
+  }
+  // Encoder: Z[s] = Σ r W[u] over the batch's ratings.
+  parallel(T, p.nUsers, [&](int t, int64_t lo, int64_t hi) {
+    float* Z = w.Z[t].data();
+    for (int64_t u = lo; u < hi; u++)
+      for (int32_t e = bt.start[u]; e < bt.start[u + 1]; e++)
+        axpy(bt.rating[e], p.W + (size_t)u * H, Z + (size_t)bt.slot[e] * H, H);
+  });
+  reduce(w.Z, T, rows);
+  float* h = w.Z[0].data();
+  for (int s = 0; s < n; s++)
+    for (int j = 0; j < H; j++) h[(size_t)s * H + j] = sigmoid(h[(size_t)s * H + j] + p.b[j]);
+  // Decoder, user by user: the errors of the user's ratings give V[u]'s and c[u]'s gradients
+  // (finished here: the row has no other use) and add into the codes' gradients.
+  parallel(T, p.nUsers, [&](int t, int64_t lo, int64_t hi) {
+    float* dH = w.dH[t].data();
+    float* g = w.row[t].data();
+    double sse = 0;
+    for (int64_t u = lo; u < hi; u++) {
+      const float* v = p.V + (size_t)u * H;
+      for (int j = 0; j < H; j++) g[j] = reg * v[j];
+      float gc = 0;
+      for (int32_t e = bt.start[u]; e < bt.start[u + 1]; e++) {
+        const float* hs = h + (size_t)bt.slot[e] * H;
+        const float err = dot(v, hs, H) + p.c[u] - bt.rating[e];
+        sse += (double)err * err;
+        const float ge = 2.f * err;
+        axpy(ge, hs, g, H);
+        gc += ge;
+        axpy(ge, v, dH + (size_t)bt.slot[e] * H, H);
+      }
+      finish(PART_V, (size_t)u * H, g, H);
+      finish(PART_C, (size_t)u, &gc, 1);
+    }
+    w.sse[t] = sse;
+  });
+  reduce(w.dH, T, rows);
+  // Through the sigmoid: dZ = dH ⊙ h(1 − h); b's gradient is its sum over the batch.
+  float* dZ = w.dH[0].data();
+  float* gb = w.row[0].data();
+  std::fill(gb, gb + H, 0.f);
+  for (int s = 0; s < n; s++)
+    for (int j = 0; j < H; j++) {
+      const size_t k = (size_t)s * H + j;
+      dZ[k] *= h[k] * (1.f - h[k]);
+      gb[j] += dZ[k];
+    }
+  finish(PART_B, 0, gb, H);
+  // Encoder rows: W[u]'s gradient is Σ r dZ[s] over the user's ratings in the batch.
+  parallel(T, p.nUsers, [&](int t, int64_t lo, int64_t hi) {
+    float* g = w.row[t].data();
+    for (int64_t u = lo; u < hi; u++) {
+      const float* wu = p.W + (size_t)u * H;
+      for (int j = 0; j < H; j++) g[j] = reg * wu[j];
+      for (int32_t e = bt.start[u]; e < bt.start[u + 1]; e++) axpy(bt.rating[e], dZ + (size_t)bt.slot[e] * H, g, H);
+      finish(PART_W, (size_t)u * H, g, H);
+    }
+  });
+  double sse = 0;
+  for (int t = 0; t < T; t++) sse += w.sse[t];
+  return sse;
+}
 
 Result trainEpoch(const Params& p, const Slots& s, const Ratings& r, const int32_t* order, int64_t n, Opts& o) {
   Result res{0, 0, false};
   if (n == 0) return res;
   const int B = (int)std::max<int64_t>(1, std::min<int64_t>(o.batchSize, n));
-  Trainer tr(p, std::min(o.threads, B));
+  Work w(std::max(1, std::min(o.threads, p.nUsers)), B, p.hidden);
+  Batch bt;
   for (int64_t start = 0; start < n; start += B) {
     if (o.cancel && *o.cancel) {
       res.cancelled = true;
       break;
     }
     const int nb = (int)std::min<int64_t>(B, n - start);
-    const int T = tr.gradients(r, order + start, nb);
-    tr.step(s, o, ++o.step, T, o.lambda * (float)nb / (float)n);
-    res.sse += tr.takeSse(&res.count);
+    bt.build(r, order + start, nb, p.nUsers);
+    const AdamFinish adam(p, s, o, ++o.step);
+    res.sse += batchPass(p, bt, w, o.lambda * (float)nb / (float)n, adam);
+    res.count += (int64_t)bt.slot.size();
   }
   return res;
 }
@@ -203,14 +252,12 @@ static double squaredNorm(const float* a, int64_t n) {
 }
 
 double lossAndGrad(const Params& p, const Ratings& r, const int32_t* order, int64_t n, float lambda, const Grads& out) {
-  Trainer tr(p, 1);
-  tr.gradients(r, order, (int)n);
-  Grad& g = tr.grads[0];
   const int64_t nw = (int64_t)p.nUsers * p.hidden;
-  for (int64_t k = 0; k < nw; k++) out.W[k] = g.W[k] + lambda * p.W[k], out.V[k] = g.V[k] + lambda * p.V[k];
-  std::copy(g.b.begin(), g.b.end(), out.b);
-  std::copy(g.c.begin(), g.c.end(), out.c);
-  return g.sse + 0.5 * lambda * (squaredNorm(p.W, nw) + squaredNorm(p.V, nw));
+  const double penalty = 0.5 * lambda * (squaredNorm(p.W, nw) + squaredNorm(p.V, nw));
+  Work w(1, (int)std::max<int64_t>(1, n), p.hidden);
+  Batch bt;
+  bt.build(r, order, (int)n, p.nUsers);
+  return batchPass(p, bt, w, lambda, CopyFinish{out}) + penalty;
 }
 
 void codes(const Params& p, const Ratings& r, float* out) {
