@@ -51,6 +51,20 @@ describe('autorec settings', () => {
     expect(() => autorecKind.resolve({ batchSize: 2.5 })).toThrow(ParamError);
   });
 
+  test('README documents exactly these settings, with their defaults', () => {
+    const readme = fs.readFileSync(path.join(__dirname, '..', 'README.md'), 'utf8');
+    const section = readme.slice(readme.indexOf('### I-AutoRec members'));
+    const table = section.slice(section.indexOf('| setting'));
+    const rows = table.slice(0, table.indexOf('\n\n')).split('\n').slice(2);
+    const namesOf = (row: string) => (row.split('|')[1].match(/`(\w+)`/g) ?? []).map((n) => n.slice(1, -1));
+    expect(rows.flatMap(namesOf).sort()).toEqual(Object.keys(autorecKind.defaults).sort());
+    for (const r of rows) {
+      const names = namesOf(r);
+      const defaults = r.split('|')[2].split(',').map((v) => v.trim());
+      names.forEach((n, k) => expect(Number(defaults[k])).toBe(autorecKind.defaults[n as keyof typeof autorecKind.defaults]));
+    }
+  });
+
   test('ratings grouped by item keep every training rating once', () => {
     const positions = range(ds.r.length).filter((p) => p % 3 !== 0);
     const r = ratingsByItem(ds, positions, dims.nItems);
@@ -88,9 +102,12 @@ withAddon('autorec native kernel', () => {
       const w = initAutorec(dims.nUsers, dims.nItems, settings, 3);
       const model = { ...w, ...zeroSlots(w) };
       const order = ratedItems(ratings);
-      const res = await addon!.autorecTrainEpoch(model, { ...ratings, order }, { batchSize: 8, lr: 0.01, lambda: 2, step: 0, threads });
+      const codes = new Float32Array(dims.nItems * settings.hidden);
+      const res = await addon!.autorecTrainEpoch(model, { ...ratings, order }, { batchSize: 8, lr: 0.01, lambda: 2, step: 0, threads, codes });
       expect(res.step).toBe(Math.ceil(order.length / 8));
       expect(res.count).toBe(ds.r.length);
+      // The codes handed back are those of the weights after the epoch.
+      expect(Array.from(codes)).toEqual(Array.from(addon!.autorecCodes(model, ratings)));
       return { model, res };
     };
     const one = await run(1);

@@ -332,6 +332,74 @@ Napi::Value LossAndGrad(const Napi::CallbackInfo& info) {
 
 size_t countArg(const Napi::Value& v, size_t max) { return (size_t)integerValue(v, "count", 0, (double)max); }
 
+using Keep = std::vector<Napi::Reference<Napi::Value>>;
+
+// The arguments of a serving model's score(users: Int32Array, items: Int32Array, count, out: Float32Array).
+struct PairsArgs {
+  const int32_t *u, *i;
+  size_t n;
+  float* out;
+};
+
+PairsArgs scoreArgs(const Napi::CallbackInfo& info, int nUsers, int nItems) {
+  if (info.Length() < 4) throw Error("score(users: Int32Array, items: Int32Array, count: number, out: Float32Array)");
+  napi_env env = info.Env();
+  size_t nu, ni, no;
+  PairsArgs a{};
+  a.u = typedArray<int32_t>(env, info[0], napi_int32_array, &nu, "users");
+  a.i = typedArray<int32_t>(env, info[1], napi_int32_array, &ni, "items");
+  a.out = typedArray<float>(env, info[3], napi_float32_array, &no, "out");
+  a.n = countArg(info[2], std::min(nu, std::min(ni, no)));
+  checkIndices(a.u, a.n, nUsers, "user");
+  checkIndices(a.i, a.n, nItems, "item");
+  return a;
+}
+
+// The arguments of scoreUser(user, items: Int32Array, count, out: Float32Array) and of
+// scoreAll(user, out: Float32Array) (items null: every item in model order), and what the
+// worker must keep referenced: the serving object and the arrays.
+struct UserArgs {
+  int32_t u;
+  const int32_t* items;
+  size_t n;
+  float* out;
+  Keep keep;
+};
+
+int32_t userArg(const Napi::Value& v, int nUsers) { return (int32_t)integerValue(v, "user index", 0, nUsers - 1); }
+
+Keep keepAlive(const Napi::CallbackInfo& info, std::initializer_list<Napi::Value> arrays) {
+  Keep keep;
+  keep.push_back(Napi::Persistent(info.This()));
+  for (const auto& a : arrays) keep.push_back(Napi::Persistent(a));
+  return keep;
+}
+
+UserArgs scoreUserArgs(const Napi::CallbackInfo& info, int nUsers, int nItems) {
+  if (info.Length() < 4) throw Error("scoreUser(user: number, items: Int32Array, count: number, out: Float32Array)");
+  UserArgs a{};
+  a.u = userArg(info[0], nUsers);
+  size_t ni, no;
+  a.items = typedArray<int32_t>(info.Env(), info[1], napi_int32_array, &ni, "items");
+  a.out = typedArray<float>(info.Env(), info[3], napi_float32_array, &no, "out");
+  a.n = countArg(info[2], std::min(ni, no));
+  checkIndices(a.items, a.n, nItems, "item");
+  a.keep = keepAlive(info, {info[1], info[3]});
+  return a;
+}
+
+UserArgs scoreAllArgs(const Napi::CallbackInfo& info, int nUsers, int nItems) {
+  if (info.Length() < 2) throw Error("scoreAll(user: number, out: Float32Array)");
+  UserArgs a{};
+  a.u = userArg(info[0], nUsers);
+  size_t no;
+  a.out = typedArray<float>(info.Env(), info[1], napi_float32_array, &no, "out");
+  if (no < (size_t)nItems) throw Error("out is shorter than the number of items");
+  a.n = (size_t)nItems;
+  a.keep = keepAlive(info, {info[1]});
+  return a;
+}
+
 // Scores one user against a list of items (items == nullptr: the whole catalogue) on a libuv
 // pool thread, so that long lists leave the JavaScript thread free and several requests use
 // several cores.
@@ -378,16 +446,8 @@ class ServingModel : public Napi::ObjectWrap<ServingModel> {
   Napi::Value Score(const Napi::CallbackInfo& info) {
     return guard(info, [&]() -> Napi::Value {
       if (!prepared_) throw Error("model was not prepared");
-      if (info.Length() < 4) throw Error("score(users: Int32Array, items: Int32Array, count: number, out: Float32Array)");
-      napi_env env = info.Env();
-      size_t nu, ni, no;
-      const int32_t* u = typedArray<int32_t>(env, info[0], napi_int32_array, &nu, "users");
-      const int32_t* i = typedArray<int32_t>(env, info[1], napi_int32_array, &ni, "items");
-      float* out = typedArray<float>(env, info[3], napi_float32_array, &no, "out");
-      const size_t n = countArg(info[2], std::min(nu, std::min(ni, no)));
-      checkIndices(u, n, m_.nUsers, "user");
-      checkIndices(i, n, m_.nItems, "item");
-      variant().predictPrepared(m_, prepared_, u, i, (int64_t)n, out);
+      const PairsArgs a = scoreArgs(info, m_.nUsers, m_.nItems);
+      variant().predictPrepared(m_, prepared_, a.u, a.i, (int64_t)a.n, a.out);
       return info.Env().Undefined();
     });
   }
@@ -396,15 +456,7 @@ class ServingModel : public Napi::ObjectWrap<ServingModel> {
   Napi::Value ScoreUser(const Napi::CallbackInfo& info) {
     return guard(info, [&]() -> Napi::Value {
       if (!prepared_) throw Error("model was not prepared");
-      if (info.Length() < 4) throw Error("scoreUser(user: number, items: Int32Array, count: number, out: Float32Array)");
-      const int32_t u = userArg(info[0]);
-      napi_env env = info.Env();
-      size_t ni, no;
-      const int32_t* items = typedArray<int32_t>(env, info[1], napi_int32_array, &ni, "items");
-      float* out = typedArray<float>(env, info[3], napi_float32_array, &no, "out");
-      const size_t n = countArg(info[2], std::min(ni, no));
-      checkIndices(items, n, m_.nItems, "item");
-      return queue(info, u, items, n, out, {info[1], info[3]});
+      return queue(info, scoreUserArgs(info, m_.nUsers, m_.nItems));
     });
   }
 
@@ -412,24 +464,13 @@ class ServingModel : public Napi::ObjectWrap<ServingModel> {
   Napi::Value ScoreAll(const Napi::CallbackInfo& info) {
     return guard(info, [&]() -> Napi::Value {
       if (!prepared_) throw Error("model was not prepared");
-      if (info.Length() < 2) throw Error("scoreAll(user: number, out: Float32Array)");
-      const int32_t u = userArg(info[0]);
-      size_t no;
-      float* out = typedArray<float>(info.Env(), info[1], napi_float32_array, &no, "out");
-      if (no < (size_t)m_.nItems) throw Error("out is shorter than the number of items");
-      return queue(info, u, nullptr, (size_t)m_.nItems, out, {info[1]});
+      return queue(info, scoreAllArgs(info, m_.nUsers, m_.nItems));
     });
   }
 
-  int32_t userArg(const Napi::Value& v) const { return (int32_t)integerValue(v, "user index", 0, m_.nUsers - 1); }
-
-  Napi::Value queue(const Napi::CallbackInfo& info, int32_t u, const int32_t* items, size_t n, float* out,
-                    std::initializer_list<Napi::Value> arrays) {
-    // The model object and the arrays stay referenced until the worker is done with them.
-    std::vector<Napi::Reference<Napi::Value>> keep;
-    keep.push_back(Napi::Persistent(Value().As<Napi::Value>()));
-    for (const auto& a : arrays) keep.push_back(Napi::Persistent(a));
-    return (new ScoreUserWorker(info.Env(), m_, prepared_, u, items, n, out, std::move(keep)))->Start();
+  // The model object and the arrays stay referenced until the worker is done with them.
+  Napi::Value queue(const Napi::CallbackInfo& info, UserArgs a) {
+    return (new ScoreUserWorker(info.Env(), m_, prepared_, a.u, a.items, a.n, a.out, std::move(a.keep)))->Start();
   }
 
   Model m_{};
@@ -438,8 +479,6 @@ class ServingModel : public Napi::ObjectWrap<ServingModel> {
 };
 
 // ---- I-AutoRec (src/native/autorec.cc) ------------------------------------------------------
-
-using Keep = std::vector<Napi::Reference<Napi::Value>>;
 
 struct AutorecVariant {
   Result (*trainEpoch)(const autorec::Params&, const autorec::Slots&, const autorec::Ratings&, const int32_t*, int64_t,
@@ -562,7 +601,8 @@ class TaskWorker : public PromiseWorker {
   std::function<Napi::Value(Napi::Env)> settle_;
 };
 
-// autorecTrainEpoch(model, data, options): one pass over data.order in steps of batchSize items.
+// autorecTrainEpoch(model, data, options): one pass over data.order in steps of batchSize items;
+// options.codes, when given, receives every item's code after the epoch (off this thread too).
 Napi::Value AutorecTrainEpoch(const Napi::CallbackInfo& info) {
   return guard(info, [&]() -> Napi::Value {
     const char* usage = "autorecTrainEpoch(model, data, options)";
@@ -584,6 +624,7 @@ Napi::Value AutorecTrainEpoch(const Napi::CallbackInfo& info) {
     o->step = (int64_t)integerValue(oo.Get("step"), "step", 0, 9e15);
     o->threads = intProp(oo, "threads", 1, 64);
     o->cancel = arrayProp<int32_t, napi_int32_array>(oo, "cancel", 1, &keep, true);
+    o->codes = arrayProp<float, napi_float32_array>(oo, "codes", (size_t)p.nItems * p.hidden, &keep, true);
     auto res = std::make_shared<Result>();
     auto task = [=] { return runAtTrainingPriority([&] { *res = autorecVariant().trainEpoch(p, s, r, order, n, *o); }); };
     auto settle = [=](Napi::Env env) -> Napi::Value {
@@ -690,56 +731,35 @@ class AutorecServing : public Napi::ObjectWrap<AutorecServing> {
  private:
   Napi::Value Score(const Napi::CallbackInfo& info) {
     return guard(info, [&]() -> Napi::Value {
-      if (info.Length() < 4) throw Error("score(users: Int32Array, items: Int32Array, count: number, out: Float32Array)");
-      napi_env env = info.Env();
-      size_t nu, ni, no;
-      const int32_t* u = typedArray<int32_t>(env, info[0], napi_int32_array, &nu, "users");
-      const int32_t* i = typedArray<int32_t>(env, info[1], napi_int32_array, &ni, "items");
-      float* out = typedArray<float>(env, info[3], napi_float32_array, &no, "out");
-      const size_t n = countArg(info[2], std::min(nu, std::min(ni, no)));
-      checkIndices(u, n, nUsers_, "user");
-      checkIndices(i, n, nItems_, "item");
-      autorecVariant().scorePairs(prepared_, u, i, (int64_t)n, out);
+      if (!prepared_) throw Error("model was not prepared");
+      const PairsArgs a = scoreArgs(info, nUsers_, nItems_);
+      autorecVariant().scorePairs(prepared_, a.u, a.i, (int64_t)a.n, a.out);
       return info.Env().Undefined();
     });
   }
 
   Napi::Value ScoreUser(const Napi::CallbackInfo& info) {
     return guard(info, [&]() -> Napi::Value {
-      if (info.Length() < 4) throw Error("scoreUser(user: number, items: Int32Array, count: number, out: Float32Array)");
-      const int32_t u = (int32_t)integerValue(info[0], "user index", 0, nUsers_ - 1);
-      size_t ni, no;
-      const int32_t* items = typedArray<int32_t>(info.Env(), info[1], napi_int32_array, &ni, "items");
-      float* out = typedArray<float>(info.Env(), info[3], napi_float32_array, &no, "out");
-      const size_t n = countArg(info[2], std::min(ni, no));
-      checkIndices(items, n, nItems_, "item");
-      return queue(info, u, items, n, out, {info[1], info[3]});
+      if (!prepared_) throw Error("model was not prepared");
+      return queue(info, scoreUserArgs(info, nUsers_, nItems_));
     });
   }
 
   Napi::Value ScoreAll(const Napi::CallbackInfo& info) {
     return guard(info, [&]() -> Napi::Value {
-      if (info.Length() < 2) throw Error("scoreAll(user: number, out: Float32Array)");
-      const int32_t u = (int32_t)integerValue(info[0], "user index", 0, nUsers_ - 1);
-      size_t no;
-      float* out = typedArray<float>(info.Env(), info[1], napi_float32_array, &no, "out");
-      if (no < (size_t)nItems_) throw Error("out is shorter than the number of items");
-      return queue(info, u, nullptr, (size_t)nItems_, out, {info[1]});
+      if (!prepared_) throw Error("model was not prepared");
+      return queue(info, scoreAllArgs(info, nUsers_, nItems_));
     });
   }
 
   // Scores on a libuv pool thread; this object and the arrays stay referenced until it is done.
-  Napi::Value queue(const Napi::CallbackInfo& info, int32_t u, const int32_t* items, size_t n, float* out,
-                    std::initializer_list<Napi::Value> arrays) {
-    Keep keep;
-    keep.push_back(Napi::Persistent(Value().As<Napi::Value>()));
-    for (const auto& a : arrays) keep.push_back(Napi::Persistent(a));
+  Napi::Value queue(const Napi::CallbackInfo& info, UserArgs a) {
     const void* prepared = prepared_;
-    auto task = [=] {
+    auto task = [prepared, u = a.u, items = a.items, n = a.n, out = a.out] {
       autorecVariant().scoreUser(prepared, u, items, (int64_t)n, out);
       return true;
     };
-    return (new TaskWorker(info.Env(), std::move(keep), task, [](Napi::Env env) { return env.Undefined(); }))->Start();
+    return (new TaskWorker(info.Env(), std::move(a.keep), task, [](Napi::Env env) { return env.Undefined(); }))->Start();
   }
 
   int nUsers_ = 0, nItems_ = 0;

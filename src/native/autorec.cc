@@ -50,14 +50,6 @@ static inline void axpy(float a, const float* __restrict x, float* __restrict y,
 
 static inline float sigmoid(float z) { return 1.f / (1.f + std::exp(-z)); }
 
-// h = sigmoid(b + Σ r_iu W[u]) over the users u who rated item i.
-static void encode(const Params& p, const Ratings& r, int32_t i, float* h) {
-  const int H = p.hidden;
-  std::copy(p.b, p.b + H, h);
-  for (int32_t k = r.start[i]; k < r.start[i + 1]; k++) axpy(r.ratings[k], p.W + (size_t)r.users[k] * H, h, H);
-  for (int j = 0; j < H; j++) h[j] = sigmoid(h[j]);
-}
-
 // Runs body(t, lo, hi) on T threads over [0, n) cut into T contiguous ranges (the caller's
 // thread takes the first).
 template <class F>
@@ -98,6 +90,19 @@ struct Batch {
       }
   }
 };
+
+// Encoder sums Z[s] += Σ r W[u] over the batch's ratings by users [lo, hi).
+static void encoderSums(const Params& p, const Batch& bt, int64_t lo, int64_t hi, float* Z) {
+  const int H = p.hidden;
+  for (int64_t u = lo; u < hi; u++)
+    for (int32_t e = bt.start[u]; e < bt.start[u + 1]; e++) axpy(bt.rating[e], p.W + (size_t)u * H, Z + (size_t)bt.slot[e] * H, H);
+}
+
+// h = sigmoid(Z + b), row by row.
+static void squash(const Params& p, int n, float* Z) {
+  for (int s = 0; s < n; s++)
+    for (int j = 0; j < p.hidden; j++) Z[(size_t)s * p.hidden + j] = sigmoid(Z[(size_t)s * p.hidden + j] + p.b[j]);
+}
 
 enum Part { PART_W, PART_B, PART_V, PART_C };
 
@@ -163,17 +168,10 @@ static double batchPass(const Params& p, const Batch& bt, Work& w, float reg, co
     std::fill(w.Z[t].begin(), w.Z[t].begin() + rows, 0.f);
     std::fill(w.dH[t].begin(), w.dH[t].begin() + rows, 0.f);
   }
-  // Encoder: Z[s] = Σ r W[u] over the batch's ratings.
-  parallel(T, p.nUsers, [&](int t, int64_t lo, int64_t hi) {
-    float* Z = w.Z[t].data();
-    for (int64_t u = lo; u < hi; u++)
-      for (int32_t e = bt.start[u]; e < bt.start[u + 1]; e++)
-        axpy(bt.rating[e], p.W + (size_t)u * H, Z + (size_t)bt.slot[e] * H, H);
-  });
+  parallel(T, p.nUsers, [&](int t, int64_t lo, int64_t hi) { encoderSums(p, bt, lo, hi, w.Z[t].data()); });
   reduce(w.Z, T, rows);
   float* h = w.Z[0].data();
-  for (int s = 0; s < n; s++)
-    for (int j = 0; j < H; j++) h[(size_t)s * H + j] = sigmoid(h[(size_t)s * H + j] + p.b[j]);
+  squash(p, n, h);
   // Decoder, user by user: the errors of the user's ratings give V[u]'s and c[u]'s gradients
   // (finished here: the row has no other use) and add into the codes' gradients.
   parallel(T, p.nUsers, [&](int t, int64_t lo, int64_t hi) {
@@ -242,6 +240,7 @@ Result trainEpoch(const Params& p, const Slots& s, const Ratings& r, const int32
     res.sse += batchPass(p, bt, w, o.lambda * (float)nb / (float)n, adam);
     res.count += (int64_t)bt.slot.size();
   }
+  if (o.codes && !res.cancelled) codes(p, r, o.codes);
   return res;
 }
 
@@ -260,8 +259,15 @@ double lossAndGrad(const Params& p, const Ratings& r, const int32_t* order, int6
   return batchPass(p, bt, w, lambda, CopyFinish{out}) + penalty;
 }
 
+// Every item's code from its ratings: the whole catalogue as one batch, user by user.
 void codes(const Params& p, const Ratings& r, float* out) {
-  for (int i = 0; i < p.nItems; i++) encode(p, r, i, out + (size_t)i * p.hidden);
+  std::vector<int32_t> all(p.nItems);
+  for (int i = 0; i < p.nItems; i++) all[i] = i;
+  Batch bt;
+  bt.build(r, all.data(), p.nItems, p.nUsers);
+  std::fill(out, out + (size_t)p.nItems * p.hidden, 0.f);
+  encoderSums(p, bt, 0, p.nUsers, out);
+  squash(p, p.nItems, out);
 }
 
 static inline float score(const float* V, const float* c, const float* codes, int H, int32_t u, int32_t i) {

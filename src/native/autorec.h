@@ -44,6 +44,7 @@ struct Opts {
   int64_t step;  // optimiser steps taken before this call; advanced in place
   int threads;
   volatile int32_t* cancel;  // non-zero asks the loop to stop after the current batch
+  float* codes;              // when not null: every item's code after the epoch (nItems × hidden)
 };
 
 // Gradients in the parameters' layout.

@@ -49,7 +49,19 @@ export interface AutorecAddon {
   autorecTrainEpoch(
     model: AutorecWeights & AutorecSlots,
     data: ItemRatings & { order: Int32Array },
-    opts: { batchSize: number; lr: number; lambda: number; step: number; threads: number; cancel?: Int32Array; beta1?: number; beta2?: number; eps?: number },
+    opts: {
+      batchSize: number;
+      lr: number;
+      lambda: number;
+      step: number;
+      threads: number;
+      cancel?: Int32Array;
+      /** Receives every item's code (nItems × hidden) after the epoch. */
+      codes?: Float32Array;
+      beta1?: number;
+      beta2?: number;
+      eps?: number;
+    },
   ): Promise<{ sse: number; count: number; step: number; cancelled: boolean }>;
   /** Loss of one pass over data.order with the whole penalty λ/2·(‖W‖² + ‖V‖²), and its gradient. */
   autorecLossAndGrad(model: AutorecWeights, data: ItemRatings & { order: Int32Array }, lambda: number): AutorecGradients;

@@ -22,12 +22,12 @@ export interface AutorecSettings {
 
 export const AUTOREC_DEFAULTS: AutorecSettings = {
   hidden: 500,
-  lambda: 4000,
+  lambda: 300,
   lr: 1e-3,
   lrDecay: 0.95,
   batchSize: 256,
-  maxEpochs: 100,
-  patience: 6,
+  maxEpochs: 40,
+  patience: 4,
   seed: 1,
   initScale: 1,
   threads: 0,

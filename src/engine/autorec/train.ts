@@ -83,7 +83,9 @@ export async function trainAutorec(ds: Dataset, split: MemberSplit, s: AutorecSe
       const t0 = Date.now();
       const lr = s.lr * Math.pow(s.lrDecay, epoch - 1);
       const order = rng.shuffle(items.slice());
-      const res = await addon.autorecTrainEpoch(model, { ...ratings, order }, { batchSize: s.batchSize, lr, lambda: s.lambda, step, threads, cancel });
+      // The codes for judging the epoch come with it, computed off the JavaScript thread.
+      const codes = new Float32Array(nItems * s.hidden);
+      const res = await addon.autorecTrainEpoch(model, { ...ratings, order }, { batchSize: s.batchSize, lr, lambda: s.lambda, step, threads, cancel, codes });
       step = res.step;
       if (res.cancelled || opts.signal?.aborted) throw new TrainingCancelledError();
       const trainRmse = Math.sqrt(res.sse / Math.max(1, res.count));
@@ -93,7 +95,6 @@ export async function trainAutorec(ds: Dataset, split: MemberSplit, s: AutorecSe
           `autorec training diverged in epoch ${epoch}: training RMSE ${trainRmse.toPrecision(3)} (learning rate ${s.lr} is probably too high)`,
         );
       }
-      const codes = addon.autorecCodes(model, ratings);
       const served: AutorecServed = { nUsers, nItems, hidden: s.hidden, V: model.V, c: model.c, codes };
       const rmse = metrics(addon.autorecPredict(served, valU, valI), valR, opts.scale.min, opts.scale.max).rmse;
       const improved = best === null || rmse < best.rmse;
