@@ -16,6 +16,7 @@ import { loadTf } from '../src/engine/tf';
 import { TrainingCancelledError, TrainingDivergedError } from '../src/engine/trainer';
 import { relErr } from './helpers/compare';
 import { syntheticDataset } from './helpers/synthetic';
+import { threadNices } from './helpers/threads';
 
 const addon = loadAutorecNative();
 const withAddon = addon ? describe : describe.skip;
@@ -118,7 +119,7 @@ withAddon('autorec native kernel', () => {
     expect(relErr(one.model.V, initAutorec(dims.nUsers, dims.nItems, settings, 3).V)).toBeGreaterThan(1e-3);
   });
 
-  test('bad arrays and indexes are errors, not out-of-bounds reads', () => {
+  test('bad arrays and indexes are errors, not out-of-bounds reads; a set cancel flag stops an epoch before its first step', async () => {
     const w = initAutorec(dims.nUsers, dims.nItems, settings, 3);
     const codes = addon!.autorecCodes(w, ratings);
     const served: AutorecServed = { ...dims, hidden: settings.hidden, V: w.V, c: w.c, codes };
@@ -134,6 +135,8 @@ withAddon('autorec native kernel', () => {
     expect(() => addon!.autorecCodes(w, { ...ratings, users: ratings.users.map((u) => u + dims.nUsers) })).toThrow(/user index/);
     expect(() => addon!.autorecLossAndGrad(w, { ...ratings, order: Int32Array.of(dims.nItems) }, 1)).toThrow(/item index/);
     expect(() => addon!.autorecTrainEpoch({ ...w, ...zeroSlots(w), mW: new Float32Array(1) }, { ...ratings, order: one }, { batchSize: 1, lr: 1e-3, lambda: 1, step: 0, threads: 1 })).toThrow(/mW has length/);
+    const cancelled = addon!.autorecTrainEpoch({ ...w, ...zeroSlots(w) }, { ...ratings, order: one }, { batchSize: 1, lr: 1e-3, lambda: 1, step: 0, threads: 1, cancel: Int32Array.of(1) });
+    await expect(cancelled).resolves.toMatchObject({ cancelled: true, step: 0, count: 0 });
     const net = new addon!.AutorecServing(served);
     expect(() => net.scoreAll(0, new Float32Array(dims.nItems - 1))).toThrow(/shorter/);
     expect(() => net.scoreAll(dims.nUsers, new Float32Array(dims.nItems))).toThrow(/user index/);
@@ -222,6 +225,21 @@ withAddon('autorec member', () => {
     model.dispose();
     const expected = trained.member.predict(range(dims.nUsers), new Int32Array(dims.nUsers).fill(4));
     expect(relErr(out, expected)).toBeLessThan(1e-5);
+  });
+
+  const linuxOnly = process.platform === 'linux' ? test : test.skip;
+  linuxOnly('epochs run on threads at a lower priority than the JavaScript thread', async () => {
+    const before = new Set(threadNices().filter((t) => t.nice !== 0).map((t) => t.tid));
+    const seen: number[] = [];
+    const poll = setInterval(() => seen.push(...threadNices().filter((t) => !before.has(t.tid)).map((t) => t.nice)), 0);
+    const ctl = new AbortController();
+    const started = Date.now();
+    const settings = autorecKind.resolve({ ...small, hidden: 200, maxEpochs: 10_000, patience: 10_000 });
+    const run = autorecKind.train(ds, split, settings, { scale, threads: 2, signal: ctl.signal, onEpoch: () => Date.now() - started > 1500 && ctl.abort() });
+    await expect(run).rejects.toThrow(TrainingCancelledError);
+    clearInterval(poll);
+    expect(seen).toContain(10);
+    expect(threadNices().find((t) => t.tid === process.pid)!.nice).toBe(0);
   });
 
   test('cancellation and divergence stop training with their errors', async () => {
