@@ -6,6 +6,14 @@
     "defines": ["NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS"]
   },
   "targets": [
+    # I-AutoRec kernel, portable variant (src/native/autorec.cc).
+    {
+      "target_name": "autorec_kernel_generic",
+      "type": "static_library",
+      "sources": ["src/native/autorec.cc"],
+      "defines": ["KERNEL_NS=k_generic"],
+      "cflags_cc": ["-fPIC"]
+    },
     {
       "target_name": "nnmf_kernel_generic",
       "type": "static_library",
@@ -19,6 +27,10 @@
       "cflags_cc": ["-fno-math-errno"],
       "dependencies": ["nnmf_kernel_generic"],
       "conditions": [
+        # I-AutoRec kernel variants, linked like the NNMF kernel's.
+        ["target_arch=='x64'",
+         {"dependencies": ["autorec_kernel_avx512", "autorec_kernel_avx2", "autorec_kernel_generic"]},
+         {"dependencies": ["autorec_kernel_generic"]}],
         ["target_arch=='x64'", {
           "dependencies": ["nnmf_kernel_avx512", "nnmf_kernel_avx2"],
           "defines": ["NNMF_X86_VARIANTS"]
@@ -27,6 +39,25 @@
     }
   ],
   "conditions": [
+    # I-AutoRec kernel (src/native/autorec.cc): the same three variants as the NNMF kernel.
+    ["target_arch=='x64'", {
+      "targets": [
+        {
+          "target_name": "autorec_kernel_avx512",
+          "type": "static_library",
+          "sources": ["src/native/autorec.cc"],
+          "defines": ["KERNEL_NS=k_avx512"],
+          "cflags_cc": ["-mavx512f", "-mavx2", "-mfma", "-mprefer-vector-width=256", "-fPIC"]
+        },
+        {
+          "target_name": "autorec_kernel_avx2",
+          "type": "static_library",
+          "sources": ["src/native/autorec.cc"],
+          "defines": ["KERNEL_NS=k_avx2"],
+          "cflags_cc": ["-mavx2", "-mfma", "-fPIC"]
+        }
+      ]
+    }],
     ["target_arch=='x64'", {
       "targets": [
         {

@@ -6,8 +6,8 @@ import { resolveParams, type TrainParams } from '../src/engine/params';
 import { Rng, range } from '../src/engine/rng';
 import { initParams, netLayout, type ModelParams } from '../src/engine/state';
 import { TfjsEngine } from '../src/engine/tfjs-engine';
-import { syntheticDataset } from './helpers/synthetic';
 import { relErr } from './helpers/compare';
+import { syntheticDataset } from './helpers/synthetic';
 
 const ds = syntheticDataset(40, 30, 12);
 const dims = { nUsers: ds.userIds.length, nItems: ds.itemIds.length, d: 10, dp: 60, h1: 50, h2: 50, h3: 50, useBias: true };

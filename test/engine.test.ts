@@ -18,6 +18,7 @@ import { Ensemble, IDENTITY_BLEND } from '../src/engine/ensemble';
 import { memberKinds } from '../src/engine/kinds';
 import { NnmfMember } from '../src/engine/nnmf-member';
 import { syntheticDataset } from './helpers/synthetic';
+import { threadNices } from './helpers/threads';
 
 const scale = { min: 1, max: 5 };
 const ds = syntheticDataset(120, 80, 25);
@@ -179,15 +180,7 @@ describe('native engine specifics', () => {
 
   const linuxOnly = process.platform === 'linux' ? test : test.skip;
   linuxOnly('epochs run on threads at a lower priority than the JavaScript thread', async () => {
-    // Nice value of every thread of this process (field 19 of /proc/self/task/TID/stat); epoch threads may end mid-read.
-    const nices = () =>
-      fs.readdirSync('/proc/self/task').flatMap((tid) => {
-        try {
-          return [{ tid: Number(tid), nice: Number(fs.readFileSync(`/proc/self/task/${tid}/stat`, 'utf8').split(') ')[1].split(' ')[16]) }];
-        } catch {
-          return [];
-        }
-      });
+    const nices = threadNices;
     const before = new Set(nices().filter((t) => t.nice !== 0).map((t) => t.tid));
     const seen: number[] = [];
     const poll = setInterval(() => seen.push(...nices().filter((t) => !before.has(t.tid)).map((t) => t.nice)), 0);

@@ -1,3 +1,4 @@
+import { autorecKind } from './autorec';
 import type { Engine } from './engine';
 import type { MemberKind, MemberKindName } from './member';
 import { mfKind } from './mf';
@@ -16,6 +17,7 @@ export function memberKinds(engine: Engine): KindRegistry {
   kinds.set('nnmf', nnmfKind(engine) as unknown as MemberKind<object>);
   if (loadNative()) {
     kinds.set('mf', mfKind as unknown as MemberKind<object>);
+    kinds.set('autorec', autorecKind as unknown as MemberKind<object>);
   }
   return kinds;
 }

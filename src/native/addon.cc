@@ -8,12 +8,16 @@
 #include <string>
 #include <vector>
 
+#include "autorec.h"
 #include "kernel.h"
 
 // Biased matrix factorisation (mf.h, mf.cc, mf_binding.inc).
 #include "mf.h"
 
 #include <exception>
+#include <functional>
+#include <memory>
+#include <type_traits>
 #include <thread>
 #ifdef __linux__
 #include <sys/resource.h>
@@ -186,6 +190,24 @@ void lowerThisThreadsPriority() {
 #endif
 }
 
+// Runs body on a thread of its own at a lower scheduling priority (threads it starts inherit
+// it), so that on a busy machine the request-serving thread wins the CPU. A libuv pool thread
+// is not reniced itself: an unprivileged process could not raise it back. False when body threw.
+template <typename F>
+bool runAtTrainingPriority(F body) {
+  bool ok = true;
+  std::thread t([&] {
+    try {
+      lowerThisThreadsPriority();
+      body();
+    } catch (...) {
+      ok = false;
+    }
+  });
+  t.join();
+  return ok;
+}
+
 // Runs on a libuv pool thread, then settles a promise; holds the JS arrays it reads or writes
 // until then, so that the garbage collector cannot free them under the worker.
 class PromiseWorker : public Napi::AsyncWorker {
@@ -220,21 +242,8 @@ class EpochWorker : public PromiseWorker {
  public:
   EpochWorker(Napi::Env env, Model m, Data d, Opts o, std::vector<Napi::Reference<Napi::Value>> keep)
       : PromiseWorker(env, std::move(keep)), m_(m), d_(d), o_(o) {}
-  // The epoch runs on a thread of its own at a lower scheduling priority (threads it starts
-  // inherit it), so that on a busy machine the request-serving thread wins the CPU. A libuv
-  // pool thread is not reniced itself: an unprivileged process could not raise it back.
   void Execute() override {
-    std::exception_ptr failure;
-    std::thread t([&] {
-      try {
-        lowerThisThreadsPriority();
-        res_ = variant().trainEpoch(m_, d_, o_);
-      } catch (...) {
-        failure = std::current_exception();
-      }
-    });
-    t.join();
-    if (failure) SetError("training epoch failed");
+    if (!runAtTrainingPriority([&] { res_ = variant().trainEpoch(m_, d_, o_); })) SetError("training epoch failed");
   }
 
  protected:
@@ -326,6 +335,74 @@ Napi::Value LossAndGrad(const Napi::CallbackInfo& info) {
 
 size_t countArg(const Napi::Value& v, size_t max) { return (size_t)integerValue(v, "count", 0, (double)max); }
 
+using Keep = std::vector<Napi::Reference<Napi::Value>>;
+
+// The arguments of a serving model's score(users: Int32Array, items: Int32Array, count, out: Float32Array).
+struct PairsArgs {
+  const int32_t *u, *i;
+  size_t n;
+  float* out;
+};
+
+PairsArgs scoreArgs(const Napi::CallbackInfo& info, int nUsers, int nItems) {
+  if (info.Length() < 4) throw Error("score(users: Int32Array, items: Int32Array, count: number, out: Float32Array)");
+  napi_env env = info.Env();
+  size_t nu, ni, no;
+  PairsArgs a{};
+  a.u = typedArray<int32_t>(env, info[0], napi_int32_array, &nu, "users");
+  a.i = typedArray<int32_t>(env, info[1], napi_int32_array, &ni, "items");
+  a.out = typedArray<float>(env, info[3], napi_float32_array, &no, "out");
+  a.n = countArg(info[2], std::min(nu, std::min(ni, no)));
+  checkIndices(a.u, a.n, nUsers, "user");
+  checkIndices(a.i, a.n, nItems, "item");
+  return a;
+}
+
+// The arguments of scoreUser(user, items: Int32Array, count, out: Float32Array) and of
+// scoreAll(user, out: Float32Array) (items null: every item in model order), and what the
+// worker must keep referenced: the serving object and the arrays.
+struct UserArgs {
+  int32_t u;
+  const int32_t* items;
+  size_t n;
+  float* out;
+  Keep keep;
+};
+
+int32_t userArg(const Napi::Value& v, int nUsers) { return (int32_t)integerValue(v, "user index", 0, nUsers - 1); }
+
+Keep keepAlive(const Napi::CallbackInfo& info, std::initializer_list<Napi::Value> arrays) {
+  Keep keep;
+  keep.push_back(Napi::Persistent(info.This()));
+  for (const auto& a : arrays) keep.push_back(Napi::Persistent(a));
+  return keep;
+}
+
+UserArgs scoreUserArgs(const Napi::CallbackInfo& info, int nUsers, int nItems) {
+  if (info.Length() < 4) throw Error("scoreUser(user: number, items: Int32Array, count: number, out: Float32Array)");
+  UserArgs a{};
+  a.u = userArg(info[0], nUsers);
+  size_t ni, no;
+  a.items = typedArray<int32_t>(info.Env(), info[1], napi_int32_array, &ni, "items");
+  a.out = typedArray<float>(info.Env(), info[3], napi_float32_array, &no, "out");
+  a.n = countArg(info[2], std::min(ni, no));
+  checkIndices(a.items, a.n, nItems, "item");
+  a.keep = keepAlive(info, {info[1], info[3]});
+  return a;
+}
+
+UserArgs scoreAllArgs(const Napi::CallbackInfo& info, int nUsers, int nItems) {
+  if (info.Length() < 2) throw Error("scoreAll(user: number, out: Float32Array)");
+  UserArgs a{};
+  a.u = userArg(info[0], nUsers);
+  size_t no;
+  a.out = typedArray<float>(info.Env(), info[1], napi_float32_array, &no, "out");
+  if (no < (size_t)nItems) throw Error("out is shorter than the number of items");
+  a.n = (size_t)nItems;
+  a.keep = keepAlive(info, {info[1]});
+  return a;
+}
+
 // Scores one user against a list of items (items == nullptr: the whole catalogue) on a libuv
 // pool thread, so that long lists leave the JavaScript thread free and several requests use
 // several cores.
@@ -372,16 +449,8 @@ class ServingModel : public Napi::ObjectWrap<ServingModel> {
   Napi::Value Score(const Napi::CallbackInfo& info) {
     return guard(info, [&]() -> Napi::Value {
       if (!prepared_) throw Error("model was not prepared");
-      if (info.Length() < 4) throw Error("score(users: Int32Array, items: Int32Array, count: number, out: Float32Array)");
-      napi_env env = info.Env();
-      size_t nu, ni, no;
-      const int32_t* u = typedArray<int32_t>(env, info[0], napi_int32_array, &nu, "users");
-      const int32_t* i = typedArray<int32_t>(env, info[1], napi_int32_array, &ni, "items");
-      float* out = typedArray<float>(env, info[3], napi_float32_array, &no, "out");
-      const size_t n = countArg(info[2], std::min(nu, std::min(ni, no)));
-      checkIndices(u, n, m_.nUsers, "user");
-      checkIndices(i, n, m_.nItems, "item");
-      variant().predictPrepared(m_, prepared_, u, i, (int64_t)n, out);
+      const PairsArgs a = scoreArgs(info, m_.nUsers, m_.nItems);
+      variant().predictPrepared(m_, prepared_, a.u, a.i, (int64_t)a.n, a.out);
       return info.Env().Undefined();
     });
   }
@@ -390,15 +459,7 @@ class ServingModel : public Napi::ObjectWrap<ServingModel> {
   Napi::Value ScoreUser(const Napi::CallbackInfo& info) {
     return guard(info, [&]() -> Napi::Value {
       if (!prepared_) throw Error("model was not prepared");
-      if (info.Length() < 4) throw Error("scoreUser(user: number, items: Int32Array, count: number, out: Float32Array)");
-      const int32_t u = userArg(info[0]);
-      napi_env env = info.Env();
-      size_t ni, no;
-      const int32_t* items = typedArray<int32_t>(env, info[1], napi_int32_array, &ni, "items");
-      float* out = typedArray<float>(env, info[3], napi_float32_array, &no, "out");
-      const size_t n = countArg(info[2], std::min(ni, no));
-      checkIndices(items, n, m_.nItems, "item");
-      return queue(info, u, items, n, out, {info[1], info[3]});
+      return queue(info, scoreUserArgs(info, m_.nUsers, m_.nItems));
     });
   }
 
@@ -406,24 +467,13 @@ class ServingModel : public Napi::ObjectWrap<ServingModel> {
   Napi::Value ScoreAll(const Napi::CallbackInfo& info) {
     return guard(info, [&]() -> Napi::Value {
       if (!prepared_) throw Error("model was not prepared");
-      if (info.Length() < 2) throw Error("scoreAll(user: number, out: Float32Array)");
-      const int32_t u = userArg(info[0]);
-      size_t no;
-      float* out = typedArray<float>(info.Env(), info[1], napi_float32_array, &no, "out");
-      if (no < (size_t)m_.nItems) throw Error("out is shorter than the number of items");
-      return queue(info, u, nullptr, (size_t)m_.nItems, out, {info[1]});
+      return queue(info, scoreAllArgs(info, m_.nUsers, m_.nItems));
     });
   }
 
-  int32_t userArg(const Napi::Value& v) const { return (int32_t)integerValue(v, "user index", 0, m_.nUsers - 1); }
-
-  Napi::Value queue(const Napi::CallbackInfo& info, int32_t u, const int32_t* items, size_t n, float* out,
-                    std::initializer_list<Napi::Value> arrays) {
-    // The model object and the arrays stay referenced until the worker is done with them.
-    std::vector<Napi::Reference<Napi::Value>> keep;
-    keep.push_back(Napi::Persistent(Value().As<Napi::Value>()));
-    for (const auto& a : arrays) keep.push_back(Napi::Persistent(a));
-    return (new ScoreUserWorker(info.Env(), m_, prepared_, u, items, n, out, std::move(keep)))->Start();
+  // The model object and the arrays stay referenced until the worker is done with them.
+  Napi::Value queue(const Napi::CallbackInfo& info, UserArgs a) {
+    return (new ScoreUserWorker(info.Env(), m_, prepared_, a.u, a.items, a.n, a.out, std::move(a.keep)))->Start();
   }
 
   Model m_{};
@@ -433,6 +483,295 @@ class ServingModel : public Napi::ObjectWrap<ServingModel> {
 
 // Biased matrix factorisation: its bindings use the checks and workers above.
 #include "mf_binding.inc"
+// ---- I-AutoRec (src/native/autorec.cc) ------------------------------------------------------
+
+struct AutorecVariant {
+  Result (*trainEpoch)(const autorec::Params&, const autorec::Slots&, const autorec::Ratings&, const int32_t*, int64_t,
+                       autorec::Opts&);
+  double (*lossAndGrad)(const autorec::Params&, const autorec::Ratings&, const int32_t*, int64_t, float,
+                        const autorec::Grads&);
+  void (*codes)(const autorec::Params&, const autorec::Ratings&, float*);
+  void (*predict)(const autorec::Served&, const int32_t*, const int32_t*, int64_t, float*);
+  void* (*prepare)(const autorec::Served&);
+  void (*release)(void*);
+  void (*scorePairs)(const void*, const int32_t*, const int32_t*, int64_t, float*);
+  void (*scoreUser)(const void*, int32_t, const int32_t*, int64_t, float*);
+};
+
+#define AUTOREC_VARIANT(NS)                                                                                   \
+  AutorecVariant {                                                                                            \
+    autorec::NS::trainEpoch, autorec::NS::lossAndGrad, autorec::NS::codes, autorec::NS::predict,             \
+        autorec::NS::prepare, autorec::NS::release, autorec::NS::scorePairs, autorec::NS::scoreUser           \
+  }
+
+// The instruction set the NNMF kernel runs on (NNMF_KERNEL forces both).
+const AutorecVariant& autorecVariant() {
+  static const AutorecVariant v = [] {
+#ifdef NNMF_X86_VARIANTS
+    if (std::strcmp(variant().name, "avx512") == 0) return AUTOREC_VARIANT(k_avx512);
+    if (std::strcmp(variant().name, "avx2") == 0) return AUTOREC_VARIANT(k_avx2);
+#endif
+    return AUTOREC_VARIANT(k_generic);
+  }();
+  return v;
+}
+
+template <typename T>
+using TypeOf = std::integral_constant<napi_typedarray_type, std::is_same<T, float>::value ? napi_float32_array
+                                                                                          : napi_int32_array>;
+template <typename T>
+T* prop(const Napi::Object& o, const char* key, size_t length, Keep* keep) {
+  return arrayProp<T, TypeOf<T>::value>(o, key, length, keep);
+}
+
+// Shapes of a model: counts no larger than the arrays a typed array can hold.
+void readShape(const Napi::Object& o, int* nUsers, int* nItems, int* hidden) {
+  *nUsers = intProp(o, "nUsers", 1, 1 << 30);
+  *nItems = intProp(o, "nItems", 1, 1 << 30);
+  *hidden = intProp(o, "hidden", 1, 4096);
+}
+
+autorec::Params readAutorecParams(const Napi::Object& o, Keep* keep) {
+  autorec::Params p{};
+  readShape(o, &p.nUsers, &p.nItems, &p.hidden);
+  const size_t rows = (size_t)p.nUsers * p.hidden;
+  p.W = prop<float>(o, "W", rows, keep);
+  p.b = prop<float>(o, "b", p.hidden, keep);
+  p.V = prop<float>(o, "V", rows, keep);
+  p.c = prop<float>(o, "c", p.nUsers, keep);
+  return p;
+}
+
+autorec::Slots readAutorecSlots(const Napi::Object& o, const autorec::Params& p, Keep* keep) {
+  const size_t rows = (size_t)p.nUsers * p.hidden;
+  return {prop<float>(o, "mW", rows, keep), prop<float>(o, "vW", rows, keep),
+          prop<float>(o, "mb", p.hidden, keep), prop<float>(o, "vb", p.hidden, keep),
+          prop<float>(o, "mV", rows, keep), prop<float>(o, "vV", rows, keep),
+          prop<float>(o, "mc", p.nUsers, keep), prop<float>(o, "vc", p.nUsers, keep)};
+}
+
+// Ratings by item: start (nItems + 1 offsets, from 0, never decreasing, ending at the number of
+// ratings), users (indexes in range) and ratings (finite).
+autorec::Ratings readItemRatings(const Napi::Object& o, int nUsers, int nItems, Keep* keep) {
+  autorec::Ratings r{};
+  const size_t n = lengthOf(o, "users");
+  r.start = prop<int32_t>(o, "start", (size_t)nItems + 1, keep);
+  r.users = prop<int32_t>(o, "users", n, keep);
+  r.ratings = prop<float>(o, "ratings", n, keep);
+  if (r.start[0] != 0 || (size_t)r.start[nItems] != n) throw Error("start must run from 0 to the number of ratings");
+  for (int i = 0; i < nItems; i++)
+    if (r.start[i + 1] < r.start[i]) throw Error("start must not decrease");
+  checkIndices(r.users, n, nUsers, "user");
+  for (size_t k = 0; k < n; k++)
+    if (!std::isfinite(r.ratings[k])) throw Error("rating is not finite at " + std::to_string(k));
+  return r;
+}
+
+// The items to visit (data.order), each an item index.
+const int32_t* readOrder(const Napi::Object& o, int nItems, int64_t* n, Keep* keep) {
+  *n = (int64_t)lengthOf(o, "order");
+  const int32_t* order = prop<int32_t>(o, "order", (size_t)*n, keep);
+  checkIndices(order, (size_t)*n, nItems, "item");
+  return order;
+}
+
+autorec::Served readServed(const Napi::Object& o, Keep* keep) {
+  autorec::Served s{};
+  readShape(o, &s.nUsers, &s.nItems, &s.hidden);
+  s.V = prop<float>(o, "V", (size_t)s.nUsers * s.hidden, keep);
+  s.c = prop<float>(o, "c", s.nUsers, keep);
+  s.codes = prop<float>(o, "codes", (size_t)s.nItems * s.hidden, keep);
+  return s;
+}
+
+Napi::Object objectArg(const Napi::CallbackInfo& info, size_t k, const char* usage) {
+  if (info.Length() <= k || !info[k].IsObject()) throw Error(usage);
+  return info[k].As<Napi::Object>();
+}
+
+// Runs a task on a libuv pool thread and settles the promise with what `settle` builds then.
+class TaskWorker : public PromiseWorker {
+ public:
+  TaskWorker(Napi::Env env, Keep keep, std::function<bool()> task, std::function<Napi::Value(Napi::Env)> settle)
+      : PromiseWorker(env, std::move(keep)), task_(std::move(task)), settle_(std::move(settle)) {}
+  void Execute() override {
+    if (!task_()) SetError("native task failed");
+  }
+
+ protected:
+  Napi::Value Settled(Napi::Env env) override { return settle_(env); }
+
+ private:
+  std::function<bool()> task_;
+  std::function<Napi::Value(Napi::Env)> settle_;
+};
+
+// autorecTrainEpoch(model, data, options): one pass over data.order in steps of batchSize items;
+// options.codes, when given, receives every item's code after the epoch (off this thread too).
+Napi::Value AutorecTrainEpoch(const Napi::CallbackInfo& info) {
+  return guard(info, [&]() -> Napi::Value {
+    const char* usage = "autorecTrainEpoch(model, data, options)";
+    auto mo = objectArg(info, 0, usage), dob = objectArg(info, 1, usage), oo = objectArg(info, 2, usage);
+    Keep keep;
+    const autorec::Params p = readAutorecParams(mo, &keep);
+    const autorec::Slots s = readAutorecSlots(mo, p, &keep);
+    const autorec::Ratings r = readItemRatings(dob, p.nUsers, p.nItems, &keep);
+    int64_t n;
+    const int32_t* order = readOrder(dob, p.nItems, &n, &keep);
+    auto o = std::make_shared<autorec::Opts>();
+    o->batchSize = intProp(oo, "batchSize", 1, 1 << 24);
+    o->lr = (float)numProp(oo, "lr", 1e-3);
+    o->beta1 = (float)numProp(oo, "beta1", 0.9);
+    o->beta2 = (float)numProp(oo, "beta2", 0.999);
+    o->eps = (float)numProp(oo, "eps", 1e-8);
+    o->lambda = (float)numProp(oo, "lambda", 0);
+    if (o->lambda < 0) throw Error("lambda must not be negative");
+    o->step = (int64_t)integerValue(oo.Get("step"), "step", 0, 9e15);
+    o->threads = intProp(oo, "threads", 1, 64);
+    o->cancel = arrayProp<int32_t, napi_int32_array>(oo, "cancel", 1, &keep, true);
+    o->codes = arrayProp<float, napi_float32_array>(oo, "codes", (size_t)p.nItems * p.hidden, &keep, true);
+    auto res = std::make_shared<Result>();
+    auto task = [=] { return runAtTrainingPriority([&] { *res = autorecVariant().trainEpoch(p, s, r, order, n, *o); }); };
+    auto settle = [=](Napi::Env env) -> Napi::Value {
+      auto out = Napi::Object::New(env);
+      out.Set("sse", res->sse);
+      out.Set("count", (double)res->count);
+      out.Set("step", (double)o->step);
+      out.Set("cancelled", res->cancelled);
+      return out;
+    };
+    return (new TaskWorker(info.Env(), std::move(keep), task, settle))->Start();
+  });
+}
+
+// autorecLossAndGrad(model, data, lambda): the loss of one pass over data.order with its whole
+// penalty, and its gradient.
+Napi::Value AutorecLossAndGrad(const Napi::CallbackInfo& info) {
+  return guard(info, [&]() -> Napi::Value {
+    const char* usage = "autorecLossAndGrad(model, data, lambda)";
+    const autorec::Params p = readAutorecParams(objectArg(info, 0, usage), nullptr);
+    auto dob = objectArg(info, 1, usage);
+    const autorec::Ratings r = readItemRatings(dob, p.nUsers, p.nItems, nullptr);
+    int64_t n;
+    const int32_t* order = readOrder(dob, p.nItems, &n, nullptr);
+    if (info.Length() < 3 || !info[2].IsNumber()) throw Error(usage);
+    const double lambda = info[2].As<Napi::Number>().DoubleValue();
+    if (!(lambda >= 0 && std::isfinite(lambda))) throw Error("lambda must be a finite number, not negative");
+    auto env = info.Env();
+    const size_t rows = (size_t)p.nUsers * p.hidden;
+    auto gW = Napi::Float32Array::New(env, rows), gV = Napi::Float32Array::New(env, rows);
+    auto gb = Napi::Float32Array::New(env, p.hidden), gc = Napi::Float32Array::New(env, p.nUsers);
+    const double loss =
+        autorecVariant().lossAndGrad(p, r, order, n, (float)lambda, {gW.Data(), gb.Data(), gV.Data(), gc.Data()});
+    auto out = Napi::Object::New(env);
+    out.Set("loss", loss);
+    out.Set("gW", gW);
+    out.Set("gb", gb);
+    out.Set("gV", gV);
+    out.Set("gc", gc);
+    return out;
+  });
+}
+
+// autorecCodes(model, ratings): h_i of every item from its ratings, nItems × hidden.
+Napi::Value AutorecCodes(const Napi::CallbackInfo& info) {
+  return guard(info, [&]() -> Napi::Value {
+    const char* usage = "autorecCodes(model, ratings)";
+    const autorec::Params p = readAutorecParams(objectArg(info, 0, usage), nullptr);
+    const autorec::Ratings r = readItemRatings(objectArg(info, 1, usage), p.nUsers, p.nItems, nullptr);
+    auto out = Napi::Float32Array::New(info.Env(), (size_t)p.nItems * p.hidden);
+    autorecVariant().codes(p, r, out.Data());
+    return out;
+  });
+}
+
+// Two index arrays of one length, every index in range.
+size_t readPairs(const Napi::CallbackInfo& info, size_t k, int nUsers, int nItems, const int32_t** u,
+                 const int32_t** i) {
+  if (info.Length() < k + 2) throw Error("users: Int32Array and items: Int32Array expected");
+  size_t n, ni;
+  *u = typedArray<int32_t>(info.Env(), info[k], napi_int32_array, &n, "users");
+  *i = typedArray<int32_t>(info.Env(), info[k + 1], napi_int32_array, &ni, "items");
+  if (ni != n) throw Error("users and items differ in length");
+  checkIndices(*u, n, nUsers, "user");
+  checkIndices(*i, n, nItems, "item");
+  return n;
+}
+
+// autorecPredict(served, users, items): V[u]·codes[i] + c[u] for each pair.
+Napi::Value AutorecPredict(const Napi::CallbackInfo& info) {
+  return guard(info, [&]() -> Napi::Value {
+    const autorec::Served s = readServed(objectArg(info, 0, "autorecPredict(served, users, items)"), nullptr);
+    const int32_t *u, *i;
+    const size_t n = readPairs(info, 1, s.nUsers, s.nItems, &u, &i);
+    auto out = Napi::Float32Array::New(info.Env(), n);
+    autorecVariant().predict(s, u, i, (int64_t)n, out.Data());
+    return out;
+  });
+}
+
+// An AutoRec model prepared for serving: its own padded copy of the decoder and item codes.
+class AutorecServing : public Napi::ObjectWrap<AutorecServing> {
+ public:
+  static Napi::Function Define(Napi::Env env) {
+    return DefineClass(env, "AutorecServing",
+                       {InstanceMethod("score", &AutorecServing::Score),
+                        InstanceMethod("scoreUser", &AutorecServing::ScoreUser),
+                        InstanceMethod("scoreAll", &AutorecServing::ScoreAll)});
+  }
+  explicit AutorecServing(const Napi::CallbackInfo& info) : Napi::ObjectWrap<AutorecServing>(info) {
+    try {
+      const autorec::Served s = readServed(objectArg(info, 0, "new AutorecServing(served)"), nullptr);
+      nUsers_ = s.nUsers;
+      nItems_ = s.nItems;
+      prepared_ = autorecVariant().prepare(s);
+    } catch (const Error& e) {
+      Napi::TypeError::New(info.Env(), e.msg).ThrowAsJavaScriptException();
+    }
+  }
+  ~AutorecServing() override {
+    if (prepared_) autorecVariant().release(prepared_);
+  }
+
+ private:
+  Napi::Value Score(const Napi::CallbackInfo& info) {
+    return guard(info, [&]() -> Napi::Value {
+      if (!prepared_) throw Error("model was not prepared");
+      const PairsArgs a = scoreArgs(info, nUsers_, nItems_);
+      autorecVariant().scorePairs(prepared_, a.u, a.i, (int64_t)a.n, a.out);
+      return info.Env().Undefined();
+    });
+  }
+
+  Napi::Value ScoreUser(const Napi::CallbackInfo& info) {
+    return guard(info, [&]() -> Napi::Value {
+      if (!prepared_) throw Error("model was not prepared");
+      return queue(info, scoreUserArgs(info, nUsers_, nItems_));
+    });
+  }
+
+  Napi::Value ScoreAll(const Napi::CallbackInfo& info) {
+    return guard(info, [&]() -> Napi::Value {
+      if (!prepared_) throw Error("model was not prepared");
+      return queue(info, scoreAllArgs(info, nUsers_, nItems_));
+    });
+  }
+
+  // Scores on a libuv pool thread; this object and the arrays stay referenced until it is done.
+  Napi::Value queue(const Napi::CallbackInfo& info, UserArgs a) {
+    const void* prepared = prepared_;
+    auto task = [prepared, u = a.u, items = a.items, n = a.n, out = a.out] {
+      autorecVariant().scoreUser(prepared, u, items, (int64_t)n, out);
+      return true;
+    };
+    return (new TaskWorker(info.Env(), std::move(a.keep), task, [](Napi::Env env) { return env.Undefined(); }))->Start();
+  }
+
+  int nUsers_ = 0, nItems_ = 0;
+  void* prepared_ = nullptr;
+};
+
+// ---- end of I-AutoRec -----------------------------------------------------------------------
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("ServingModel", ServingModel::Define(env));
@@ -442,6 +781,12 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("kernel", Napi::String::New(env, variant().name));
   // Biased matrix factorisation.
   initMf(env, exports);
+  // I-AutoRec
+  exports.Set("AutorecServing", AutorecServing::Define(env));
+  exports.Set("autorecTrainEpoch", Napi::Function::New(env, AutorecTrainEpoch));
+  exports.Set("autorecLossAndGrad", Napi::Function::New(env, AutorecLossAndGrad));
+  exports.Set("autorecCodes", Napi::Function::New(env, AutorecCodes));
+  exports.Set("autorecPredict", Napi::Function::New(env, AutorecPredict));
   return exports;
 }
 
