@@ -5,6 +5,7 @@ import { randomSplit, type Dataset } from '../src/engine/dataset';
 import { mfKind, MfMember, type MfParams } from '../src/engine/mf';
 import { initMfParams, zeroMfState } from '../src/engine/mf/model';
 import { loadMfAddon } from '../src/engine/mf/native';
+import { portableScore, portableServing } from '../src/engine/mf/portable';
 import { mfLossAndGradReference, type MfRatings } from '../src/engine/mf/reference';
 import { nativeLoadError } from '../src/engine/native';
 import { ParamError } from '../src/engine/params';
@@ -209,6 +210,24 @@ withAddon(`mf training, serving and checkpoints${why}`, () => {
     net.score(Int32Array.of(7, 7, 7), Int32Array.of(0, 1, 2), 3, out);
     expect(Array.from(out)).toEqual(Array.from(direct.subarray(0, 3)));
     expect(Math.max(...direct) - Math.min(...direct)).toBeGreaterThan(0.1);
+  });
+
+  test('the TypeScript scorer (used without the kernel) agrees with the native one and checks indexes', async () => {
+    const m = trained.member as MfMember;
+    const s = gather(range(ds.r.length));
+    const native = m.predict(s.u, s.i);
+    expect(relErr(portableScore(m.params, s.u, s.i, s.u.length, new Float32Array(s.u.length)), native)).toBeLessThan(1e-6);
+    const net = portableServing(m.params);
+    const all = new Float32Array(dims.nItems);
+    await net.scoreAll(7, all);
+    const nativeAll = new Float32Array(dims.nItems);
+    await m.prepare().scoreAll(7, nativeAll);
+    expect(relErr(all, nativeAll)).toBeLessThan(1e-6);
+    const some = new Float32Array(2);
+    await net.scoreUser(7, Int32Array.of(3, 1), 2, some);
+    expect(Array.from(some)).toEqual([all[3], all[1]]);
+    await expect(net.scoreAll(dims.nUsers, all)).rejects.toThrow(/user index out of range/);
+    expect(() => net.score(Int32Array.of(0), Int32Array.of(-1), 1, some)).toThrow(/item index out of range/);
   });
 
   test('the item embedding is q_i without the bias', () => {

@@ -2,7 +2,8 @@ import type { ServingNet } from '../engine';
 import type { MemberDims, TrainedMember } from '../member';
 import { Rng } from '../rng';
 import { saveMfLayers } from './layers';
-import { requireMfAddon } from './native';
+import { loadMfAddon } from './native';
+import { portableScore, portableServing } from './portable';
 import type { MfSettings } from './params';
 
 /**
@@ -66,11 +67,16 @@ export class MfMember implements TrainedMember {
   }
 
   predict(u: Int32Array, i: Int32Array): Float32Array {
-    return requireMfAddon().mfPredict(this.params, u, i);
+    const addon = loadMfAddon();
+    if (addon) return addon.mfPredict(this.params, u, i);
+    if (u.length !== i.length) throw new TypeError('users and items differ in length');
+    return portableScore(this.params, u, i, u.length, new Float32Array(u.length));
   }
 
+  /** The native scorer, or without the kernel a TypeScript one (a checkpoint serves anywhere). */
   prepare(): ServingNet {
-    return new (requireMfAddon().MfServingModel)(this.params);
+    const addon = loadMfAddon();
+    return addon ? new addon.MfServingModel(this.params) : portableServing(this.params);
   }
 
   /** q_i alone: the bias says how well an item is rated, not what it is like, so it stays out of the similarity. */
