@@ -39,7 +39,12 @@ describe('training jobs and serving, end to end over HTTP', () => {
     expect(first.status).toBe('succeeded');
     expect(first.modelId).toMatch(/^mdl_/);
     expect(first.progress.epoch).toBeGreaterThan(0);
-    expect(first.progress.history.length).toBe(first.progress.epoch);
+    // The default ensemble: every member's epochs, one after the other, and its report.
+    const members = first.progress.members as { kind: string; epochs: number }[];
+    expect(members.map((m) => m.kind).sort()).toEqual(['autorec', 'mf', 'nnmf']);
+    expect(first.progress.history.length).toBe(members.reduce((s, m) => s + m.epochs, 0));
+    expect(Object.keys(first.report.members).sort()).toEqual(['autorec', 'mf', 'nnmf']);
+    expect(first.report.blend.rmse).toBeLessThan(first.report.baselines.globalMean.rmse);
     expect(first.decision).toMatchObject({ activated: true, reason: 'no active model' });
     const model = (await app.inject({ url: `/models/${first.modelId}` })).json();
     expect(model.active).toBe(true);
