@@ -10,6 +10,12 @@ export interface Config {
   ratingMax: number;
   bodyLimitBytes: number;
   importLimitBytes: number;
+  /** Whole-request receive limit (Node's requestTimeout). */
+  requestTimeoutMs: number;
+  /** Longest pause between two pieces of a request body. */
+  bodyTimeoutMs: number;
+  /** Most bytes of an oversized or refused body read and dropped so the client receives the answer. */
+  bodyDiscardBytes: number;
   maxBatch: number;
   engine: 'auto' | 'native' | 'tfjs';
   engineThreads: number;
@@ -71,6 +77,14 @@ function byteSize(env: Env, name: string, def: number): number {
   return Number(m[1]) * mult;
 }
 
+function durationVar(env: Env, name: string, def: number, min: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return def;
+  const v = parseDuration(raw);
+  if (v === null || v < min) throw new ConfigError(name, `expected a duration of at least ${min} ms such as 30s or 10m, got "${raw}"`);
+  return v;
+}
+
 export function loadConfig(env: Env = process.env): Config {
   const ratingMin = numVar(env, 'RATING_MIN', 1);
   const ratingMax = numVar(env, 'RATING_MAX', 5);
@@ -96,6 +110,9 @@ export function loadConfig(env: Env = process.env): Config {
     ratingMax,
     bodyLimitBytes: byteSize(env, 'BODY_LIMIT', 4 * 1024 * 1024),
     importLimitBytes: byteSize(env, 'IMPORT_LIMIT', 512 * 1024 * 1024),
+    requestTimeoutMs: durationVar(env, 'REQUEST_TIMEOUT', 15 * 60_000, 1000),
+    bodyTimeoutMs: durationVar(env, 'BODY_TIMEOUT', 30_000, 100),
+    bodyDiscardBytes: byteSize(env, 'BODY_DISCARD_LIMIT', 128 * 1024 * 1024),
     maxBatch: intVar(env, 'MAX_BATCH', 10_000, 1, 100_000),
     engine: enumVar(env, 'ENGINE', 'auto', ['auto', 'native', 'tfjs'] as const),
     engineThreads: intVar(env, 'ENGINE_THREADS', 1, 1, 64),

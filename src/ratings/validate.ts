@@ -4,6 +4,17 @@ export const ID_MAX_LENGTH = 128;
 // eslint-disable-next-line no-control-regex
 const CONTROL_CHARS = /[\u0000-\u001f\u007f-\u009f]/;
 export const ID_PATTERN = '^[^\\u0000-\\u001f\\u007f-\\u009f]+$';
+/** The JSON-schema format of IDs: well-formed Unicode (no lone UTF-16 surrogate). */
+export const ID_FORMAT = 'reco-id';
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+/**
+ * A lone surrogate cannot be encoded as UTF-8: stored, it would come back as U+FFFD and never
+ * match the ID it was stored under again.
+ */
+export function isWellFormed(value: string): boolean {
+  return !LONE_SURROGATE.test(value);
+}
 
 export interface RatingScale {
   min: number;
@@ -17,11 +28,14 @@ export interface RatingRow {
   timestamp: number | null;
 }
 
+export const ILL_FORMED = 'must be well-formed Unicode (it holds a lone UTF-16 surrogate)';
+
 export function idProblem(value: unknown, field: string): string | null {
   if (typeof value !== 'string') return `${field} must be a string`;
   if (value.length === 0) return `${field} must not be empty`;
   if (value.length > ID_MAX_LENGTH) return `${field} must be at most ${ID_MAX_LENGTH} characters`;
   if (CONTROL_CHARS.test(value)) return `${field} must not contain control characters`;
+  if (!isWellFormed(value)) return `${field} ${ILL_FORMED}`;
   return null;
 }
 

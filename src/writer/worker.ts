@@ -1,0 +1,93 @@
+/**
+ * The writer thread: the one place rating data is written in the server. It has its own
+ * SQLite connection, so a long transaction (an atomic import) holds only this thread while the
+ * request thread keeps reading through WAL.
+ */
+import { parentPort, workerData } from 'node:worker_threads';
+import { openDatabase } from '../db/open';
+import { ImportFailedError, ImportSession } from './import-session';
+import type { Reply, Request, Started, WireError, WriterData } from './protocol';
+import { spoolDir } from './spool';
+import { RatingsStore } from './store';
+import { tuneForWrites } from './tuning';
+
+const port = parentPort!;
+const data = workerData as WriterData;
+
+function wire(err: unknown): WireError {
+  if (err instanceof ImportFailedError) return { ...wire(err.cause), summary: err.summary };
+  const e = err as { message?: string; code?: unknown };
+  return { message: String(e?.message ?? err), code: typeof e?.code === 'string' ? e.code : undefined };
+}
+
+let store: RatingsStore;
+try {
+  const db = openDatabase(data.dataDir);
+  tuneForWrites(db);
+  store = new RatingsStore(db);
+  port.postMessage({ ready: true } satisfies Started);
+} catch (err) {
+  port.postMessage({ ready: false, error: wire(err) } satisfies Started);
+  process.exit(1);
+}
+
+const imports = new Map<number, ImportSession>();
+
+function session(importId: number): ImportSession {
+  const s = imports.get(importId);
+  if (!s) throw new Error(`no import ${importId} in progress`);
+  return s;
+}
+
+function handle(m: Request): unknown {
+  switch (m.op) {
+    case 'upsert':
+      return store.upsert(m.rows);
+    case 'deleteUser':
+      return store.deleteUser(m.userId);
+    case 'deleteRating':
+      return store.deleteRating(m.userId, m.itemId);
+    case 'putItem':
+      return store.putItem(m.itemId, m.title, m.attributes);
+    case 'importStart':
+      imports.set(m.importId, new ImportSession(store, { format: m.format, atomic: m.atomic, scale: data.scale, spoolDir: spoolDir(data.dataDir) }));
+      return null;
+    case 'importChunk':
+      try {
+        session(m.importId).push(m.chunk);
+      } catch (err) {
+        imports.delete(m.importId);
+        throw err;
+      }
+      return null;
+    case 'importEnd': {
+      const s = session(m.importId);
+      imports.delete(m.importId);
+      return s.finish(m.truncated);
+    }
+    case 'importAbort': {
+      const s = imports.get(m.importId);
+      imports.delete(m.importId);
+      s?.close();
+      return s ? s.summary : null;
+    }
+    case 'close':
+      // Sent last, after every reply the request thread waits for: an import still open here
+      // lost its upload, so it is closed and its spool file removed.
+      for (const s of imports.values()) s.close();
+      imports.clear();
+      store.db.close();
+      return null;
+  }
+}
+
+port.on('message', (m: Request) => {
+  let reply: Reply;
+  try {
+    reply = { id: m.id, ok: true, value: handle(m) };
+  } catch (err) {
+    reply = { id: m.id, ok: false, error: wire(err) };
+  }
+  port.postMessage(reply);
+  if (m.op === 'close') port.close();
+});
