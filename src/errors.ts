@@ -105,7 +105,8 @@ function isClientAbort(err: FastifyError, request: FastifyRequest): boolean {
 function classify(err: FastifyError): { status: number; code: string; message: string; details?: unknown } | null {
   if (err instanceof AppError) return { status: err.statusCode, code: err.code, message: err.message, details: err.details };
   if (err instanceof BodyTimeoutError) {
-    return { status: 408, code: ErrorCodes.REQUEST_TIMEOUT.code, message: `the request body stalled: ${err.message}` };
+    const summary = (err as { summary?: ImportCounts }).summary;
+    return { status: 408, code: ErrorCodes.REQUEST_TIMEOUT.code, message: `the request body stalled: ${err.message}`, details: summary && committed(summary) };
   }
   const write = err as unknown;
   if (write instanceof WriteError && (write.code === 'SQLITE_FULL' || write.code === 'ENOSPC')) {
@@ -133,7 +134,13 @@ function classify(err: FastifyError): { status: number; code: string; message: s
 }
 
 /** The counts an import committed before it stopped, for the error body's details. */
-export function committed(summary: { inserted: number; updated: number; rejected: number }) {
+interface ImportCounts {
+  inserted: number;
+  updated: number;
+  rejected: number;
+}
+
+export function committed(summary: ImportCounts): ImportCounts {
   return { inserted: summary.inserted, updated: summary.updated, rejected: summary.rejected };
 }
 

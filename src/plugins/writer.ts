@@ -1,3 +1,4 @@
+import fs from 'node:fs';
 import fp from 'fastify-plugin';
 import type { IncomingMessage } from 'node:http';
 import type { RatingScale } from '../ratings/validate';
@@ -16,6 +17,7 @@ declare module 'fastify' {
 export default fp(
   async (app, opts: { dataDir: string; scale: RatingScale }) => {
     const spools = spoolDir(opts.dataDir);
+    fs.mkdirSync(spools, { recursive: true });
     const removed = removeLeftoverSpools(spools);
     if (removed.length) app.log.warn({ files: removed }, 'removed spool files left by an interrupted import');
     const writer = await WriterClient.start({ dataDir: opts.dataDir, scale: opts.scale });

@@ -114,8 +114,8 @@ export class WriterClient {
   /**
    * Streams a body into the writer thread: bytes gathered into messages, at most IN_FLIGHT
    * unanswered, the body read no faster than the writer takes it. A body that errors, stalls
-   * past idleTimeoutMs or is cut off aborts the import (a non-atomic one keeps the batches it
-   * committed, reported on the error; an atomic one stores nothing).
+   * past idleTimeoutMs or is cut off ends the import: a non-atomic one stores every whole line
+   * received, an atomic one nothing; the error carries the counts as `summary`.
    */
   async importStream(body: Readable, req: ImportRequest): Promise<ImportOutcome> {
     const importId = this.nextImport++;
@@ -155,15 +155,20 @@ export class WriterClient {
       await send();
       await Promise.all(inFlight);
     } catch (err) {
-      // Settle what was sent before aborting, so the summary counts every committed batch.
+      // What was received still goes to the writer (a non-atomic import keeps its whole lines),
+      // and every reply is awaited before the end, so the summary counts every committed row.
+      if (!(err instanceof WriteError) && !req.atomic) await send().catch(() => undefined);
       await Promise.allSettled(inFlight);
-      const summary = await this.call('importAbort', { importId }).catch(() => null);
-      if (err instanceof WriteError) throw err;
+      if (err instanceof WriteError) {
+        await this.call('importAbort', { importId, keepLines: false }).catch(() => null);
+        throw err;
+      }
+      const summary = await this.call('importAbort', { importId, keepLines: !req.atomic }).catch((e: unknown) => (e as WriteError).summary ?? null);
       throw Object.assign(err as Error, { summary: summary ?? undefined });
     }
     if (truncated && req.atomic) {
       // An atomic import is all or nothing: cut short, it stores nothing.
-      const summary = await this.call('importAbort', { importId });
+      const summary = await this.call('importAbort', { importId, keepLines: false });
       return { summary: { ...summary!, inserted: 0, updated: 0 }, truncated };
     }
     const summary = await this.call('importEnd', { importId, truncated });

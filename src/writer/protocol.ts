@@ -23,7 +23,7 @@ export type Request =
   | { id: number; op: 'importStart'; importId: number; format: ImportFormat; atomic: boolean }
   | { id: number; op: 'importChunk'; importId: number; chunk: Uint8Array }
   | { id: number; op: 'importEnd'; importId: number; truncated: boolean }
-  | { id: number; op: 'importAbort'; importId: number }
+  | { id: number; op: 'importAbort'; importId: number; keepLines: boolean }
   | { id: number; op: 'close' };
 
 export interface Results {

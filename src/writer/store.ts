@@ -37,6 +37,7 @@ export class RatingsStore {
       bump: p("UPDATE meta SET value = value + 1 WHERE key = 'data_version'"),
       userRatings: p('SELECT item_id, rating FROM ratings WHERE user_id = ?').raw(),
       deleteUser: p('DELETE FROM users WHERE id = ?'),
+      deleteUserRatings: p('DELETE FROM ratings WHERE user_id = ?'),
       deleteRating: p('DELETE FROM ratings WHERE user_id = ? AND item_id = ? RETURNING rating').pluck(),
       upsertItem: p(`INSERT INTO items (ext_id, title, attributes, created_at) VALUES (?, ?, ?, ?)
         ON CONFLICT(ext_id) DO UPDATE SET title = excluded.title, attributes = excluded.attributes`),
@@ -113,7 +114,9 @@ export class RatingsStore {
         if (u === undefined) return false;
         const rated = this.s.userRatings.all(u) as [number, number][];
         for (const [i, rating] of rated) this.s.itemTotals.run(-1, -rating, i);
-        // ON DELETE CASCADE removes the ratings.
+        // Explicitly rather than by ON DELETE CASCADE: the writing connection runs without
+        // foreign-key checks (see tuning.ts).
+        this.s.deleteUserRatings.run(u);
         this.s.deleteUser.run(u);
         this.users.delete(userId);
         this.addCounts(-1, 0, -rated.length);

@@ -66,10 +66,14 @@ function handle(m: Request): unknown {
       return s.finish(m.truncated);
     }
     case 'importAbort': {
+      // The upload broke off. A non-atomic import keeps every whole line received, as when it is
+      // cut at the size limit; an atomic one stores nothing.
       const s = imports.get(m.importId);
       imports.delete(m.importId);
-      s?.close();
-      return s ? s.summary : null;
+      if (!s) return null;
+      if (m.keepLines) return s.finish(true);
+      s.close();
+      return s.summary;
     }
     case 'close':
       // Sent last, after every reply the request thread waits for: an import still open here
