@@ -109,6 +109,10 @@ function classify(err: FastifyError): { status: number; code: string; message: s
     return { status: 408, code: ErrorCodes.REQUEST_TIMEOUT.code, message: `the request body stalled: ${err.message}`, details: summary && committed(summary) };
   }
   const write = err as unknown;
+  if (write instanceof WriteError && write.problem) {
+    const { status, code } = ErrorCodes[write.problem.kind];
+    return { status, code, message: write.problem.message, details: write.problem.details };
+  }
   if (write instanceof WriteError && (write.code === 'SQLITE_FULL' || write.code === 'ENOSPC')) {
     const { status, code } = ErrorCodes.STORAGE_FULL;
     // An import reports the batches it committed before the disk filled; a single write stored nothing.

@@ -71,3 +71,39 @@ export function checkRatingInput(input: unknown, scale: RatingScale): { row: Rat
     },
   };
 }
+
+/** Why a batch is refused, named as in the error catalogue (src/errors.ts). */
+export type BatchProblem = {
+  kind: 'EMPTY_BODY' | 'MALFORMED_JSON' | 'VALIDATION' | 'INVALID_RATING' | 'INVALID_ID' | 'BATCH_TOO_LARGE';
+  message: string;
+  details?: unknown;
+};
+
+/** Checks the JSON text of POST /ratings: one rating or an array of them, all valid or none stored. */
+export function checkRatingBatch(text: string, scale: RatingScale, maxBatch: number): { rows: RatingRow[] } | BatchProblem {
+  if (text.trim() === '') return { kind: 'EMPTY_BODY', message: 'request body is empty' };
+  let body: unknown;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    return { kind: 'MALFORMED_JSON', message: 'request body is not valid JSON' };
+  }
+  const list = Array.isArray(body) ? body : [body];
+  if (Array.isArray(body) && body.length === 0) return { kind: 'VALIDATION', message: 'ratings array is empty' };
+  if (list.length > maxBatch) return { kind: 'BATCH_TOO_LARGE', message: `at most ${maxBatch} ratings per request, got ${list.length}` };
+  const bad: { index: number; reason: string }[] = [];
+  const rows: RatingRow[] = [];
+  list.forEach((input, index) => {
+    const r = checkRatingInput(input, scale);
+    if ('reason' in r) bad.push({ index, reason: r.reason });
+    else rows.push(r.row);
+  });
+  if (bad.length === 0) return { rows };
+  // Every bad row is listed (up to 100); the code names the one kind of problem when there is one.
+  const kind = bad.every((b) => b.reason.startsWith('rating'))
+    ? 'INVALID_RATING'
+    : bad.every((b) => b.reason.endsWith(ILL_FORMED))
+      ? 'INVALID_ID'
+      : 'VALIDATION';
+  return { kind, message: `${bad.length} of ${list.length} ratings rejected; nothing was stored`, details: bad.slice(0, 100) };
+}

@@ -1,7 +1,7 @@
 import type { Worker } from 'node:worker_threads';
 import type { Readable } from 'node:stream';
 import type { ImportFormat } from '../ratings/formats';
-import type { RatingRow } from '../ratings/validate';
+import type { BatchProblem } from '../ratings/validate';
 import type { ImportSummary } from './import-session';
 import type { Reply, Request, Results, Started, WireError, WriterData } from './protocol';
 import { nextChunk } from './body-reader';
@@ -12,10 +12,13 @@ export class WriteError extends Error {
   readonly code?: string;
   /** For an import: what had been committed when it stopped. */
   readonly summary?: ImportSummary;
+  /** Set when the request itself was at fault (a 4xx): its error kind, message and details. */
+  readonly problem?: BatchProblem;
   constructor(wire: WireError) {
     super(wire.message);
     this.code = wire.code;
     this.summary = wire.summary;
+    this.problem = wire.problem;
   }
 }
 
@@ -95,8 +98,11 @@ export class WriterClient {
     });
   }
 
-  upsert(rows: RatingRow[]) {
-    return this.call('upsert', { rows });
+  /** Parses, checks and stores the JSON text of POST /ratings in the writer thread; a bad body rejects with `problem` set. */
+  upsertJson(body: Buffer, maxBatch: number) {
+    // Copied into a buffer of its own so it can be moved, not cloned: request bodies may share a pooled buffer.
+    const own = new Uint8Array(body);
+    return this.call('upsertJson', { body: own, maxBatch }, [own.buffer as ArrayBuffer]);
   }
 
   deleteUser(userId: string) {

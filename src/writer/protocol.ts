@@ -1,5 +1,5 @@
 import type { ImportFormat } from '../ratings/formats';
-import type { RatingRow, RatingScale } from '../ratings/validate';
+import type { BatchProblem, RatingScale } from '../ratings/validate';
 import type { ImportSummary } from './import-session';
 import type { UpsertResult } from './store';
 
@@ -16,7 +16,7 @@ export interface WriterData {
  * awaits chunk replies to bound how much of an upload is in flight (backpressure).
  */
 export type Request =
-  | { id: number; op: 'upsert'; rows: RatingRow[] }
+  | { id: number; op: 'upsertJson'; body: Uint8Array; maxBatch: number }
   | { id: number; op: 'deleteUser'; userId: string }
   | { id: number; op: 'deleteRating'; userId: string; itemId: string }
   | { id: number; op: 'putItem'; itemId: string; title: string | null; attributes: Record<string, unknown> | null }
@@ -27,7 +27,7 @@ export type Request =
   | { id: number; op: 'close' };
 
 export interface Results {
-  upsert: UpsertResult;
+  upsertJson: UpsertResult;
   deleteUser: boolean;
   deleteRating: boolean;
   putItem: boolean;
@@ -43,6 +43,8 @@ export interface WireError {
   message: string;
   code?: string;
   summary?: ImportSummary;
+  /** A refused request body: the catalogue's error kind and the rows at fault. */
+  problem?: BatchProblem;
 }
 
 export type Reply = { id: number; ok: true; value: unknown } | { id: number; ok: false; error: WireError };

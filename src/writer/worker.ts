@@ -5,6 +5,7 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { openDatabase } from '../db/open';
+import { checkRatingBatch, type BatchProblem } from '../ratings/validate';
 import { ImportFailedError, ImportSession } from './import-session';
 import type { Reply, Request, Started, WireError, WriterData } from './protocol';
 import { spoolDir } from './spool';
@@ -14,8 +15,16 @@ import { tuneForWrites } from './tuning';
 const port = parentPort!;
 const data = workerData as WriterData;
 
+/** A request body the writer refuses; crosses back as a 4xx, not as a failure. */
+class RefusedBody extends Error {
+  constructor(readonly problem: BatchProblem) {
+    super(problem.message);
+  }
+}
+
 function wire(err: unknown): WireError {
   if (err instanceof ImportFailedError) return { ...wire(err.cause), summary: err.summary };
+  if (err instanceof RefusedBody) return { message: err.message, problem: err.problem };
   const e = err as { message?: string; code?: unknown };
   return { message: String(e?.message ?? err), code: typeof e?.code === 'string' ? e.code : undefined };
 }
@@ -41,8 +50,11 @@ function session(importId: number): ImportSession {
 
 function handle(m: Request): unknown {
   switch (m.op) {
-    case 'upsert':
-      return store.upsert(m.rows);
+    case 'upsertJson': {
+      const checked = checkRatingBatch(Buffer.from(m.body.buffer, m.body.byteOffset, m.body.byteLength).toString('utf8'), data.scale, m.maxBatch);
+      if (!('rows' in checked)) throw new RefusedBody(checked);
+      return store.upsert(checked.rows);
+    }
     case 'deleteUser':
       return store.deleteUser(m.userId);
     case 'deleteRating':
