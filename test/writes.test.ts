@@ -371,3 +371,25 @@ test('a full disk stops an import with the counts of exactly what was committed'
   expect((db.prepare("SELECT value FROM meta WHERE key = 'ratings'").get() as { value: number }).value).toBe(stored);
   db.close();
 });
+
+test('bulk writes tell inserts from updates, let the later of two rows win and keep item totals', () => {
+  const db = openDatabase(tempDataDir());
+  const store = new RatingsStore(db);
+  const row = (u: number, i: number, rating: number) => ({ userId: `u${u}`, itemId: `i${i}`, rating, timestamp: null });
+  // 40 new pairs: whole chunks of new rows.
+  expect(store.upsert(Array.from({ length: 40 }, (_, k) => row(k % 5, k, 3)))).toEqual({ inserted: 40, updated: 0 });
+  // 20 existing pairs among 20 new ones, and one pair twice in the same chunk.
+  const mixed = [...Array.from({ length: 20 }, (_, k) => row(k % 5, k, 5)), ...Array.from({ length: 20 }, (_, k) => row(9, k, 1)), row(9, 0, 4)];
+  expect(store.upsert(mixed)).toEqual({ inserted: 20, updated: 21 });
+  const get = (u: number, i: number) => db.prepare('SELECT rating FROM ratings r JOIN users a ON a.id = r.user_id JOIN items b ON b.id = r.item_id WHERE a.ext_id = ? AND b.ext_id = ?').pluck().get(`u${u}`, `i${i}`);
+  expect(get(9, 0)).toBe(4);
+  expect(get(0, 0)).toBe(5);
+  expect(get(1, 21)).toBe(3);
+  const totals = db.prepare('SELECT ext_id, rating_count AS n, rating_sum AS s FROM items').all() as { ext_id: string; n: number; s: number }[];
+  const actual = db.prepare('SELECT b.ext_id, COUNT(*) AS n, SUM(r.rating) AS s FROM ratings r JOIN items b ON b.id = r.item_id GROUP BY b.ext_id').all();
+  expect(totals.filter((t) => t.n > 0).sort((a, b) => a.ext_id.localeCompare(b.ext_id))).toEqual(
+    (actual as { ext_id: string }[]).sort((a, b) => a.ext_id.localeCompare(b.ext_id)),
+  );
+  expect(db.prepare("SELECT value FROM meta WHERE key = 'ratings'").pluck().get()).toBe(60);
+  db.close();
+});

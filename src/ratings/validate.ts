@@ -30,10 +30,14 @@ export interface RatingRow {
 
 export const ILL_FORMED = 'must be well-formed Unicode (it holds a lone UTF-16 surrogate)';
 
+// Nearly every ID is printable ASCII: one test clears it of both checks below (bulk imports run this per row).
+const NOT_PLAIN_ASCII = /[^\x20-\x7e]/;
+
 export function idProblem(value: unknown, field: string): string | null {
   if (typeof value !== 'string') return `${field} must be a string`;
   if (value.length === 0) return `${field} must not be empty`;
   if (value.length > ID_MAX_LENGTH) return `${field} must be at most ${ID_MAX_LENGTH} characters`;
+  if (!NOT_PLAIN_ASCII.test(value)) return null;
   if (CONTROL_CHARS.test(value)) return `${field} must not contain control characters`;
   if (!isWellFormed(value)) return `${field} ${ILL_FORMED}`;
   return null;
@@ -59,17 +63,20 @@ export function checkRatingInput(input: unknown, scale: RatingScale): { row: Rat
   const o = input as Record<string, unknown>;
   const extra = Object.keys(o).filter((k) => !['userId', 'itemId', 'rating', 'timestamp'].includes(k));
   if (extra.length) return { reason: `unknown field ${extra[0]}` };
-  const problem =
-    idProblem(o.userId, 'userId') ?? idProblem(o.itemId, 'itemId') ?? ratingProblem(o.rating, scale) ?? timestampProblem(o.timestamp);
+  return checkRatingFields(o.userId, o.itemId, o.rating, o.timestamp, scale);
+}
+
+/** Checks the four values of a rating, as the importer's parsers and checkRatingInput find them. */
+export function checkRatingFields(
+  userId: unknown,
+  itemId: unknown,
+  rating: unknown,
+  timestamp: unknown,
+  scale: RatingScale,
+): { row: RatingRow } | { reason: string } {
+  const problem = idProblem(userId, 'userId') ?? idProblem(itemId, 'itemId') ?? ratingProblem(rating, scale) ?? timestampProblem(timestamp);
   if (problem) return { reason: problem };
-  return {
-    row: {
-      userId: o.userId as string,
-      itemId: o.itemId as string,
-      rating: o.rating as number,
-      timestamp: (o.timestamp as number | undefined) ?? null,
-    },
-  };
+  return { row: { userId: userId as string, itemId: itemId as string, rating: rating as number, timestamp: (timestamp as number | undefined) ?? null } };
 }
 
 /** Why a batch is refused, named as in the error catalogue (src/errors.ts). */

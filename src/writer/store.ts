@@ -9,6 +9,9 @@ export interface UpsertResult {
 /** Most IDs kept in the ext_id → key caches before they are dropped and refilled from the tables. */
 const CACHE_LIMIT = 1_000_000;
 
+/** Ratings per multi-row INSERT in a bulk write. */
+const CHUNK = 16;
+
 /**
  * Every write to users, items and ratings, with the counters of migration 004 (meta
  * 'users'/'items'/'ratings', items.rating_count/rating_sum) changed in the same transaction.
@@ -30,6 +33,10 @@ export class RatingsStore {
       insertUser: p('INSERT INTO users (ext_id, created_at) VALUES (?, ?)'),
       insertItem: p('INSERT INTO items (ext_id, created_at) VALUES (?, ?)'),
       insertRating: p('INSERT OR IGNORE INTO ratings (user_id, item_id, rating, ts) VALUES (?, ?, ?, ?)'),
+      insertChunk: p(`INSERT OR IGNORE INTO ratings (user_id, item_id, rating, ts) VALUES ${Array(CHUNK).fill('(?, ?, ?, ?)').join(', ')}`),
+      savepoint: p('SAVEPOINT chunk'),
+      release: p('RELEASE chunk'),
+      rollbackTo: p('ROLLBACK TO chunk'),
       oldRating: p('SELECT rating FROM ratings WHERE user_id = ? AND item_id = ?').pluck(),
       updateRating: p('UPDATE ratings SET rating = ?, ts = ? WHERE user_id = ? AND item_id = ?'),
       itemTotals: p('UPDATE items SET rating_count = rating_count + ?, rating_sum = rating_sum + ? WHERE id = ?'),
@@ -64,32 +71,65 @@ export class RatingsStore {
    * them with forgetKeys().
    */
   writeRows(rows: readonly RatingRow[]): UpsertResult {
-    if (rows.length === 0) return { inserted: 0, updated: 0 };
+    const n = rows.length;
+    if (n === 0) return { inserted: 0, updated: 0 };
     const now = Date.now();
     const newUsers = { n: 0 };
     const newItems = { n: 0 };
     const s = this.s;
+    const u = new Array<number>(n);
+    const i = new Array<number>(n);
+    for (let k = 0; k < n; k++) {
+      u[k] = this.key(this.users, rows[k].userId, s.userId, s.insertUser, now, newUsers);
+      i[k] = this.key(this.items, rows[k].itemId, s.itemId, s.insertItem, now, newItems);
+    }
     // Per-item count and sum deltas, applied once per item at the end instead of once per row.
     const totals = new Map<number, [number, number]>();
+    const add = (item: number, count: number, sum: number) => {
+      const t = totals.get(item);
+      if (t === undefined) totals.set(item, [count, sum]);
+      else (t[0] += count), (t[1] += sum);
+    };
     let inserted = 0;
     let updated = 0;
-    for (const r of rows) {
-      const u = this.key(this.users, r.userId, s.userId, s.insertUser, now, newUsers);
-      const i = this.key(this.items, r.itemId, s.itemId, s.insertItem, now, newItems);
-      let t = totals.get(i);
-      if (t === undefined) totals.set(i, (t = [0, 0]));
-      if (s.insertRating.run(u, i, r.rating, r.timestamp).changes === 1) {
+    const one = (k: number) => {
+      const r = rows[k];
+      if (s.insertRating.run(u[k], i[k], r.rating, r.timestamp).changes === 1) {
         inserted++;
-        t[0]++;
-        t[1] += r.rating;
+        add(i[k], 1, r.rating);
       } else {
-        const old = s.oldRating.get(u, i) as number;
-        s.updateRating.run(r.rating, r.timestamp, u, i);
+        const old = s.oldRating.get(u[k], i[k]) as number;
+        s.updateRating.run(r.rating, r.timestamp, u[k], i[k]);
         updated++;
-        t[1] += r.rating - old;
+        add(i[k], 0, r.rating - old);
+      }
+    };
+    // New ratings go in CHUNK at a time, one statement each (half the cost of a statement per
+    // row). A chunk that met an existing pair, or holds one twice, is undone to its savepoint
+    // and written row by row, which tells updates from inserts.
+    const args = new Array<number | null>(4 * CHUNK);
+    let k = 0;
+    for (; k + CHUNK <= n; k += CHUNK) {
+      for (let j = 0; j < CHUNK; j++) {
+        const r = rows[k + j];
+        args[4 * j] = u[k + j];
+        args[4 * j + 1] = i[k + j];
+        args[4 * j + 2] = r.rating;
+        args[4 * j + 3] = r.timestamp;
+      }
+      s.savepoint.run();
+      if (s.insertChunk.run(args).changes === CHUNK) {
+        s.release.run();
+        inserted += CHUNK;
+        for (let j = 0; j < CHUNK; j++) add(i[k + j], 1, rows[k + j].rating);
+      } else {
+        s.rollbackTo.run();
+        s.release.run();
+        for (let j = 0; j < CHUNK; j++) one(k + j);
       }
     }
-    for (const [i, [n, sum]] of totals) if (n !== 0 || sum !== 0) s.itemTotals.run(n, sum, i);
+    for (; k < n; k++) one(k);
+    for (const [item, [count, sum]] of totals) if (count !== 0 || sum !== 0) s.itemTotals.run(count, sum, item);
     this.addCounts(newUsers.n, newItems.n, inserted);
     return { inserted, updated };
   }
