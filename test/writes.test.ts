@@ -393,3 +393,19 @@ test('bulk writes tell inserts from updates, let the later of two rows win and k
   expect(db.prepare("SELECT value FROM meta WHERE key = 'ratings'").pluck().get()).toBe(60);
   db.close();
 });
+
+test('when the writer thread dies, readiness says so and writes fail with a 500', async () => {
+  const app = await testApp();
+  try {
+    await (app.writer as unknown as { worker: { terminate(): Promise<number> } }).worker.terminate();
+    const ready = await app.inject({ url: '/ready' });
+    expect(ready.statusCode).toBe(503);
+    expect(ready.json().code).toBe('RECO_ERR_NOT_READY');
+    const write = await postJson(app, '/ratings', { userId: 'u', itemId: 'i', rating: 3 });
+    expect(write.statusCode).toBe(500);
+    expect(write.json().code).toBe('RECO_ERR_INTERNAL');
+    expect((await app.inject({ url: '/health' })).statusCode).toBe(200);
+  } finally {
+    await app.close();
+  }
+});

@@ -20,7 +20,9 @@ export default fp(
     fs.mkdirSync(spools, { recursive: true });
     const removed = removeLeftoverSpools(spools);
     if (removed.length) app.log.warn({ files: removed }, 'removed spool files left by an interrupted import');
-    const writer = await WriterClient.start({ dataDir: opts.dataDir, scale: opts.scale });
+    const writer = await WriterClient.start({ dataDir: opts.dataDir, scale: opts.scale }, (err) =>
+      app.log.error({ err }, 'the writer thread stopped; writes fail until the service restarts'),
+    );
     // A process that exits without closing the app (a fatal error, the shutdown timer) takes the
     // writer thread down mid-import: its spool files go with it.
     const onExit = () => removeOwnSpools(spools);

@@ -56,7 +56,10 @@ export class WriterClient {
   private failure: Error | null = null;
   private closing: Promise<void> | null = null;
 
-  private constructor(private readonly worker: Worker) {
+  private constructor(
+    private readonly worker: Worker,
+    onFailure: (err: Error) => void,
+  ) {
     worker.on('message', (m: Reply) => {
       const p = this.pending.get(m.id);
       if (!p) return;
@@ -65,6 +68,7 @@ export class WriterClient {
       else p.reject(new WriteError(m.error));
     });
     const fail = (err: Error) => {
+      if (this.failure === null && !this.closing) onFailure(err);
       this.failure ??= err;
       for (const p of this.pending.values()) p.reject(err);
       this.pending.clear();
@@ -73,8 +77,13 @@ export class WriterClient {
     worker.on('exit', (code) => fail(new Error(`writer thread exited (code ${code})`)));
   }
 
+  /** False once the thread has died: writes then fail, and readiness says so. */
+  get running(): boolean {
+    return this.failure === null;
+  }
+
   /** Starts the thread and waits until it has opened the database. */
-  static start(data: WriterData): Promise<WriterClient> {
+  static start(data: WriterData, onFailure: (err: Error) => void = () => undefined): Promise<WriterClient> {
     const worker = startThread(__filename, 'worker', { workerData: data });
     return new Promise((resolve, reject) => {
       const onExit = (code: number) => reject(new Error(`writer thread exited while starting (code ${code})`));
@@ -83,7 +92,7 @@ export class WriterClient {
       worker.once('message', (m: Started) => {
         worker.off('error', reject);
         worker.off('exit', onExit);
-        if (m.ready) resolve(new WriterClient(worker));
+        if (m.ready) resolve(new WriterClient(worker, onFailure));
         else reject(new WriteError(m.error));
       });
     });
