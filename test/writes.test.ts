@@ -218,7 +218,7 @@ describe('HTTP edges', () => {
   });
 
   test('10 of 10 oversized fetch uploads receive the 413', async () => {
-    const big = JSON.stringify([{ userId: 'u', itemId: 'i', rating: 3, pad: 'y'.repeat(3 * 1024 * 1024) }]);
+    const big = JSON.stringify([{ userId: 'u', itemId: 'i', rating: 3, pad: 'y'.repeat(8 * 1024 * 1024) }]);
     const results = await Promise.allSettled(
       Array.from({ length: 10 }, () =>
         fetch(`${base}/ratings`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: big }).then(async (r) => ({
