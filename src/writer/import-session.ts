@@ -41,7 +41,7 @@ export class ImportFailedError extends Error {
 }
 
 const MAX_REPORTED_ERRORS = 100;
-const DEFAULT_BATCH = 50_000;
+const DEFAULT_BATCH = 100_000;
 
 /**
  * One import fed chunk by chunk: bytes are split into lines, parsed and checked here, so the

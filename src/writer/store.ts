@@ -13,6 +13,85 @@ const CACHE_LIMIT = 1_000_000;
 const CHUNK = 16;
 
 /**
+ * External ID → key, with the last hit kept aside: imports come grouped by user, so most
+ * lookups repeat the previous one and skip the hash table.
+ */
+class KeyCache {
+  private readonly map = new Map<string, number>();
+  // IDs are never empty, so '' matches nothing.
+  private lastExt = '';
+  private lastId = 0;
+
+  get(ext: string): number | undefined {
+    if (ext === this.lastExt) return this.lastId;
+    const id = this.map.get(ext);
+    if (id !== undefined) {
+      this.lastExt = ext;
+      this.lastId = id;
+    }
+    return id;
+  }
+
+  set(ext: string, id: number): void {
+    if (this.map.size >= CACHE_LIMIT) this.map.clear();
+    this.map.set(ext, id);
+  }
+
+  delete(ext: string): void {
+    this.map.delete(ext);
+    if (ext === this.lastExt) this.lastExt = '';
+  }
+
+  clear(): void {
+    this.map.clear();
+    this.lastExt = '';
+  }
+}
+
+/**
+ * Per-item count and sum changes of one write, applied once per item at its end. Item keys are
+ * dense row ids, so they index typed arrays (a hash map per row cost more than the insert).
+ */
+class ItemDeltas {
+  private count = new Float64Array(1024);
+  private sum = new Float64Array(1024);
+  private readonly touched: number[] = [];
+
+  add(item: number, count: number, sum: number): void {
+    if (item >= this.count.length) {
+      const size = Math.max(item + 1, this.count.length * 2);
+      const grow = (a: Float64Array) => {
+        const b = new Float64Array(size);
+        b.set(a);
+        return b;
+      };
+      this.count = grow(this.count);
+      this.sum = grow(this.sum);
+    }
+    if (this.count[item] === 0 && this.sum[item] === 0) this.touched.push(item);
+    this.count[item] += count;
+    this.sum[item] += sum;
+  }
+
+  /** Calls `apply` for every item changed, then forgets the changes. */
+  drain(apply: (item: number, count: number, sum: number) => void): void {
+    for (const item of this.touched) {
+      const count = this.count[item];
+      const sum = this.sum[item];
+      this.count[item] = 0;
+      this.sum[item] = 0;
+      if (count !== 0 || sum !== 0) apply(item, count, sum);
+    }
+    this.touched.length = 0;
+  }
+
+  /** Forgets the changes of a write that failed (its transaction rolled back). */
+  discard(): void {
+    this.drain(() => undefined);
+  }
+}
+
+/**
  * Every write to users, items and ratings, with the counters of migration 004 (meta
  * 'users'/'items'/'ratings', items.rating_count/rating_sum) changed in the same transaction.
  * One instance per process owns the writes: the writer thread in the server, the CLI alone.
@@ -21,8 +100,9 @@ export class RatingsStore {
   private readonly s: Record<string, Statement>;
   // Keys of external IDs seen lately. Only this store inserts or deletes users and items on its
   // connection, so it keeps them current; a bulk load then looks each ID up once, not per batch.
-  private readonly users = new Map<string, number>();
-  private readonly items = new Map<string, number>();
+  private readonly users = new KeyCache();
+  private readonly items = new KeyCache();
+  private readonly deltas = new ItemDeltas();
   readonly upsertMany: (rows: readonly RatingRow[]) => UpsertResult;
 
   constructor(readonly db: Database) {
@@ -52,7 +132,7 @@ export class RatingsStore {
     this.upsertMany = db.transaction((rows: readonly RatingRow[]) => this.writeRows(rows));
   }
 
-  private key(cache: Map<string, number>, ext: string, find: Statement, insert: Statement, now: number, created: { n: number }): number {
+  private key(cache: KeyCache, ext: string, find: Statement, insert: Statement, now: number, created: { n: number }): number {
     let id = cache.get(ext);
     if (id !== undefined) return id;
     id = find.get(ext) as number | undefined;
@@ -60,7 +140,6 @@ export class RatingsStore {
       id = Number(insert.run(ext, now).lastInsertRowid);
       created.n++;
     }
-    if (cache.size >= CACHE_LIMIT) cache.clear();
     cache.set(ext, id);
     return id;
   }
@@ -83,13 +162,8 @@ export class RatingsStore {
       u[k] = this.key(this.users, rows[k].userId, s.userId, s.insertUser, now, newUsers);
       i[k] = this.key(this.items, rows[k].itemId, s.itemId, s.insertItem, now, newItems);
     }
-    // Per-item count and sum deltas, applied once per item at the end instead of once per row.
-    const totals = new Map<number, [number, number]>();
-    const add = (item: number, count: number, sum: number) => {
-      const t = totals.get(item);
-      if (t === undefined) totals.set(item, [count, sum]);
-      else (t[0] += count), (t[1] += sum);
-    };
+    const deltas = this.deltas;
+    const add = (item: number, count: number, sum: number) => deltas.add(item, count, sum);
     let inserted = 0;
     let updated = 0;
     const one = (k: number) => {
@@ -129,7 +203,7 @@ export class RatingsStore {
       }
     }
     for (; k < n; k++) one(k);
-    for (const [item, [count, sum]] of totals) if (count !== 0 || sum !== 0) s.itemTotals.run(count, sum, item);
+    deltas.drain((item, count, sum) => s.itemTotals.run(count, sum, item));
     this.addCounts(newUsers.n, newItems.n, inserted);
     return { inserted, updated };
   }
@@ -141,10 +215,11 @@ export class RatingsStore {
     this.s.bump.run();
   }
 
-  /** Drops the key caches: after a rolled-back transaction they may hold keys that were never committed. */
+  /** Drops the key caches and pending item changes: after a rolled-back transaction they may hold keys that were never committed. */
   forgetKeys(): void {
     this.users.clear();
     this.items.clear();
+    this.deltas.discard();
   }
 
   deleteUser(userId: string): boolean {
