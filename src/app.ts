@@ -1,9 +1,11 @@
 import Fastify, { LogController, type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import type { IncomingMessage } from 'node:http';
 import Ajv from 'ajv';
 import addFormats from 'ajv-formats';
 import type { Config } from './config';
 import { AppError, clientErrorResponse, createErrorHandler, notFoundHandler } from './errors';
 import { ID_FORMAT, isWellFormed } from './ratings/validate';
+import { ClientAbortError } from './writer/body-reader';
 import { childLoggerFactory, requestIdGenerator } from './request-logger';
 import auth from './plugins/auth';
 import database from './plugins/database';
@@ -90,6 +92,9 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     app.metrics.notFound(request, reply);
   });
   // Callback-style hooks on the hot path: an async hook costs a promise per request.
+  // Requests whose body is still arriving: cut off at shutdown, which a slow client could
+  // otherwise hold for as long as it cares to send.
+  const uploads = new Set<IncomingMessage>();
   app.addHook('onRequest', (request, reply, done) => {
     reply.header('x-request-id', request.id);
     if (closing) {
@@ -97,10 +102,19 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
       done(new AppError('SHUTTING_DOWN', 'the service is shutting down'));
       return;
     }
+    const raw = request.raw;
+    if (!raw.complete) {
+      uploads.add(raw);
+      const forget = () => uploads.delete(raw);
+      raw.once('end', forget);
+      raw.once('close', forget);
+    }
     done();
   });
   app.addHook('preClose', (done) => {
     closing = true;
+    // With an error, so that whoever reads the body (Fastify's parser, an import) stops at once.
+    for (const raw of uploads) raw.destroy(new ClientAbortError('upload cut off: the service is shutting down'));
     done();
   });
 

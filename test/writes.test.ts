@@ -297,13 +297,17 @@ describe('HTTP edges', () => {
 });
 
 describe('shutdown and aborted uploads', () => {
-  test('an upload still arriving does not hold shutdown, and its spool file goes', async () => {
+  test('uploads still arriving do not hold shutdown, and a spool file goes with them', async () => {
     const dir = tempDataDir();
     const bodyTimeoutMs = 60_000;
     const { app, base } = await listening({ BODY_TIMEOUT: `${bodyTimeoutMs}ms` }, dir);
     const req = http.request(`${base}/ratings/import?format=csv&atomic=true`, { method: 'POST', headers: { 'content-type': 'text/csv' } });
     req.on('error', () => undefined);
     req.write(csv(2000));
+    // A JSON body that stops halfway, too.
+    const json = http.request(`${base}/ratings`, { method: 'POST', headers: { 'content-type': 'application/json', 'content-length': '1000' } });
+    json.on('error', () => undefined);
+    json.write('[{"userId":"u","itemId":"i",');
     // Wait until the import has begun spooling.
     for (let k = 0; k < 100 && !fs.readdirSync(path.join(dir, 'tmp')).length; k++) {
       await new Promise((resolve) => setTimeout(resolve, 20));
@@ -314,6 +318,7 @@ describe('shutdown and aborted uploads', () => {
     expect(performance.now() - t).toBeLessThan(bodyTimeoutMs / 6);
     expect(fs.readdirSync(path.join(dir, 'tmp'))).toEqual([]);
     req.destroy();
+    json.destroy();
   });
 });
 

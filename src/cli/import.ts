@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import { loadConfig } from '../config';
 import { openDatabase } from '../db/open';
 import { IMPORT_FORMATS, type ImportFormat } from '../ratings/formats';
-import { ImportSession } from '../writer/import-session';
+import { ImportFailedError, ImportSession } from '../writer/import-session';
 import { removeOwnSpools, spoolDir } from '../writer/spool';
 import { RatingsStore } from '../writer/store';
 import { tuneForWrites } from '../writer/tuning';
@@ -79,5 +79,9 @@ try {
   process.exitCode = main();
 } catch (err) {
   process.stderr.write(`import failed: ${err instanceof Error ? err.message : String(err)}\n`);
+  if (err instanceof ImportFailedError) {
+    const { inserted, updated, rejected } = err.summary;
+    process.stderr.write(`stored before the failure: inserted ${inserted}, updated ${updated}, rejected ${rejected}\n`);
+  }
   process.exitCode = 1;
 }

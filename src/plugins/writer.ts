@@ -1,6 +1,5 @@
 import fs from 'node:fs';
 import fp from 'fastify-plugin';
-import type { IncomingMessage } from 'node:http';
 import type { RatingScale } from '../ratings/validate';
 import { WriterClient } from '../writer/client';
 import { removeLeftoverSpools, removeOwnSpools, spoolDir } from '../writer/spool';
@@ -9,8 +8,6 @@ declare module 'fastify' {
   interface FastifyInstance {
     /** The writer thread: every change to users, items and ratings goes through it. */
     writer: WriterClient;
-    /** Request bodies being streamed into an import; cut off at shutdown. */
-    uploads: Set<IncomingMessage>;
   }
 }
 
@@ -28,11 +25,6 @@ export default fp(
     const onExit = () => removeOwnSpools(spools);
     process.on('exit', onExit);
     app.decorate('writer', writer);
-    app.decorate('uploads', new Set<IncomingMessage>());
-    app.addHook('preClose', async () => {
-      // An upload still arriving would hold shutdown for as long as the client cares to send.
-      for (const raw of app.uploads) raw.destroy();
-    });
     app.addHook('onClose', async () => {
       // Runs after in-flight requests finished: waits for the writes they sent, then stops the thread.
       await writer.close();

@@ -76,7 +76,6 @@ const ratings: FastifyPluginAsync<RatingsRouteOptions> = async (app, opts) => {
       const q = request.query as { format?: ImportFormat; atomic?: boolean };
       const atomic = q.atomic ?? false;
       const raw = body as Readable;
-      app.uploads.add(request.raw);
       let outcome;
       try {
         outcome = await app.writer.importStream(raw, {
@@ -89,8 +88,6 @@ const ratings: FastifyPluginAsync<RatingsRouteOptions> = async (app, opts) => {
         const summary = (err as { summary?: ImportSummary }).summary;
         if (summary) request.log.info({ ...committed(summary), atomic }, 'import stopped');
         throw err;
-      } finally {
-        app.uploads.delete(request.raw);
       }
       const { summary, truncated } = outcome;
       request.log.info({ ...summary, errors: undefined, atomic, truncated }, 'import finished');
