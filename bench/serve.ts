@@ -6,7 +6,7 @@ import path from 'node:path';
 const autocannon = require('autocannon') as (opts: Record<string, unknown>) => Promise<AutocannonResult>;
 import { parseArgs } from '../src/cli/args';
 import { openDatabase } from '../src/db/open';
-import { RatingsRepository } from '../src/ratings/repository';
+import { RatingsStore } from '../src/writer/store';
 import type { RatingRow } from '../src/ratings/validate';
 import { loadNative } from '../src/engine/native';
 import { Rng } from '../src/engine/rng';
@@ -50,7 +50,7 @@ function start(script: string, env: Record<string, string>): Promise<ChildProces
 
 function seedRatings(dataDir: string, dataRoot: string | null): string {
   const db = openDatabase(dataDir);
-  const repo = new RatingsRepository(db);
+  const repo = new RatingsStore(db);
   let source: string;
   let rows: RatingRow[] = [];
   const flush = () => {

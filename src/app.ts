@@ -1,11 +1,15 @@
 import Fastify, { LogController, type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import type { IncomingMessage } from 'node:http';
 import Ajv from 'ajv';
 import addFormats from 'ajv-formats';
 import type { Config } from './config';
-import { errorHandler, notFoundHandler } from './errors';
+import { AppError, clientErrorResponse, createErrorHandler, notFoundHandler } from './errors';
+import { ID_FORMAT, isWellFormed } from './ratings/validate';
+import { ClientAbortError } from './writer/body-reader';
 import { childLoggerFactory, requestIdGenerator } from './request-logger';
 import auth from './plugins/auth';
 import database from './plugins/database';
+import writer from './plugins/writer';
 import openapi from './plugins/openapi';
 import health from './routes/health';
 import ratings from './routes/ratings';
@@ -37,16 +41,36 @@ function makeAjv(coerce: boolean): Ajv {
   // Bodies are never coerced: "4" is not a rating. Query strings and path parameters are text and need it.
   const ajv = new Ajv({ coerceTypes: coerce ? 'array' : false, useDefaults: true, removeAdditional: false, strict: false, allErrors: false });
   addFormats(ajv);
+  ajv.addFormat(ID_FORMAT, { type: 'string', validate: isWellFormed });
   return ajv;
 }
 
 export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   const { config } = options;
+  const scale = { min: config.ratingMin, max: config.ratingMax };
+  const errorHandler = createErrorHandler({ discardBytes: config.bodyDiscardBytes, idleMs: config.bodyTimeoutMs });
+  const genReqId = requestIdGenerator();
+  let closing = false;
   const app = Fastify({
     logger: options.logger ?? { level: config.logLevel, redact: ['req.headers.authorization'] },
     bodyLimit: config.bodyLimitBytes,
     trustProxy: config.trustProxy,
-    genReqId: requestIdGenerator(),
+    genReqId,
+    // Node's own limit on receiving a whole request (headers and body); BODY_TIMEOUT bounds pauses within it.
+    requestTimeout: config.requestTimeoutMs,
+    // Requests that arrive while closing get the catalogue's 503 from the hook below, not Fastify's own body.
+    return503OnClosing: false,
+    // Errors the router raises before any route runs (bad percent-encoding, over-long path segment).
+    frameworkErrors: (err, request, reply) => {
+      reply.header('x-request-id', request.id);
+      return errorHandler(err, request, reply);
+    },
+    // Errors Node's HTTP parser raises before a request exists: 431, 408, unparsable requests.
+    clientErrorHandler: (err: NodeJS.ErrnoException, socket) => {
+      if (err.code === 'ECONNRESET' || socket.destroyed) return;
+      if (socket.writable) socket.write(clientErrorResponse(err, genReqId({ headers: {} })));
+      socket.destroy(err);
+    },
     childLoggerFactory,
     // Fastify's per-request lines are info-level: above that they are skipped before any arguments are built.
     logController: new LogController({ disableRequestLogging: !['trace', 'debug', 'info'].includes(config.logLevel) }),
@@ -68,19 +92,46 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     app.metrics.notFound(request, reply);
   });
   // Callback-style hooks on the hot path: an async hook costs a promise per request.
+  // Requests whose body is still arriving: cut off at shutdown, which a slow client could
+  // otherwise hold for as long as it cares to send.
+  const uploads = new Set<IncomingMessage>();
   app.addHook('onRequest', (request, reply, done) => {
     reply.header('x-request-id', request.id);
+    if (closing) {
+      reply.header('connection', 'close');
+      done(new AppError('SHUTTING_DOWN', 'the service is shutting down'));
+      return;
+    }
+    const raw = request.raw;
+    if (!raw.complete) {
+      uploads.add(raw);
+      const forget = () => uploads.delete(raw);
+      raw.once('end', forget);
+      raw.once('close', forget);
+    }
+    done();
+  });
+  app.addHook('preClose', (done) => {
+    closing = true;
+    // With an error, so that whoever reads the body (Fastify's parser, an import) stops at once.
+    for (const raw of uploads) raw.destroy(new ClientAbortError('upload cut off: the service is shutting down'));
     done();
   });
 
-  const scale = { min: config.ratingMin, max: config.ratingMax };
   await app.register(database, { dataDir: config.dataDir });
+  await app.register(writer, { dataDir: config.dataDir, scale });
   // Before any route, so that each route gets its latency recorder.
   await app.register(metricsPlugin);
   await app.register(openapi);
   await app.register(auth, { apiKeys: config.apiKeys });
   await app.register(health);
-  await app.register(ratings, { scale, maxBatch: config.maxBatch, importLimitBytes: config.importLimitBytes });
+  await app.register(ratings, {
+    scale,
+    maxBatch: config.maxBatch,
+    importLimitBytes: config.importLimitBytes,
+    bodyTimeoutMs: config.bodyTimeoutMs,
+    discardBytes: config.bodyDiscardBytes,
+  });
   await app.register(users);
   await app.register(items);
   await app.register(stats);

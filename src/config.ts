@@ -10,6 +10,12 @@ export interface Config {
   ratingMax: number;
   bodyLimitBytes: number;
   importLimitBytes: number;
+  /** Whole-request receive limit (Node's requestTimeout). */
+  requestTimeoutMs: number;
+  /** Longest pause between two pieces of a request body. */
+  bodyTimeoutMs: number;
+  /** Most bytes of an oversized or refused body read and dropped so the client receives the answer. */
+  bodyDiscardBytes: number;
   maxBatch: number;
   engine: 'auto' | 'native' | 'tfjs';
   engineThreads: number;
@@ -77,11 +83,11 @@ function byteSize(env: Env, name: string, def: number): number {
   return Number(m[1]) * mult;
 }
 
-function durationVar(env: Env, name: string, def: number): number {
+function durationVar(env: Env, name: string, def: number, min: number): number {
   const raw = env[name];
   if (raw === undefined || raw === '') return def;
   const v = parseDuration(raw);
-  if (v === null || v < 1000) throw new ConfigError(name, `expected a duration of at least 1s such as 90m or 6h, got "${raw}"`);
+  if (v === null || v < min) throw new ConfigError(name, `expected a duration of at least ${min} ms such as 30s or 10m, got "${raw}"`);
   return v;
 }
 
@@ -93,7 +99,7 @@ export function loadConfig(env: Env = process.env): Config {
   for (const k of apiKeys) {
     if (k.length < 16) throw new ConfigError('API_KEYS', 'every key must be at least 16 characters long');
   }
-  const retrainIntervalMs = env.RETRAIN_INTERVAL ? durationVar(env, 'RETRAIN_INTERVAL', 0) : null;
+  const retrainIntervalMs = env.RETRAIN_INTERVAL ? durationVar(env, 'RETRAIN_INTERVAL', 0, 1000) : null;
   return {
     port: intVar(env, 'PORT', 8080, 0, 65535),
     host: env.HOST && env.HOST !== '' ? env.HOST : '0.0.0.0',
@@ -104,6 +110,9 @@ export function loadConfig(env: Env = process.env): Config {
     ratingMax,
     bodyLimitBytes: byteSize(env, 'BODY_LIMIT', 4 * 1024 * 1024),
     importLimitBytes: byteSize(env, 'IMPORT_LIMIT', 512 * 1024 * 1024),
+    requestTimeoutMs: durationVar(env, 'REQUEST_TIMEOUT', 15 * 60_000, 1000),
+    bodyTimeoutMs: durationVar(env, 'BODY_TIMEOUT', 30_000, 100),
+    bodyDiscardBytes: byteSize(env, 'BODY_DISCARD_LIMIT', 128 * 1024 * 1024),
     maxBatch: intVar(env, 'MAX_BATCH', 10_000, 1, 100_000),
     engine: enumVar(env, 'ENGINE', 'auto', ['auto', 'native', 'tfjs'] as const),
     engineThreads: intVar(env, 'ENGINE_THREADS', 1, 1, 64),
@@ -111,6 +120,6 @@ export function loadConfig(env: Env = process.env): Config {
     trustProxy: enumVar(env, 'TRUST_PROXY', 'false', ['true', 'false'] as const) === 'true',
     maxQueuedJobs: intVar(env, 'MAX_QUEUED_JOBS', 20, 1, 100_000),
     maxTrainMemoryBytes: byteSize(env, 'MAX_TRAIN_MEMORY', 4 * 1024 ** 3),
-    jobTimeLimitMs: durationVar(env, 'JOB_TIME_LIMIT', 6 * 3_600_000),
+    jobTimeLimitMs: durationVar(env, 'JOB_TIME_LIMIT', 6 * 3_600_000, 1000),
   };
 }

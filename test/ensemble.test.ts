@@ -146,6 +146,10 @@ describe('training an ensemble on buckets', () => {
     expect(() => resolveJobSettings({ nnmf: 3 }, kinds, 2)).toThrow(ParamError);
     expect(resolveJobSettings({ threads: 64 }, kinds, 2).threads).toBe(2);
     expect(resolveJobSettings({}, kinds, 2).threads).toBe(2);
+    if (kinds.has('mf')) {
+      const mf = resolveJobSettings({ model: 'mf', mf: { threads: 64 } }, kinds, 2).members[0].settings as { threads: number };
+      expect(mf.threads).toBe(2);
+    }
     const s = resolveJobSettings({ model: 'nnmf', maxEpochs: 7, nnmf: { patience: 3 }, d: 5 }, kinds, 1);
     expect(s.members).toHaveLength(1);
     expect(s.members[0].settings).toMatchObject({ maxEpochs: 7, patience: 3, d: 5 });

@@ -31,13 +31,18 @@ export function currentVersion(db: Database): number {
   return appliedVersionReader(db)();
 }
 
-/** Applies every migration newer than the database, each in its own transaction. Returns the versions applied. */
+/**
+ * Applies every migration the database has not recorded, in version order, each in its own
+ * transaction. Returns the versions applied. Recorded versions are compared one by one rather
+ * than against the newest: migrations written on separate branches can be merged in any order.
+ */
 export function migrate(db: Database, dir = MIGRATIONS_DIR): number[] {
-  const from = currentVersion(db);
+  currentVersion(db);
+  const done = new Set(db.prepare('SELECT version FROM schema_migrations').pluck().all() as number[]);
   const applied: number[] = [];
   const record = db.prepare('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)');
   for (const m of listMigrations(dir)) {
-    if (m.version <= from) continue;
+    if (done.has(m.version)) continue;
     db.transaction(() => {
       db.exec(m.sql);
       record.run(m.version, m.name, Date.now());

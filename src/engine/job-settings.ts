@@ -78,7 +78,12 @@ export function resolveJobSettings(given: Record<string, unknown>, kinds: KindRe
     if (!kinds.has(model)) throw new EngineUnavailableError(`model kind ${model} is not available in this installation (the native kernel was not built)`);
     chosen = [model];
   }
-  const members = chosen.map((kind) => ({ kind, settings: kinds.get(kind)!.resolve(perKind(kind)) }));
+  const members = chosen.map((kind) => {
+    const settings = kinds.get(kind)!.resolve(perKind(kind)) as { threads?: number };
+    // A member's own thread setting is capped like the job's.
+    if (typeof settings.threads === 'number' && settings.threads > threads) settings.threads = threads;
+    return { kind, settings: settings as object };
+  });
   return { model, engine, buckets: { ...DEFAULT_BUCKETS, validation, evaluation }, threads, members };
 }
 

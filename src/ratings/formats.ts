@@ -1,4 +1,4 @@
-import { checkRatingInput, type RatingRow, type RatingScale } from './validate';
+import { checkRatingFields, type RatingRow, type RatingScale } from './validate';
 
 export const IMPORT_FORMATS = ['csv', 'tsv', 'movielens-100k', 'movielens-1m', 'auto'] as const;
 export type ImportFormat = (typeof IMPORT_FORMATS)[number];
@@ -102,13 +102,7 @@ export class LineParser {
       return { reason: `expected ${expected} fields, got ${fields.length}` };
     }
     const tsField = cols[3] >= 0 ? fields[cols[3]] : undefined;
-    const input: Record<string, unknown> = {
-      userId: fields[cols[0]].trim(),
-      itemId: fields[cols[1]].trim(),
-      rating: numeric(fields[cols[2]]),
-    };
-    if (tsField !== undefined && tsField.trim() !== '') input.timestamp = numeric(tsField);
-    const checked = checkRatingInput(input, this.scale);
-    return 'row' in checked ? checked : { reason: checked.reason };
+    const timestamp = tsField !== undefined && tsField.trim() !== '' ? numeric(tsField) : undefined;
+    return checkRatingFields(fields[cols[0]].trim(), fields[cols[1]].trim(), numeric(fields[cols[2]]), timestamp, this.scale);
   }
 }

@@ -20,7 +20,7 @@ const health: FastifyPluginAsync = async (app) => {
       config: { public: true },
       schema: {
         tags: ['ops'],
-        summary: 'Readiness probe: the database is open and migrated',
+        summary: 'Readiness probe: the database is open and migrated, and the writer thread runs',
         description: 'Answers 200 while the service can serve; `degraded` when the active model could not be loaded and another one (or none) is served.',
         security: [],
         response: { 200: Readiness, 503: Type.Ref('ErrorBody') },
@@ -28,6 +28,7 @@ const health: FastifyPluginAsync = async (app) => {
     },
     async () => {
       if (!app.isDatabaseReady()) throw new AppError('NOT_READY', 'database is not open or not migrated');
+      if (!app.writer.running) throw new AppError('NOT_READY', 'the writer thread has stopped; writes fail until a restart');
       const degraded = app.registry.degraded;
       return degraded ? { status: 'degraded' as const, detail: degraded } : { status: 'ready' as const };
     },

@@ -30,13 +30,13 @@ const items: FastifyPluginAsync = async (app) => {
         summary: "Create an item or replace its metadata",
         params: ItemIdParam,
         body: ItemPutBody,
-        response: responses({ 200: ItemResponse, 201: ItemResponse }, [413, 415]),
+        response: responses({ 200: ItemResponse, 201: ItemResponse }, [413, 415, 507]),
       },
     },
     async (request, reply) => {
       const { itemId } = request.params as { itemId: string };
       const body = request.body as ItemPutBodyT;
-      const created = app.ratings.putItem(itemId, body.title ?? null, (body.attributes as Record<string, unknown>) ?? null);
+      const created = await app.writer.putItem(itemId, body.title ?? null, (body.attributes as Record<string, unknown>) ?? null);
       return reply.status(created ? 201 : 200).send(app.ratings.item(itemId));
     },
   );

@@ -32,12 +32,12 @@ const users: FastifyPluginAsync = async (app) => {
         tags: ['users'],
         summary: 'Delete a user and all their ratings',
         params: UserIdParam,
-        response: responses({ 204: Type.Null() }, [404]),
+        response: responses({ 204: Type.Null() }, [404, 507]),
       },
     },
     async (request, reply) => {
       const { userId } = request.params as { userId: string };
-      if (!app.ratings.deleteUser(userId)) throw new AppError('USER_NOT_FOUND', `user ${userId} not found`);
+      if (!(await app.writer.deleteUser(userId))) throw new AppError('USER_NOT_FOUND', `user ${userId} not found`);
       return reply.status(204).send();
     },
   );
@@ -49,12 +49,12 @@ const users: FastifyPluginAsync = async (app) => {
         tags: ['users'],
         summary: 'Delete one rating',
         params: Type.Composite([UserIdParam, ItemIdParam]),
-        response: responses({ 204: Type.Null() }, [404]),
+        response: responses({ 204: Type.Null() }, [404, 507]),
       },
     },
     async (request, reply) => {
       const { userId, itemId } = request.params as { userId: string; itemId: string };
-      if (!app.ratings.deleteRating(userId, itemId)) {
+      if (!(await app.writer.deleteRating(userId, itemId))) {
         throw new AppError('RATING_NOT_FOUND', `no rating by user ${userId} for item ${itemId}`);
       }
       return reply.status(204).send();

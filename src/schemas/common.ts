@@ -1,5 +1,5 @@
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
-import { ID_MAX_LENGTH, ID_PATTERN } from '../ratings/validate';
+import { ID_FORMAT, ID_MAX_LENGTH, ID_PATTERN } from '../ratings/validate';
 
 export const ErrorBodySchema = Type.Object(
   {
@@ -13,7 +13,7 @@ export const ErrorBodySchema = Type.Object(
 );
 
 export const ExternalId = (description: string) =>
-  Type.String({ minLength: 1, maxLength: ID_MAX_LENGTH, pattern: ID_PATTERN, description });
+  Type.String({ minLength: 1, maxLength: ID_MAX_LENGTH, pattern: ID_PATTERN, format: ID_FORMAT, description });
 
 /** limit/offset paging, one shape for every listing. */
 export const pageQuery = (defaultLimit: number) => ({

@@ -1,0 +1,312 @@
+/**
+ * Growth benchmark: a seeded synthetic 20M-rating set (162K users, 62K items) imported through
+ * the command line and through the service, with the request thread's responsiveness probed
+ * throughout; then the same probe on MovieLens-1M with an atomic import and with four writers.
+ *
+ *   npm run bench:scale -- [--ratings 20000000] [--work DIR] [--data PATH] [--skip-cli] [--skip-ml]
+ *
+ * --ratings scales users and items with it (2,000,000 gives 16,200 users and 6,200 items), for
+ * quick runs while developing. The generated file is kept under --work (default the OS temp
+ * folder) and reused by later runs.
+ */
+import { fork, spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import http from 'node:http';
+import os from 'node:os';
+import path from 'node:path';
+import { parseArgs } from '../src/cli/args';
+import { SERVER_NODE_FLAGS } from '../src/runtime-tuning';
+import { movielensRoot } from './movielens';
+import { printTable, writeResult } from './report';
+import { FULL_SHAPE, writeSyntheticRatings, type SyntheticShape } from './synthetic-ratings';
+
+const PORT = 18093;
+const BASE = `http://127.0.0.1:${PORT}`;
+const PROBE_EVERY_MS = 50;
+const agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
+
+interface Exchange {
+  status: number;
+  body: string;
+}
+
+/** One HTTP exchange on the keep-alive agent; `body` may be a stream (an import). */
+function send(method: string, url: string, body?: string | fs.ReadStream, type = 'application/json'): Promise<Exchange> {
+  return new Promise((resolve, reject) => {
+    const req = http.request(`${BASE}${url}`, { method, agent, headers: body === undefined ? {} : { 'content-type': type } }, (res) => {
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (c) => (text += c));
+      res.on('end', () => resolve({ status: res.statusCode!, body: text }));
+    });
+    req.on('error', reject);
+    if (body === undefined || typeof body === 'string') req.end(body);
+    else body.pipe(req);
+  });
+}
+
+async function json(method: string, url: string, body?: unknown): Promise<any> {
+  const res = await send(method, url, body === undefined ? undefined : JSON.stringify(body));
+  return JSON.parse(res.body);
+}
+
+function procStatus(pid: number, field: 'VmRSS' | 'VmHWM'): number {
+  try {
+    const m = new RegExp(`${field}:\\s+(\\d+)`).exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m ? Number(m[1]) / 1024 : 0;
+  } catch {
+    return 0;
+  }
+}
+
+/** Highest resident memory seen while `work` runs, sampled every 100 ms (the process may exit first). */
+async function peakRss<T>(pid: number, work: Promise<T>): Promise<{ result: T; peakMb: number }> {
+  let peak = 0;
+  const timer = setInterval(() => (peak = Math.max(peak, procStatus(pid, 'VmRSS'), procStatus(pid, 'VmHWM'))), 100);
+  try {
+    return { result: await work, peakMb: peak };
+  } finally {
+    clearInterval(timer);
+  }
+}
+
+function quantiles(ms: number[]) {
+  const s = [...ms].sort((a, b) => a - b);
+  const q = (p: number) => (s.length ? s[Math.min(s.length - 1, Math.floor(p * s.length))] : Number.NaN);
+  return { samples: s.length, p50: q(0.5), p99: q(0.99), max: s.length ? s[s.length - 1] : Number.NaN };
+}
+
+/**
+ * Sends a request every 50 ms whether or not the previous one has been answered (a stalled
+ * server shows as long latencies, not as fewer samples) until stopped; returns the latencies.
+ */
+function probe(method: string, url: string, body?: string): { stop: () => Promise<number[]> } {
+  const latencies: number[] = [];
+  const failures: string[] = [];
+  const outstanding = new Set<Promise<void>>();
+  const timer = setInterval(() => {
+    const t = performance.now();
+    const p: Promise<void> = send(method, url, body).then(
+      (r) => {
+        if (r.status >= 500) failures.push(`${r.status}: ${r.body}`);
+        latencies.push(performance.now() - t);
+      },
+      (err: Error) => void failures.push(err.message),
+    );
+    outstanding.add(p);
+    void p.then(() => outstanding.delete(p));
+  }, PROBE_EVERY_MS);
+  return {
+    stop: async () => {
+      clearInterval(timer);
+      await Promise.all(outstanding);
+      if (failures.length) throw new Error(`${url}: ${failures.length} failed probes, first: ${failures[0]}`);
+      return latencies;
+    },
+  };
+}
+
+/** Runs `work` with /health and /predict probed; returns the work's result and the latency figures. */
+async function probed<T>(label: string, predictBody: string, work: () => Promise<T>) {
+  const health = probe('GET', '/health');
+  const predict = probe('POST', '/predict', predictBody);
+  const started = performance.now();
+  const result = await work();
+  const seconds = (performance.now() - started) / 1000;
+  const rows = [
+    { phase: label, probe: '/health', ...quantiles(await health.stop()) },
+    { phase: label, probe: '/predict', ...quantiles(await predict.stop()) },
+  ];
+  return { result, seconds, rows };
+}
+
+function startServer(dataDir: string): Promise<ChildProcess> {
+  const env = { ...process.env, DATA_DIR: dataDir, PORT: String(PORT), HOST: '127.0.0.1', LOG_LEVEL: 'warn', IMPORT_LIMIT: '4gb' };
+  const child = fork(path.join(__dirname, '..', 'src', 'server.js'), [], { env, execArgv: SERVER_NODE_FLAGS, stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
+  return new Promise((resolve, reject) => {
+    child.once('exit', (code) => reject(new Error(`server exited with ${code}`)));
+    const poll = setInterval(() => {
+      send('GET', '/health').then(
+        () => {
+          clearInterval(poll);
+          child.removeAllListeners('exit');
+          resolve(child);
+        },
+        () => undefined,
+      );
+    }, 100);
+  });
+}
+
+function stopServer(child: ChildProcess): Promise<void> {
+  return new Promise((resolve) => {
+    child.once('exit', () => resolve());
+    child.kill('SIGTERM');
+  });
+}
+
+/**
+ * Gives the service a model so that /predict is answered by it: a small synthetic set under IDs
+ * of its own, trained for two epochs. (Hook: the 20M training job itself, with its own probes,
+ * is marked HOOK in syntheticRuns.)
+ */
+async function seedModel(): Promise<string> {
+  let csv = 'userId,itemId,rating\n';
+  for (let u = 0; u < 500; u++) for (let k = 0; k < 20; k++) csv += `seed-u${u},seed-i${(u * 7 + k * 13) % 300},${1 + ((u + k) % 5)}\n`;
+  const imported = await send('POST', '/ratings/import?format=csv', csv, 'text/csv');
+  if (imported.status !== 200) throw new Error(`seed import failed: ${imported.body}`);
+  const job = await json('POST', '/jobs', { type: 'train', params: { maxEpochs: 2 } });
+  for (;;) {
+    const j = await json('GET', `/jobs/${job.id}`);
+    if (j.status === 'succeeded') break;
+    if (['failed', 'cancelled'].includes(j.status)) throw new Error(`seed training ${j.status}: ${j.error}`);
+    await new Promise((r) => setTimeout(r, 300));
+  }
+  return JSON.stringify({ pairs: Array.from({ length: 10 }, (_, k) => ({ userId: `seed-u${k * 37}`, itemId: `seed-i${k * 29}` })) });
+}
+
+async function importFile(file: string, format: string, atomic: boolean): Promise<any> {
+  const res = await send('POST', `/ratings/import?format=${format}&atomic=${atomic}`, fs.createReadStream(file, { highWaterMark: 1 << 20 }), 'text/plain');
+  if (res.status !== 200) throw new Error(`import answered ${res.status}: ${res.body}`);
+  return JSON.parse(res.body);
+}
+
+async function statsLatency(n: number) {
+  const ms: number[] = [];
+  for (let k = 0; k < n; k++) {
+    const t = performance.now();
+    await send('GET', '/stats');
+    ms.push(performance.now() - t);
+  }
+  return quantiles(ms);
+}
+
+function cliImport(file: string, dataDir: string): Promise<{ seconds: number; peakMb: number; line: string }> {
+  const child = spawn(process.execPath, [path.join(__dirname, '..', 'src', 'cli', 'import.js'), '--file', file, '--format', 'movielens-1m', '--data-dir', dataDir], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  let out = '';
+  child.stdout.on('data', (c) => (out += c));
+  const started = performance.now();
+  const done = new Promise<void>((resolve, reject) => child.once('exit', (code) => (code === 0 ? resolve() : reject(new Error(`import exited with ${code}`)))));
+  return peakRss(child.pid!, done).then(({ peakMb }) => ({ seconds: (performance.now() - started) / 1000, peakMb, line: out.trim() }));
+}
+
+async function syntheticRuns(shape: SyntheticShape, work: string, skipCli: boolean, results: Record<string, unknown>, probes: Record<string, unknown>[]) {
+  process.stdout.write(`generating ${shape.ratings} ratings (${shape.users} users, ${shape.items} items)...\n`);
+  const t = performance.now();
+  const file = writeSyntheticRatings(work, shape);
+  results.generated = { file, bytes: fs.statSync(file).size, seconds: (performance.now() - t) / 1000 };
+
+  if (!skipCli) {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'reco-bench-scale-cli-'));
+    try {
+      process.stdout.write('importing with the command line...\n');
+      const cli = await cliImport(file, dir);
+      results.cliImport = { ...cli, rowsPerSecond: Math.round(shape.ratings / cli.seconds) };
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  }
+
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'reco-bench-scale-http-'));
+  const server = await startServer(dir);
+  try {
+    const predictBody = await seedModel();
+    const before = procStatus(server.pid!, 'VmRSS');
+    process.stdout.write('importing through the service (non-atomic), probing /health and /predict...\n');
+    const run = await peakRss(server.pid!, probed(`import ${shape.ratings}`, predictBody, () => importFile(file, 'movielens-1m', false)));
+    probes.push(...run.result.rows);
+    const summary = run.result.result;
+    await new Promise((r) => setTimeout(r, 5000));
+    results.httpImport = {
+      inserted: summary.inserted,
+      updated: summary.updated,
+      rejected: summary.rejected,
+      seconds: run.result.seconds,
+      rowsPerSecond: Math.round((summary.inserted + summary.updated) / run.result.seconds),
+      rssBeforeMb: before,
+      peakRssMb: Math.max(run.peakMb, procStatus(server.pid!, 'VmHWM')),
+      idleRssAfterMb: procStatus(server.pid!, 'VmRSS'),
+    };
+    results.stats = { after: await json('GET', '/stats'), latencyMs: await statsLatency(200) };
+    // HOOK, training at 20M: a job with maxEpochs 2 on these ratings, run under probed() like the
+    // import (snapshot to activation), with its epoch time and peak and idle RSS, goes here.
+    // It is left out until the job pipeline runs off the request thread.
+  } finally {
+    await stopServer(server);
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+async function movielensRuns(root: string, results: Record<string, unknown>, probes: Record<string, unknown>[]) {
+  const file = ['ratings.dat', 'ratings_no_timestamps.dat'].map((f) => path.join(root, 'ml-1m', f)).find((f) => fs.existsSync(f));
+  if (!file) throw new Error(`no MovieLens-1M ratings under ${root}`);
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'reco-bench-scale-ml-'));
+  const server = await startServer(dir);
+  try {
+    const predictBody = await seedModel();
+    process.stdout.write('MovieLens-1M: atomic import, probing...\n');
+    const atomic = await probed('ML-1M atomic import', predictBody, () => importFile(file, 'movielens-1m', true));
+    probes.push(...atomic.rows);
+    results.ml1mAtomic = { inserted: atomic.result.inserted, seconds: atomic.seconds };
+
+    // Four writers post the same ratings under other user IDs, 1,000 rows per request.
+    const lines = fs.readFileSync(file, 'latin1').split('\n').filter((l) => l.trim());
+    const batches: string[] = [];
+    for (let k = 0; k < lines.length; k += 1000) {
+      batches.push(
+        JSON.stringify(
+          lines.slice(k, k + 1000).map((l) => {
+            const f = l.split('::');
+            return { userId: `w${f[0]}`, itemId: f[1], rating: Number(f[2]) };
+          }),
+        ),
+      );
+    }
+    process.stdout.write('MovieLens-1M: 4 writers posting 1,000-row batches, probing...\n');
+    let next = 0;
+    const writer = async () => {
+      while (next < batches.length) {
+        const res = await send('POST', '/ratings', batches[next++]);
+        if (res.status !== 200) throw new Error(`POST /ratings answered ${res.status}: ${res.body}`);
+      }
+    };
+    const writers = await probed('ML-1M 4 writers x 1,000 rows', predictBody, () => Promise.all([writer(), writer(), writer(), writer()]));
+    probes.push(...writers.rows);
+    results.ml1mWriters = { requests: batches.length, seconds: writers.seconds, rowsPerSecond: Math.round(lines.length / writers.seconds) };
+  } finally {
+    await stopServer(server);
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+async function main(): Promise<void> {
+  const args = parseArgs(process.argv.slice(2));
+  const ratings = Number(args.ratings ?? FULL_SHAPE.ratings);
+  const scale = ratings / FULL_SHAPE.ratings;
+  const shape: SyntheticShape = {
+    ratings,
+    users: Math.max(100, Math.round(FULL_SHAPE.users * scale)),
+    items: Math.max(50, Math.round(FULL_SHAPE.items * scale)),
+    seed: Number(args.seed ?? FULL_SHAPE.seed),
+  };
+  const work = typeof args.work === 'string' ? args.work : path.join(os.tmpdir(), 'reco-bench-scale');
+  const results: Record<string, unknown> = { shape, machine: { cpus: os.cpus().length, model: os.cpus()[0]?.model } };
+  const probes: Record<string, unknown>[] = [];
+  if (args['skip-synthetic'] !== true) await syntheticRuns(shape, work, args['skip-cli'] === true, results, probes);
+  const root = args['skip-ml'] === true ? null : movielensRoot(typeof args.data === 'string' ? args.data : undefined);
+  if (root) await movielensRuns(root, results, probes);
+  else if (args['skip-ml'] !== true) process.stdout.write('MovieLens not found (--data PATH): the MovieLens-1M probes are skipped\n');
+  results.probes = probes;
+  process.stdout.write('\nresponsiveness (ms, a request every 50 ms to each probe):\n');
+  printTable(probes as Record<string, string | number>[]);
+  process.stdout.write(`\n${JSON.stringify({ ...results, probes: undefined }, null, 2)}\n`);
+  writeResult(`scale-${ratings}`, results);
+  agent.destroy();
+}
+
+main().catch((err) => {
+  process.stderr.write(`${err instanceof Error ? err.stack : String(err)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,203 @@
+import type { Worker } from 'node:worker_threads';
+import type { Readable } from 'node:stream';
+import type { ImportFormat } from '../ratings/formats';
+import type { BatchProblem } from '../ratings/validate';
+import type { ImportSummary } from './import-session';
+import type { Reply, Request, Results, Started, WireError, WriterData } from './protocol';
+import { nextChunk } from './body-reader';
+import { startThread } from './thread-entry';
+
+/** A write that failed in the writer thread; `code` is SQLite's (SQLITE_FULL...) when it came from there. */
+export class WriteError extends Error {
+  readonly code?: string;
+  /** For an import: what had been committed when it stopped. */
+  readonly summary?: ImportSummary;
+  /** Set when the request itself was at fault (a 4xx): its error kind, message and details. */
+  readonly problem?: BatchProblem;
+  constructor(wire: WireError) {
+    super(wire.message);
+    this.code = wire.code;
+    this.summary = wire.summary;
+    this.problem = wire.problem;
+  }
+}
+
+export interface ImportRequest {
+  format: ImportFormat;
+  atomic: boolean;
+  /** Body bytes accepted; beyond them the import is cut at the last whole line. */
+  maxBytes: number;
+  /** Longest wait for the next piece of the body. */
+  idleTimeoutMs: number;
+}
+
+export interface ImportOutcome {
+  summary: ImportSummary;
+  /** The body went past maxBytes: only the lines before the limit were imported. */
+  truncated: boolean;
+}
+
+// Body bytes gathered into one message, and messages awaiting their reply, before reading stops:
+// together they bound the upload held in memory at about 2 MB per import.
+const MESSAGE_BYTES = 512 * 1024;
+const IN_FLIGHT = 4;
+
+type Op = Request['op'];
+type Args<K extends Op> = Omit<Extract<Request, { op: K }>, 'id' | 'op'>;
+
+/**
+ * The request thread's side of the writer thread: each call posts one message and resolves
+ * with its reply. close() waits for every write already sent, then stops the thread.
+ */
+export class WriterClient {
+  private nextId = 1;
+  private nextImport = 1;
+  private readonly pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
+  private failure: Error | null = null;
+  private closing: Promise<void> | null = null;
+
+  private constructor(
+    private readonly worker: Worker,
+    onFailure: (err: Error) => void,
+  ) {
+    worker.on('message', (m: Reply) => {
+      const p = this.pending.get(m.id);
+      if (!p) return;
+      this.pending.delete(m.id);
+      if (m.ok) p.resolve(m.value);
+      else p.reject(new WriteError(m.error));
+    });
+    const fail = (err: Error) => {
+      if (this.failure === null && !this.closing) onFailure(err);
+      this.failure ??= err;
+      for (const p of this.pending.values()) p.reject(err);
+      this.pending.clear();
+    };
+    worker.on('error', fail);
+    worker.on('exit', (code) => fail(new Error(`writer thread exited (code ${code})`)));
+  }
+
+  /** False once the thread has died: writes then fail, and readiness says so. */
+  get running(): boolean {
+    return this.failure === null;
+  }
+
+  /** Starts the thread and waits until it has opened the database. */
+  static start(data: WriterData, onFailure: (err: Error) => void = () => undefined): Promise<WriterClient> {
+    const worker = startThread(__filename, 'worker', { workerData: data });
+    return new Promise((resolve, reject) => {
+      const onExit = (code: number) => reject(new Error(`writer thread exited while starting (code ${code})`));
+      worker.once('error', reject);
+      worker.once('exit', onExit);
+      worker.once('message', (m: Started) => {
+        worker.off('error', reject);
+        worker.off('exit', onExit);
+        if (m.ready) resolve(new WriterClient(worker, onFailure));
+        else reject(new WriteError(m.error));
+      });
+    });
+  }
+
+  private call<K extends Op>(op: K, args: Args<K>, transfer?: ArrayBuffer[]): Promise<Results[K]> {
+    if (this.failure) return Promise.reject(this.failure);
+    const id = this.nextId++;
+    return new Promise<Results[K]>((resolve, reject) => {
+      this.pending.set(id, { resolve: resolve as (v: unknown) => void, reject });
+      this.worker.postMessage({ id, op, ...args }, transfer);
+    });
+  }
+
+  /** Parses, checks and stores the JSON text of POST /ratings in the writer thread; a bad body rejects with `problem` set. */
+  upsertJson(body: Buffer, maxBatch: number) {
+    // Copied into a buffer of its own so it can be moved, not cloned: request bodies may share a pooled buffer.
+    const own = new Uint8Array(body);
+    return this.call('upsertJson', { body: own, maxBatch }, [own.buffer as ArrayBuffer]);
+  }
+
+  deleteUser(userId: string) {
+    return this.call('deleteUser', { userId });
+  }
+
+  deleteRating(userId: string, itemId: string) {
+    return this.call('deleteRating', { userId, itemId });
+  }
+
+  putItem(itemId: string, title: string | null, attributes: Record<string, unknown> | null) {
+    return this.call('putItem', { itemId, title, attributes });
+  }
+
+  /**
+   * Streams a body into the writer thread: bytes gathered into messages, at most IN_FLIGHT
+   * unanswered, the body read no faster than the writer takes it. A body that errors, stalls
+   * past idleTimeoutMs or is cut off ends the import: a non-atomic one stores every whole line
+   * received, an atomic one nothing; the error carries the counts as `summary`.
+   */
+  async importStream(body: Readable, req: ImportRequest): Promise<ImportOutcome> {
+    const importId = this.nextImport++;
+    await this.call('importStart', { importId, format: req.format, atomic: req.atomic });
+    const inFlight: Promise<unknown>[] = [];
+    let gathered: Buffer[] = [];
+    let gatheredBytes = 0;
+    let total = 0;
+    let truncated = false;
+    const send = async () => {
+      if (gatheredBytes === 0) return;
+      const chunk = gathered.length === 1 ? gathered[0] : Buffer.concat(gathered, gatheredBytes);
+      gathered = [];
+      gatheredBytes = 0;
+      // A fresh copy can be moved to the thread rather than cloned; request chunks may share a pooled buffer.
+      const own = new Uint8Array(chunk);
+      const p = this.call('importChunk', { importId, chunk: own }, [own.buffer as ArrayBuffer]);
+      p.catch(() => undefined);
+      inFlight.push(p);
+      if (inFlight.length >= IN_FLIGHT) await inFlight.shift();
+    };
+    try {
+      for (;;) {
+        const chunk = await nextChunk(body, req.idleTimeoutMs);
+        if (chunk === null) break;
+        let piece = chunk;
+        if (total + chunk.length > req.maxBytes) {
+          piece = chunk.subarray(0, req.maxBytes - total);
+          truncated = true;
+        }
+        total += piece.length;
+        gathered.push(piece);
+        gatheredBytes += piece.length;
+        if (truncated) break;
+        if (gatheredBytes >= MESSAGE_BYTES) await send();
+      }
+      await send();
+      await Promise.all(inFlight);
+    } catch (err) {
+      // What was received still goes to the writer (a non-atomic import keeps its whole lines),
+      // and every reply is awaited before the end, so the summary counts every committed row.
+      if (!(err instanceof WriteError) && !req.atomic) await send().catch(() => undefined);
+      await Promise.allSettled(inFlight);
+      if (err instanceof WriteError) {
+        await this.call('importAbort', { importId, keepLines: false }).catch(() => null);
+        throw err;
+      }
+      const summary = await this.call('importAbort', { importId, keepLines: !req.atomic }).catch((e: unknown) => (e as WriteError).summary ?? null);
+      throw Object.assign(err as Error, { summary: summary ?? undefined });
+    }
+    if (truncated && req.atomic) {
+      // An atomic import is all or nothing: cut short, it stores nothing.
+      const summary = await this.call('importAbort', { importId, keepLines: false });
+      return { summary: { ...summary!, inserted: 0, updated: 0 }, truncated };
+    }
+    const summary = await this.call('importEnd', { importId, truncated });
+    return { summary, truncated };
+  }
+
+  /** Waits for every write already sent, then stops the thread (it closes its connection). */
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      if (this.failure) return;
+      const exited = new Promise<void>((resolve) => this.worker.once('exit', () => resolve()));
+      await this.call('close', {}).catch(() => undefined);
+      await exited;
+    })();
+    return this.closing;
+  }
+}
