@@ -107,7 +107,7 @@ describe.each(engines)('%s engine', (_name, make) => {
     const model = await tf.loadLayersModel(
       tf.io.fromMemory({ modelTopology: json.modelTopology, weightSpecs: json.weightsManifest[0].weights, weightData: fs.readFileSync(path.join(dir, 'weights.bin')).buffer }),
     );
-    const out = model.predict([tf.tensor2d(u, [300, 1], 'int32'), tf.tensor2d(i, [300, 1], 'int32')]) as import('@tensorflow/tfjs').Tensor;
+    const out = model.predict([tf.tensor2d(u, [300, 1], 'int32'), tf.tensor2d(i, [300, 1], 'int32')]) as import('@tensorflow/tfjs-core').Tensor;
     const viaTf = out.dataSync();
     const ours = engine.predict(res.params, u, i);
     for (let k = 0; k < 300; k++) expect(viaTf[k]).toBeCloseTo(ours[k], 4);

@@ -1,4 +1,4 @@
-import type * as TF from '@tensorflow/tfjs';
+import type * as TF from './tf';
 import type { Engine, EpochInput, ServingNet, TrainSession } from './engine';
 import type { TrainParams } from './params';
 import { netLayout, rowWidth, type Dims, type ModelParams } from './state';
