@@ -7,7 +7,17 @@ const Status = Type.Object({ status: Type.String() });
 const health: FastifyPluginAsync = async (app) => {
   app.get(
     '/health',
-    { config: { public: true }, schema: { tags: ['ops'], summary: 'Liveness probe', security: [], response: { 200: Status } } },
+    {
+      config: { public: true },
+      schema: {
+        tags: ['ops'],
+        summary: 'Liveness probe',
+        operationId: 'getHealth',
+        description: 'Answers 200 while the process runs. Needs no API key.',
+        security: [],
+        response: { 200: Status },
+      },
+    },
     async () => ({ status: 'ok' }),
   );
   app.get(
@@ -17,6 +27,8 @@ const health: FastifyPluginAsync = async (app) => {
       schema: {
         tags: ['ops'],
         summary: 'Readiness probe: the database is open and migrated',
+        operationId: 'getReadiness',
+        description: 'Answers 503 (RECO_ERR_NOT_READY) until the database is open and migrated, then 200. Needs no API key.',
         security: [],
         response: { 200: Status, 503: Type.Ref('ErrorBody') },
       },

@@ -8,6 +8,8 @@ const metrics: FastifyPluginAsync = async (app) => {
       schema: {
         tags: ['ops'],
         summary: 'Prometheus metrics',
+        operationId: 'getMetrics',
+        description: 'Process, HTTP, training and serving metrics in the Prometheus text exposition format, for scraping.',
         produces: ['text/plain'],
         response: { 200: Type.String({ description: 'Prometheus text exposition format' }) },
       },

@@ -16,6 +16,7 @@ const predict: FastifyPluginAsync<{ maxBatch: number }> = async (app, opts) => {
       schema: {
         tags: ['serving'],
         summary: 'Predicted ratings for user-item pairs, clipped to the rating scale',
+        operationId: 'predictRatings',
         description: 'Unknown users or items are not errors: they get a mean-based rating and a fallback marker.',
         body: PredictBody,
         response: responses({ 200: PredictResponse }, [413, 415, 503]),

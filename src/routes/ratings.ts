@@ -30,6 +30,8 @@ const ratings: FastifyPluginAsync<RatingsRouteOptions> = async (app, opts) => {
       schema: {
         tags: ['ratings'],
         summary: 'Add or overwrite one rating or a batch of ratings (all or nothing)',
+        operationId: 'addRatings',
+        description: 'Takes one rating object or an array of them; a user keeps one rating per item, the latest. A batch is stored whole or not at all: a 400 lists every bad row with its index.',
         body: RatingsBody,
         response: responses({ 200: UpsertResponse }, [413, 415]),
       },
@@ -68,6 +70,7 @@ const ratings: FastifyPluginAsync<RatingsRouteOptions> = async (app, opts) => {
       schema: {
         tags: ['ratings'],
         summary: 'Bulk import ratings from CSV, TSV or MovieLens files (raw request body, streamed)',
+        operationId: 'importRatings',
         description:
           'CSV needs the header userId,itemId,rating[,timestamp]; TSV the same header with tabs. ' +
           'movielens-100k is u.data (tab separated, no header); movielens-1m is ratings.dat (:: separated). ' +

@@ -20,6 +20,7 @@ const recommendations: FastifyPluginAsync = async (app) => {
       schema: {
         tags: ['serving'],
         summary: 'Top-N items for a user by predicted rating',
+        operationId: 'getRecommendations',
         description: 'Users the model does not know get popular, well-rated items with fallback "popular".',
         params: UserIdParam,
         querystring: RecommendQuery,
@@ -41,6 +42,8 @@ const recommendations: FastifyPluginAsync = async (app) => {
       schema: {
         tags: ['serving'],
         summary: "Rerank the caller's candidate items for a user",
+        operationId: 'rerankItems',
+        description: 'Scores the given candidate items for the user and answers the best n (all of them when n is absent). Candidates the model has never seen follow the scored ones, at the global mean.',
         params: UserIdParam,
         body: RerankBody,
         response: responses({ 200: RecommendResponse }, [413, 415, 503]),
@@ -72,6 +75,8 @@ const recommendations: FastifyPluginAsync = async (app) => {
       schema: {
         tags: ['serving'],
         summary: 'Nearest items by the learned item embeddings (cosine similarity)',
+        operationId: 'getSimilarItems',
+        description: 'Items nearest to this one by cosine similarity of their learned embeddings; 404 when the active model does not know the item.',
         params: ItemIdParam,
         querystring: SimilarQuery,
         response: responses({ 200: SimilarResponse }, [404, 503]),
