@@ -1,7 +1,7 @@
-import type { FastifyPluginAsync } from 'fastify';
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 
-const metrics: FastifyPluginAsync = async (app) => {
+const metrics: FastifyPluginAsyncTypebox = async (app) => {
   app.get(
     '/metrics',
     {
