@@ -1,9 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import type { AddressInfo } from 'node:net';
-import type { FastifyInstance } from 'fastify';
 import ts from 'typescript';
 import { tempDataDir, testApp } from './helpers/app';
 import { syntheticRatings } from './helpers/synthetic';
@@ -47,24 +45,21 @@ let errors: [string, number, string][] = [];
 
 /** What the test uses of the compiled fixture (its own types live beside the generated ones, outside this project). */
 interface ClientModule {
-  firstSession(
+  firstSession: (
     base: string,
     ratings: unknown,
     params: unknown,
-  ): Promise<{ inserted: number; status: string; modelId: string; ratingsOut: number[]; fallbacks: (string | null)[]; itemIds: string[] }>;
+  ) => Promise<{ inserted: number; status: string; modelId: string; ratingsOut: number[]; fallbacks: (string | null)[]; itemIds: string[] }>;
 }
 
 beforeAll(() => {
-  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'reco-client-'));
+  dir = tempDataDir();
   const cli = path.join(root, 'node_modules', 'openapi-typescript', 'bin', 'cli.js');
   execFileSync(process.execPath, [cli, path.join(root, 'openapi.yaml'), '--output', path.join(dir, 'api.d.ts')], { stdio: 'pipe' });
   fs.copyFileSync(path.join(__dirname, 'fixtures', 'typed-client.ts'), path.join(dir, 'client.ts'));
   fs.writeFileSync(path.join(dir, 'misuse.ts'), [...MISUSE_HEADER, ...MISUSES].join('\n'));
   // One program for both files: type-checking is the slow part.
   errors = typeErrors([path.join(dir, 'client.ts'), path.join(dir, 'misuse.ts')]);
-});
-afterAll(() => {
-  if (dir) fs.rmSync(dir, { recursive: true, force: true });
 });
 
 describe('a client typed by openapi-typescript from openapi.yaml', () => {
@@ -86,13 +81,6 @@ describe('a client typed by openapi-typescript from openapi.yaml', () => {
   });
 
   describe('against the service over HTTP', () => {
-    let app: FastifyInstance | undefined;
-    let dataDir = '';
-    afterEach(async () => {
-      await app?.close();
-      if (dataDir) fs.rmSync(dataDir, { recursive: true, force: true });
-    });
-
     test('a first session (ratings, training, predictions, recommendations) works as typed', async () => {
       const js = ts.transpileModule(fs.readFileSync(path.join(dir, 'client.ts'), 'utf8'), {
         compilerOptions: { module: ts.ModuleKind.CommonJS, target: ts.ScriptTarget.ES2022 },
@@ -101,8 +89,7 @@ describe('a client typed by openapi-typescript from openapi.yaml', () => {
       // eslint-disable-next-line @typescript-eslint/no-require-imports -- the module is written by this test at run time
       const { firstSession } = require(path.join(dir, 'client.js')) as ClientModule;
 
-      dataDir = tempDataDir();
-      app = await testApp({}, dataDir);
+      const app = await testApp();
       await app.listen({ port: 0, host: '127.0.0.1' });
       const base = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
       const rows = syntheticRatings(60, 40, 15).map(([userId, itemId, rating]) => ({ userId, itemId, rating }));
