@@ -70,7 +70,7 @@ export async function loadCheckpoint(dir: string): Promise<Checkpoint> {
   const tf = loadTf();
   const meta = JSON.parse(fs.readFileSync(path.join(dir, 'meta.json'), 'utf8')) as CheckpointMeta;
   if (meta.format !== CHECKPOINT_FORMAT) throw new Error(`unsupported checkpoint format ${String(meta.format)}`);
-  const modelJson = JSON.parse(fs.readFileSync(path.join(dir, 'model.json'), 'utf8'));
+  const modelJson = JSON.parse(fs.readFileSync(path.join(dir, 'model.json'), 'utf8')) as TF.io.ModelJSON;
   const weights = fs.readFileSync(path.join(dir, modelJson.weightsManifest[0].paths[0]));
   const model = await tf.loadLayersModel(
     tf.io.fromMemory({

@@ -33,7 +33,8 @@ export function loadTf(): Tf {
     const layers = require('@tensorflow/tfjs-layers') as typeof Layers;
     /* eslint-enable @typescript-eslint/no-require-imports */
     tf = { ...core, ...layers };
-    tf.setBackend('cpu');
+    // The CPU backend initialises synchronously; the promise only reports success.
+    void tf.setBackend('cpu');
     // The backend's one-time advice to install tfjs-node would go to the console, outside the service's logs.
     (tf.backend() as unknown as { firstUse: boolean }).firstUse = false;
     backendName = 'cpu (portable)';

@@ -63,7 +63,7 @@ export class JobRunner {
     const { engine, ...settings } = request;
     resolveParams({ threads: this.deps.threads, ...settings });
     if (engine !== undefined && engine !== 'auto') selectEngine(engine);
-    const job = this.deps.jobs.create(request as Record<string, unknown>, trigger);
+    const job = this.deps.jobs.create(request, trigger);
     this.log.info({ jobId: job.id, trigger }, 'job queued');
     setImmediate(() => this.kick());
     return job;

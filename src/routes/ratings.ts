@@ -81,7 +81,7 @@ const ratings: FastifyPluginAsync<RatingsRouteOptions> = async (app, opts) => {
       },
     },
     async (request, reply) => {
-      const body = request.body as unknown;
+      const body = request.body;
       if (!body || typeof (body as Readable).pipe !== 'function' || isJson(request)) {
         throw new AppError('UNSUPPORTED_MEDIA_TYPE', `import takes a raw body of type ${TEXT_TYPES.join(', ')}`);
       }
