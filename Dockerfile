@@ -1,8 +1,9 @@
 # syntax=docker/dockerfile:1
 
 # Build stage: compilers live here only. `npm ci` compiles the NNMF kernel (binding.gyp),
-# better-sqlite3, installs @tensorflow/tfjs-node where its download succeeds, and runs
-# `prepare`, which compiles the TypeScript.
+# better-sqlite3, installs @tensorflow/tfjs-node where its download succeeds (where it fails,
+# npm drops it together with the @tensorflow/tfjs umbrella only it needs), and runs `prepare`,
+# which compiles the TypeScript. node-gyp's and npm's caches stay in this stage's home folder.
 FROM node:20-bookworm-slim AS build
 RUN apt-get update \
  && apt-get install -y --no-install-recommends python3 make g++ ca-certificates \
@@ -13,6 +14,14 @@ COPY src ./src
 COPY bench ./bench
 COPY migrations ./migrations
 RUN npm ci && npm prune --omit=dev
+# What the runtime stage copies must hold no build leftovers: better-sqlite3's objects, static
+# library and SQLite sources (27 MB; only build/Release/better_sqlite3.node is loaded) and the
+# source maps that nothing reads without --enable-source-maps (about 40 MB, most of them TF.js's).
+RUN cd node_modules/better-sqlite3 \
+ && mv build/Release/better_sqlite3.node /tmp/ \
+ && rm -rf build deps src \
+ && mkdir -p build/Release && mv /tmp/better_sqlite3.node build/Release/ \
+ && cd /app && find node_modules -name '*.map' -type f -delete
 
 # Runtime stage: Debian slim (tfjs-node's libtensorflow needs glibc), no compilers, non-root.
 FROM node:20-bookworm-slim

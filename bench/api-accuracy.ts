@@ -79,8 +79,9 @@ async function main(): Promise<void> {
 
     const probeUser = ds.userIds[ds.u[split.test[0]]];
     const probeItem = ds.itemIds[ds.i[split.test[0]]];
+    const model = typeof args.model === 'string' ? args.model : null;
     const body: Record<string, unknown> = { type: 'train' };
-    if (typeof args.model === 'string') body.model = args.model;
+    if (model) body.model = model;
     if (typeof args.params === 'string') body.params = JSON.parse(args.params);
     // A quick first model, so that /predict has something to answer with while the measured job trains.
     const quick = await post('/jobs', { type: 'train', model: 'nnmf', params: { maxEpochs: 1 } });
@@ -122,7 +123,7 @@ async function main(): Promise<void> {
     const n = split.test.length;
     const report = job.report;
     const rows: Record<string, string | number>[] = [
-      { model: `served (${body.model ?? 'default'})`, testRmse: Math.sqrt(se / n), testMae: ae / n },
+      { model: `served (${model ?? 'default'})`, testRmse: Math.sqrt(se / n), testMae: ae / n },
     ];
     if (report) {
       rows.push({ model: 'evaluation bucket: blend', testRmse: report.blend.rmse, testMae: report.blend.mae });
@@ -144,7 +145,7 @@ async function main(): Promise<void> {
       `held-out RMSE ${Math.sqrt(se / n).toFixed(4)} over ${n} pairs (${fallbacks} fallbacks); job ${jobSeconds.toFixed(0)} s; ` +
         `/predict p99 idle ${latency.idleP99.toFixed(2)} ms, during training ${latency.trainingP99.toFixed(2)} ms (${busy.length} samples)\n`,
     );
-    writeResult(`api-accuracy-${dataset}${body.model ? `-${String(body.model)}` : ''}`, {
+    writeResult(`api-accuracy-${dataset}${model ? `-${model}` : ''}`, {
       dataset,
       seed,
       protocol: '90% imported through POST /ratings/import, one POST /jobs, the other 10% through POST /predict',

@@ -2,7 +2,7 @@ import { fork, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-// eslint-disable-next-line @typescript-eslint/no-require-imports
+// eslint-disable-next-line @typescript-eslint/no-require-imports -- autocannon ships no type declarations; require() with the signature used here types it
 const autocannon = require('autocannon') as (opts: Record<string, unknown>) => Promise<AutocannonResult>;
 import { parseArgs } from '../src/cli/args';
 import { openDatabase } from '../src/db/open';
@@ -32,7 +32,7 @@ function start(script: string, env: Record<string, string>): Promise<ChildProces
     const child = fork(script, [], { env: { ...process.env, ...env }, execArgv, stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
     child.once('error', reject);
     child.once('exit', (code) => reject(new Error(`${script} exited with ${code}`)));
-    const poll = setInterval(async () => {
+    const probe = async () => {
       try {
         const port = env.PORT;
         const res = await fetch(`http://127.0.0.1:${port}${script.includes('echo') ? '/nope' : '/health'}`);
@@ -44,7 +44,8 @@ function start(script: string, env: Record<string, string>): Promise<ChildProces
       } catch {
         /* not up yet */
       }
-    }, 200);
+    };
+    const poll = setInterval(() => void probe(), 200);
   });
 }
 
@@ -83,18 +84,27 @@ function seedRatings(dataDir: string, dataRoot: string | null): string {
   return source;
 }
 
-async function api(method: string, url: string, body?: unknown): Promise<any> {
+/** The fields of a job this benchmark reads. */
+interface JobView {
+  id: string;
+  status: string;
+  error?: string | null;
+  modelId?: string | null;
+  progress?: { phase?: string } | null;
+}
+
+async function api<T = unknown>(method: string, url: string, body?: unknown): Promise<T> {
   const res = await fetch(`http://127.0.0.1:${SERVICE_PORT}${url}`, {
     method,
     headers: body === undefined ? {} : { 'content-type': 'application/json' },
     body: body === undefined ? undefined : JSON.stringify(body),
   });
-  return res.json();
+  return (await res.json()) as T;
 }
 
-async function waitJob(id: string, until: (job: any) => boolean): Promise<any> {
+async function waitJob(id: string, until: (job: JobView) => boolean): Promise<JobView> {
   for (;;) {
-    const job = await api('GET', `/jobs/${id}`);
+    const job = await api<JobView>('GET', `/jobs/${id}`);
     if (until(job)) return job;
     if (['failed', 'cancelled'].includes(job.status)) throw new Error(`job ${id} ${job.status}: ${job.error}`);
     await new Promise((r) => setTimeout(r, 500));
@@ -126,7 +136,7 @@ async function main(): Promise<void> {
   const echo = await start(path.join(__dirname, 'echo-server.js'), { PORT: String(ECHO_PORT) });
   try {
     process.stdout.write(`training a model on ${source} (${epochs} epochs)...\n`);
-    const job = await api('POST', '/jobs', { type: 'train', params: { maxEpochs: epochs } });
+    const job = await api<JobView>('POST', '/jobs', { type: 'train', params: { maxEpochs: epochs } });
     const done = await waitJob(job.id, (j) => j.status === 'succeeded');
     // Restart so the resident-memory figure is that of a server that loaded the model from disk.
     await stop(service);
@@ -176,11 +186,11 @@ async function main(): Promise<void> {
     const rss = rssMb(service.pid!);
 
     process.stdout.write('starting a full training job and measuring again while it runs...\n');
-    const busyJob = await api('POST', '/jobs', { type: 'train', params: {} });
+    const busyJob = await api<JobView>('POST', '/jobs', { type: 'train', params: {} });
     await waitJob(busyJob.id, (j) => j.status === 'running' && j.progress?.phase === 'training');
     const busy = [];
     for (const name of ['predict, 1 pair', 'recommendations n=10']) busy.push(await run(name, 'training'));
-    const stillRunning = (await api('GET', `/jobs/${busyJob.id}`)).status === 'running';
+    const stillRunning = (await api<JobView>('GET', `/jobs/${busyJob.id}`)).status === 'running';
     await api('POST', `/jobs/${busyJob.id}/cancel`);
 
     const bare = median(rounds.map((r) => r.echo));

@@ -46,8 +46,13 @@ export function writeSyntheticRatings(dir: string, shape: SyntheticShape): strin
   const counts = Int32Array.from(weight, (w) => Math.min(Math.floor(items / 3), Math.max(5, Math.round((w / sum) * shape.ratings))));
   let surplus = counts.reduce((a, b) => a + b, 0) - shape.ratings;
   for (let u = 0; surplus !== 0; u = (u + 1) % users) {
-    if (surplus > 0 && counts[u] > 5) (counts[u]--, surplus--);
-    else if (surplus < 0 && counts[u] < items / 3) (counts[u]++, surplus++);
+    if (surplus > 0 && counts[u] > 5) {
+      counts[u]--;
+      surplus--;
+    } else if (surplus < 0 && counts[u] < items / 3) {
+      counts[u]++;
+      surplus++;
+    }
   }
 
   const out = fs.openSync(`${file}.part`, 'w');

@@ -63,7 +63,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     // Errors the router raises before any route runs (bad percent-encoding, over-long path segment).
     frameworkErrors: (err, request, reply) => {
       reply.header('x-request-id', request.id);
-      return errorHandler(err, request, reply);
+      errorHandler(err, request, reply);
     },
     // Errors Node's HTTP parser raises before a request exists: 431, 408, unparsable requests.
     clientErrorHandler: (err: NodeJS.ErrnoException, socket) => {

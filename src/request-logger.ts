@@ -31,7 +31,8 @@ class LazyChildLogger implements FastifyBaseLogger {
 
   private write(level: Level, args: unknown[]): void {
     const target = this.materialise();
-    (target[level] as (...a: unknown[]) => void).apply(target, args);
+    // Reflect.apply: pino's overloaded log signature takes no plain argument list.
+    Reflect.apply(target[level], target, args);
   }
 
   get level(): string {

@@ -8,7 +8,7 @@ import { buildApp } from '../src/app';
 import { loadConfig } from '../src/config';
 import { PARAM_NAMES } from '../src/engine/params';
 import { TrainSettings } from '../src/schemas/serving';
-import { postJson, tempDataDir } from './helpers/app';
+import { closeAfterwards, postJson, tempDataDir } from './helpers/app';
 import { importSynthetic, trainModel } from './helpers/training';
 
 const spec = YAML.parse(fs.readFileSync(path.join(__dirname, '..', 'openapi.yaml'), 'utf8'));
@@ -26,7 +26,7 @@ let app: FastifyInstance;
 const seen: Seen[] = [];
 
 beforeAll(async () => {
-  app = await buildApp({ config: loadConfig({ DATA_DIR: tempDataDir(), LOG_LEVEL: 'silent' }), logger: false });
+  app = closeAfterwards(await buildApp({ config: loadConfig({ DATA_DIR: tempDataDir(), LOG_LEVEL: 'silent' }), logger: false }));
   app.addHook('onSend', async (request, reply, payload) => {
     seen.push({
       method: request.method,

@@ -7,6 +7,7 @@ import { Rng, range } from '../src/engine/rng';
 import { initParams, netLayout, type ModelParams } from '../src/engine/state';
 import { TfjsEngine } from '../src/engine/tfjs-engine';
 import { relErr } from './helpers/compare';
+import { describeNative } from './helpers/native';
 import { syntheticDataset } from './helpers/synthetic';
 
 const ds = syntheticDataset(40, 30, 12);
@@ -25,7 +26,7 @@ async function twentySteps(engine: Engine, settings: TrainParams): Promise<{ p: 
   return { p, sse: res.sse };
 }
 
-describe('native kernel and TF.js reference agree', () => {
+describeNative('native kernel and TF.js reference agree', () => {
   const cases: [string, Record<string, unknown>][] = [
     ['adam, alternating', { optimizer: 'adam', alternating: true, lr: 3e-3 }],
     ['rmsprop, joint', { optimizer: 'rmsprop', alternating: false, lr: 1e-3 }],
@@ -51,7 +52,7 @@ describe('native kernel and TF.js reference agree', () => {
   });
 });
 
-describe('native gradient', () => {
+describeNative('native gradient', () => {
   test('matches TF.js autodiff for every layer and every latent row', () => {
     const addon = loadNative()!;
     const p = initParams(dims, 21, 0.3);

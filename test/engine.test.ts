@@ -1,5 +1,4 @@
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { randomSplit } from '../src/engine/dataset';
 import { checkpointMeta, loadCheckpoint, saveCheckpoint } from '../src/engine/checkpoint';
@@ -17,6 +16,8 @@ import { evaluate, heldOut, train, TrainingCancelledError, TrainingDivergedError
 import { Ensemble, IDENTITY_BLEND } from '../src/engine/ensemble';
 import { memberKinds } from '../src/engine/kinds';
 import { NnmfMember } from '../src/engine/nnmf-member';
+import { tempDataDir } from './helpers/app';
+import { describeNative } from './helpers/native';
 import { syntheticDataset } from './helpers/synthetic';
 import { threadNices } from './helpers/threads';
 
@@ -24,18 +25,9 @@ const scale = { min: 1, max: 5 };
 const ds = syntheticDataset(120, 80, 25);
 const split = randomSplit(ds, 1, 0.1, 0.1);
 const small = { d: 4, dp: 8, hidden: [16, 16, 16], batchSize: 256, lambda: 2, lr: 1e-2, maxEpochs: 30, patience: 30, lrDecay: 1, averaging: 0 };
-const engines: [string, () => Engine][] = [
-  ['native', () => new NativeEngine()],
-  ['tfjs', () => new TfjsEngine()],
-];
-
 /** Trained NNMF parameters as a one-member model, as the job runner serves them. */
 function asModel(params: ModelParams, engine: Engine): Ensemble {
   return new Ensemble([new NnmfMember(params, {}, engine)], IDENTITY_BLEND, scale);
-}
-
-function tmpDir(): string {
-  return fs.mkdtempSync(path.join(os.tmpdir(), 'nnmf-engine-'));
 }
 
 describe('model shapes', () => {
@@ -78,7 +70,8 @@ describe('model shapes', () => {
   });
 });
 
-describe.each(engines)('%s engine', (_name, make) => {
+/** The same tests for each engine. */
+function engineSuite(make: () => Engine): void {
   test('a short fit lowers the error well below the global mean', async () => {
     const engine = make();
     const params = resolveParams({ ...small, maxEpochs: 12, patience: 12 });
@@ -94,7 +87,7 @@ describe.each(engines)('%s engine', (_name, make) => {
   test('save then load gives identical predictions', async () => {
     const engine = make();
     const res = await train(ds, split, { engine, params: resolveParams({ ...small, maxEpochs: 2 }), scale });
-    const dir = path.join(tmpDir(), 'm');
+    const dir = path.join(tempDataDir(), 'm');
     await saveCheckpoint(dir, asModel(res.params, engine), {
       kind: 'nnmf',
       buckets: null,
@@ -119,7 +112,7 @@ describe.each(engines)('%s engine', (_name, make) => {
     const model = await tf.loadLayersModel(
       tf.io.fromMemory({ modelTopology: json.modelTopology, weightSpecs: json.weightsManifest[0].weights, weightData: fs.readFileSync(path.join(member, 'weights.bin')).buffer }),
     );
-    const out = model.predict([tf.tensor2d(u, [300, 1], 'int32'), tf.tensor2d(i, [300, 1], 'int32')]) as import('@tensorflow/tfjs').Tensor;
+    const out = model.predict([tf.tensor2d(u, [300, 1], 'int32'), tf.tensor2d(i, [300, 1], 'int32')]) as import('@tensorflow/tfjs-core').Tensor;
     const viaTf = out.dataSync();
     const ours = engine.predict(res.params, u, i);
     for (let k = 0; k < 300; k++) expect(viaTf[k]).toBeCloseTo(ours[k], 4);
@@ -138,9 +131,12 @@ describe.each(engines)('%s engine', (_name, make) => {
     const run = train(ds, split, { engine, params, scale, signal: ctl.signal, onEpoch: (p) => p.epoch === 2 && ctl.abort() });
     await expect(run).rejects.toThrow(TrainingCancelledError);
   });
-});
+}
 
-describe('native engine specifics', () => {
+describeNative('native engine', () => engineSuite(() => new NativeEngine()));
+describe('tfjs engine', () => engineSuite(() => new TfjsEngine()));
+
+describeNative('native engine specifics', () => {
   test('one thread is deterministic for a seed', async () => {
     const params = resolveParams({ ...small, maxEpochs: 3 });
     const a = await train(ds, split, { engine: new NativeEngine(), params, scale });
@@ -203,7 +199,7 @@ describe('native engine specifics', () => {
   });
 });
 
-describe('predictor', () => {
+describeNative('predictor', () => {
   test('unknown users and items get marked fallbacks, never NaN', async () => {
     const engine = new NativeEngine();
     const res = await train(ds, split, { engine, params: resolveParams({ ...small, maxEpochs: 2 }), scale });
@@ -256,6 +252,7 @@ describe('predictor', () => {
     const sim = pred.similar('i1', 3)!;
     expect(sim).toHaveLength(3);
     expect(sim.map((s) => s.itemId)).not.toContain('i1');
+    expect(pred.similar('nothing', 3)).toBeNull();
   });
 });
 
@@ -268,7 +265,9 @@ describe('training settings', () => {
     expect(effectiveLambda(resolveParams({ lambda: 7 }), 90_000, 900)).toBe(7);
     expect(() => resolveParams({ lambda: 'lots' })).toThrow(ParamError);
   });
+});
 
+describeNative('weight averaging', () => {
   test('averaging keeps a blend of the epochs, which differs from the last epoch and still fits', async () => {
     const engine = new NativeEngine();
     const params = resolveParams({ ...small, maxEpochs: 6, patience: 6, averaging: 0 });

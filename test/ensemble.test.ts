@@ -31,11 +31,10 @@ class TableMember implements TrainedMember {
     return Float32Array.from(u, (uu, k) => this.table[uu * this.dims.nItems + i[k]]);
   }
   prepare(): ServingNet {
-    const self = this;
     return {
-      score: (u, i, n, out) => out.set(self.predict(u.subarray(0, n), i.subarray(0, n))),
-      scoreUser: async (u, items, n, out) => out.set(self.predict(new Int32Array(n).fill(u), items.subarray(0, n))),
-      scoreAll: async (u, out) => out.set(self.table.subarray(u * self.dims.nItems, (u + 1) * self.dims.nItems)),
+      score: (u, i, n, out) => out.set(this.predict(u.subarray(0, n), i.subarray(0, n))),
+      scoreUser: async (u, items, n, out) => out.set(this.predict(new Int32Array(n).fill(u), items.subarray(0, n))),
+      scoreAll: async (u, out) => out.set(this.table.subarray(u * this.dims.nItems, (u + 1) * this.dims.nItems)),
     };
   }
   itemEmbedding() {

@@ -2,9 +2,9 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { loadNative } from '../src/engine/native';
 import { projectRoot } from '../src/root';
 import { initParams, type ModelParams } from '../src/engine/state';
+import { describeNative } from './helpers/native';
 
 // The kernel is compiled per instruction set and one variant is picked when the addon loads, so
 // each variant runs in a process of its own (NNMF_KERNEL names it). They must agree to rounding.
@@ -61,9 +61,7 @@ function maxAbsDiff(a: number[], b: number[]): number {
 }
 
 const addonFile = path.join(projectRoot(), 'build/Release/nnmf_native.node');
-const withAddon = loadNative() ? describe : describe.skip;
-
-withAddon('kernel variants', () => {
+describeNative('kernel variants', () => {
   let dir: string;
   beforeAll(() => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'nnmf-variants-'));

@@ -2,7 +2,7 @@ import { Writable } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
 import { buildApp } from '../src/app';
 import { loadConfig } from '../src/config';
-import { postJson, tempDataDir } from './helpers/app';
+import { closeAfterwards, postJson, tempDataDir } from './helpers/app';
 
 /** The app with its real pino logger writing JSON lines into an array. */
 async function loggedApp(level: string): Promise<{ app: FastifyInstance; lines: Record<string, unknown>[] }> {
@@ -13,7 +13,7 @@ async function loggedApp(level: string): Promise<{ app: FastifyInstance; lines: 
       done();
     },
   });
-  const app = await buildApp({ config: loadConfig({ DATA_DIR: tempDataDir(), LOG_LEVEL: level }), logger: { level, stream } });
+  const app = closeAfterwards(await buildApp({ config: loadConfig({ DATA_DIR: tempDataDir(), LOG_LEVEL: level }), logger: { level, stream } }));
   await app.ready();
   lines.length = 0;
   return { app, lines };

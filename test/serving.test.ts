@@ -185,19 +185,20 @@ describe('training jobs and serving, end to end over HTTP', () => {
     expect(again.json().code).toBe('RECO_ERR_JOB_NOT_CANCELLABLE');
   });
 
-  test('a new app on the same data folder serves the same predictions', async () => {
-    const pairs = heldOut.slice(0, 50).map(([userId, itemId]) => ({ userId, itemId }));
-    const before = (await postJson(app, '/predict', { pairs })).json();
-    await app.close();
-    app = await testApp({}, dataDir);
-    const after = (await postJson(app, '/predict', { pairs })).json();
-    expect(after).toEqual(before);
-  });
-
   test('metrics report jobs and the active model', async () => {
     const text = (await app.inject({ url: '/metrics' })).body;
     expect(text).toMatch(/active_model_test_rmse \d/);
     expect(text).toMatch(/store_entities\{kind="ratings"\}/);
+  });
+
+  test('a new app on the same data folder serves the same predictions', async () => {
+    const pairs = heldOut.slice(0, 50).map(([userId, itemId]) => ({ userId, itemId }));
+    const before = (await postJson(app, '/predict', { pairs })).json();
+    await app.close();
+    // Last in this block: the app opened here is closed when this test ends.
+    app = await testApp({}, dataDir);
+    const after = (await postJson(app, '/predict', { pairs })).json();
+    expect(after).toEqual(before);
   });
 });
 

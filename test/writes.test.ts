@@ -11,7 +11,7 @@ import { ImportFailedError, ImportSession } from '../src/writer/import-session';
 import { RatingsStore } from '../src/writer/store';
 import { postJson, tempDataDir, testApp } from './helpers/app';
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
+ 
 type Json = Record<string, any>;
 
 /** The app listening on a real port, for behaviour that lives in the HTTP connection itself. */
@@ -243,9 +243,9 @@ describe('HTTP edges', () => {
     const res = await fetch(`${base}/ratings`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
-      body: chunks() as unknown as RequestInit['body'],
+      body: chunks(),
       duplex: 'half',
-    } as RequestInit);
+    });
     expect(res.status).toBe(413);
     expect(((await res.json()) as Json).code).toBe('RECO_ERR_BODY_TOO_LARGE');
   });

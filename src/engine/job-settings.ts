@@ -82,7 +82,7 @@ export function resolveJobSettings(given: Record<string, unknown>, kinds: KindRe
     const settings = kinds.get(kind)!.resolve(perKind(kind)) as { threads?: number };
     // A member's own thread setting is capped like the job's.
     if (typeof settings.threads === 'number' && settings.threads > threads) settings.threads = threads;
-    return { kind, settings: settings as object };
+    return { kind, settings: settings };
   });
   return { model, engine, buckets: { ...DEFAULT_BUCKETS, validation, evaluation }, threads, members };
 }

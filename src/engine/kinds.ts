@@ -8,16 +8,17 @@ import { nnmfKind } from './nnmf-member';
 export type KindRegistry = ReadonlyMap<MemberKindName, MemberKind<object>>;
 
 /**
- * Every model kind this installation can train and load. NNMF runs on `engine` (the native
- * kernel or TF.js); the other kinds exist only in the native kernel, so they are offered only
- * where it was built.
+ * The model kinds a job can train, or a server can load. NNMF trains and serves on `engine`
+ * (the native kernel or TF.js). MF and I-AutoRec train only in the native kernel, so a job on
+ * the TF.js engine (ENGINE=tfjs, or no kernel built) trains NNMF alone; their checkpoints load
+ * and serve everywhere (a portable scorer stands in for the kernel).
  */
-export function memberKinds(engine: Engine): KindRegistry {
+export function memberKinds(engine: Engine, purpose: 'train' | 'serve' = 'train'): KindRegistry {
   const kinds = new Map<MemberKindName, MemberKind<object>>();
-  kinds.set('nnmf', nnmfKind(engine) as unknown as MemberKind<object>);
-  if (loadNative()) {
-    kinds.set('mf', mfKind as unknown as MemberKind<object>);
-    kinds.set('autorec', autorecKind as unknown as MemberKind<object>);
+  kinds.set('nnmf', nnmfKind(engine));
+  if (purpose === 'serve' || (engine.name === 'native' && loadNative())) {
+    kinds.set('mf', mfKind);
+    kinds.set('autorec', autorecKind);
   }
   return kinds;
 }

@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import type * as TF from '@tensorflow/tfjs';
+import type * as TF from './tf';
 import type { Tf } from './tf';
 
 /**

@@ -1,4 +1,4 @@
-import type * as TF from '@tensorflow/tfjs';
+import type * as TF from './tf';
 import { netLayout, netSize, rowWidth, type Dims, type ModelParams } from './state';
 import type { Tf } from './tf';
 

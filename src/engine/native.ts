@@ -58,7 +58,7 @@ export function loadNative(): NativeAddon | null {
     const file = path.join(root, dir, 'nnmf_native.node');
     if (!fs.existsSync(file)) continue;
     try {
-      // eslint-disable-next-line @typescript-eslint/no-require-imports
+      // eslint-disable-next-line @typescript-eslint/no-require-imports -- an addon is loaded from a path found at run time, and may be absent
       cached = require(file) as NativeAddon;
       return cached;
     } catch (err) {

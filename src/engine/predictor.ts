@@ -60,7 +60,7 @@ export class Predictor {
 
   predict(pairs: readonly { userId: string; itemId: string }[]): Prediction[] {
     const n = pairs.length;
-    const out: Prediction[] = new Array(n);
+    const out = new Array<Prediction>(n);
     if (this.scratch.u.length < n) this.scratch = { u: new Int32Array(n), i: new Int32Array(n), y: new Float32Array(n) };
     const { u: uIdx, i: iIdx, y } = this.scratch;
     const s = this.meta.summary;

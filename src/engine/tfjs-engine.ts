@@ -1,4 +1,4 @@
-import type * as TF from '@tensorflow/tfjs';
+import type * as TF from './tf';
 import type { Engine, EpochInput, ServingNet, TrainSession } from './engine';
 import type { TrainParams } from './params';
 import { netLayout, rowWidth, type Dims, type ModelParams } from './state';
@@ -46,7 +46,7 @@ function batchLoss(tf: Tf, dims: Dims, net: NetTensors, uT: Tensor, iT: Tensor, 
   return tf.tidy(() => {
     const e = tf.sub(forward(tf, dims, net, uT, iT), r);
     const reg = tf.add(tf.sum(tf.mul(regU, tf.sum(tf.square(uT), 1))), tf.sum(tf.mul(regI, tf.sum(tf.square(iT), 1))));
-    return tf.add(tf.sum(tf.square(e)), reg) as TF.Scalar;
+    return tf.add<TF.Scalar>(tf.sum(tf.square(e)), reg);
   });
 }
 
@@ -108,7 +108,7 @@ export class TfjsEngine implements Engine {
         for (let k = 0; k < R; k++) g[o + k] += grad[b * R + k];
       });
       const rowIdx = Int32Array.from(distinct);
-      const [w2, m2, v2] = tf.tidy(() => {
+      const [w2, m2, v2] = tf.tidy((): [Tensor, Tensor, Tensor] => {
         const shape = [distinct.length, R];
         const w = tf.tensor(gatherRows(table, rowIdx, R), shape);
         const m = tf.tensor(gatherRows(s1, rowIdx, R), shape);
@@ -125,7 +125,7 @@ export class TfjsEngine implements Engine {
         const m1 = tf.add(tf.mul(m, 0.9), tf.mul(tf.square(gt), 0.1));
         return [tf.sub(w, tf.mul(tf.div(gt, tf.sqrt(tf.add(m1, eps))), lr)), m1, v];
       });
-      const [wd, md, vd] = [w2.dataSync(), m2.dataSync(), v2.dataSync()] as Float32Array[];
+      const [wd, md, vd] = [w2.dataSync(), m2.dataSync(), v2.dataSync()];
       tf.dispose([w2, m2, v2]);
       distinct.forEach((r, k) => {
         table.set(wd.subarray(k * R, k * R + R), r * R);
@@ -136,8 +136,8 @@ export class TfjsEngine implements Engine {
 
     const writeBack = () => {
       netLayout(dims).forEach((l, k) => {
-        params.net.set(net.kernels[k].dataSync() as Float32Array, l.kernel);
-        params.net.set(net.biases[k].dataSync() as Float32Array, l.bias);
+        params.net.set(net.kernels[k].dataSync(), l.kernel);
+        params.net.set(net.biases[k].dataSync(), l.bias);
       });
     };
 
@@ -216,8 +216,8 @@ export class TfjsEngine implements Engine {
     const { value, grads } = tf.valueAndGrads(f)([...weights, uT, iT]);
     const gNet = new Float32Array(params.net.length);
     netLayout(params).forEach((l, k) => {
-      gNet.set(grads[k].dataSync() as Float32Array, l.kernel);
-      gNet.set(grads[4 + k].dataSync() as Float32Array, l.bias);
+      gNet.set(grads[k].dataSync(), l.kernel);
+      gNet.set(grads[4 + k].dataSync(), l.bias);
     });
     const scatter = (g: Float32Array, rows: Int32Array, total: number) => {
       const out = new Float32Array(total * R);
@@ -261,7 +261,7 @@ export class TfjsEngine implements Engine {
         const y = tf.tidy(() =>
           forward(tf, params, net, tf.tensor2d(gatherRows(params.users, us, R), [us.length, R]), tf.tensor2d(gatherRows(params.items, is, R), [is.length, R])),
         );
-        out.set(y.dataSync() as Float32Array, start);
+        out.set(y.dataSync(), start);
         y.dispose();
       }
     } finally {

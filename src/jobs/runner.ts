@@ -96,7 +96,7 @@ export class JobRunner {
         `these settings would need about ${formatBytes(need)} to train on ${shape.ratings} ratings, more than MAX_TRAIN_MEMORY (${formatBytes(this.deps.maxTrainMemoryBytes)}); use smaller models`,
       );
     }
-    const job = this.deps.jobs.create(request as Record<string, unknown>, trigger);
+    const job = this.deps.jobs.create(request, trigger);
     this.log.info({ jobId: job.id, trigger }, 'job queued');
     setImmediate(() => this.kick());
     return job;

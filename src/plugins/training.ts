@@ -35,7 +35,7 @@ export default fp(
     const jobs = new JobsRepository(app.db);
     const models = new ModelsRepository(app.db);
     const servingEngine = selectEngine(opts.engine === 'tfjs' ? 'tfjs' : 'auto');
-    const registry = new ModelRegistry(models, path.join(opts.dataDir, 'models'), memberKinds(servingEngine), app.log.child({ component: 'registry' }));
+    const registry = new ModelRegistry(models, path.join(opts.dataDir, 'models'), memberKinds(servingEngine, 'serve'), app.log.child({ component: 'registry' }));
     registry.onActivate((p) => {
       const m = models.get(p.modelId);
       app.metrics.setActiveModel((m?.metrics.evaluationRmse as number | null) ?? (m?.metrics.validationRmse as number | null) ?? null);

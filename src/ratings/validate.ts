@@ -1,7 +1,7 @@
 /** Rules for caller-supplied IDs and ratings, shared by the JSON API, the importer and the CLI. */
 
 export const ID_MAX_LENGTH = 128;
-// eslint-disable-next-line no-control-regex
+// eslint-disable-next-line no-control-regex -- matching control characters is this pattern's purpose
 const CONTROL_CHARS = /[\u0000-\u001f\u007f-\u009f]/;
 export const ID_PATTERN = '^[^\\u0000-\\u001f\\u007f-\\u009f]+$';
 /** The JSON-schema format of IDs: well-formed Unicode (no lone UTF-16 surrogate). */

@@ -1,5 +1,5 @@
 import { Type } from '@sinclair/typebox';
-import type { FastifyPluginAsync } from 'fastify';
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { AppError } from '../errors';
 
 const Status = Type.Object({ status: Type.String() });
@@ -8,10 +8,20 @@ const Readiness = Type.Object({
   detail: Type.Optional(Type.String({ description: 'What is degraded: the active model could not be loaded and what is served instead' })),
 });
 
-const health: FastifyPluginAsync = async (app) => {
+const health: FastifyPluginAsyncTypebox = async (app) => {
   app.get(
     '/health',
-    { config: { public: true }, schema: { tags: ['ops'], summary: 'Liveness probe', security: [], response: { 200: Status } } },
+    {
+      config: { public: true },
+      schema: {
+        tags: ['ops'],
+        summary: 'Liveness probe',
+        operationId: 'getHealth',
+        description: 'Answers 200 while the process runs. Needs no API key.',
+        security: [],
+        response: { 200: Status },
+      },
+    },
     async () => ({ status: 'ok' }),
   );
   app.get(
@@ -21,7 +31,10 @@ const health: FastifyPluginAsync = async (app) => {
       schema: {
         tags: ['ops'],
         summary: 'Readiness probe: the database is open and migrated, and the writer thread runs',
-        description: 'Answers 200 while the service can serve; `degraded` when the active model could not be loaded and another one (or none) is served.',
+        operationId: 'getReadiness',
+        description:
+          'Answers 503 (RECO_ERR_NOT_READY) until the database is open and migrated, or when the writer thread has stopped; then 200, ' +
+          '`degraded` when the active model could not be loaded and another one (or none) is served. Needs no API key.',
         security: [],
         response: { 200: Readiness, 503: Type.Ref('ErrorBody') },
       },

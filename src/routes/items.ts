@@ -10,6 +10,8 @@ const items: FastifyPluginAsync = async (app) => {
       schema: {
         tags: ['items'],
         summary: "An item's metadata, rating count and mean",
+        operationId: 'getItem',
+        description: 'Title and attributes as set by PUT, with the count and mean of the stored ratings; 404 for an item the service has never seen.',
         params: ItemIdParam,
         response: responses({ 200: ItemResponse }, [404]),
       },
@@ -28,6 +30,8 @@ const items: FastifyPluginAsync = async (app) => {
       schema: {
         tags: ['items'],
         summary: "Create an item or replace its metadata",
+        operationId: 'putItem',
+        description: 'Sets the title and attributes of an item: 201 when the item was new, 200 otherwise. Metadata is kept for callers; training uses the ratings only.',
         params: ItemIdParam,
         body: ItemPutBody,
         response: responses({ 200: ItemResponse, 201: ItemResponse }, [413, 415, 507]),

@@ -15,6 +15,8 @@ const jobs: FastifyPluginAsync = async (app) => {
       schema: {
         tags: ['jobs'],
         summary: 'Queue a training job; one runs at a time',
+        operationId: 'createJob',
+        description: "Answers 202 with the job's ID at once; poll GET /jobs/{id} for progress. The job trains on a snapshot of the ratings as they are when it starts, with params overriding the default settings. Its model becomes active when its RMSE on its held-out ratings is at least as good as the active model's.",
         body: JobCreateBody,
         response: responses({ 202: JobCreated }, [413, 415, 429]),
       },
@@ -36,7 +38,16 @@ const jobs: FastifyPluginAsync = async (app) => {
 
   app.get(
     '/jobs',
-    { schema: { tags: ['jobs'], summary: 'Jobs, newest first', querystring: JobListQuery, response: responses({ 200: JobList }) } },
+    {
+      schema: {
+        tags: ['jobs'],
+        summary: 'Jobs, newest first',
+        operationId: 'listJobs',
+        description: 'Training jobs with their status and progress, newest first, optionally only those of one status.',
+        querystring: JobListQuery,
+        response: responses({ 200: JobList }),
+      },
+    },
     async (request) => {
       const q = request.query as { status?: JobStatus; limit?: number; offset?: number };
       return { jobs: app.jobs.list(q.status ?? null, q.limit ?? 50, q.offset ?? 0) };
@@ -45,7 +56,16 @@ const jobs: FastifyPluginAsync = async (app) => {
 
   app.get(
     '/jobs/:id',
-    { schema: { tags: ['jobs'], summary: 'One job with its progress', params: IdParam, response: responses({ 200: JobSchema }, [404]) } },
+    {
+      schema: {
+        tags: ['jobs'],
+        summary: 'One job with its progress',
+        operationId: 'getJob',
+        description: 'Status; progress (epoch, losses, validation RMSE, elapsed time, estimate of the time left); the model it produced and the activation decision.',
+        params: IdParam,
+        response: responses({ 200: JobSchema }, [404]),
+      },
+    },
     async (request) => {
       const { id } = request.params as { id: string };
       const job = app.jobs.get(id);
@@ -60,6 +80,8 @@ const jobs: FastifyPluginAsync = async (app) => {
       schema: {
         tags: ['jobs'],
         summary: 'Cancel a queued or running job',
+        operationId: 'cancelJob',
+        description: 'A queued job is dropped; a running one stops between minibatches. Answers the job once it has stopped; 409 (RECO_ERR_JOB_NOT_CANCELLABLE) when it had already finished.',
         params: IdParam,
         response: responses({ 200: JobSchema }, [404, 409]),
       },

@@ -1,13 +1,15 @@
-import type { FastifyPluginAsync } from 'fastify';
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 
-const metrics: FastifyPluginAsync = async (app) => {
+const metrics: FastifyPluginAsyncTypebox = async (app) => {
   app.get(
     '/metrics',
     {
       schema: {
         tags: ['ops'],
         summary: 'Prometheus metrics',
+        operationId: 'getMetrics',
+        description: 'Process, HTTP, training and serving metrics in the Prometheus text exposition format, for scraping.',
         produces: ['text/plain'],
         response: { 200: Type.String({ description: 'Prometheus text exposition format' }) },
       },

@@ -11,7 +11,16 @@ const publicModel = ({ path: _path, ...m }: ModelRecord) => m;
 const models: FastifyPluginAsync = async (app) => {
   app.get(
     '/models',
-    { schema: { tags: ['models'], summary: 'Trained models, newest first', querystring: ModelListQuery, response: responses({ 200: ModelList }) } },
+    {
+      schema: {
+        tags: ['models'],
+        summary: 'Trained models, newest first',
+        operationId: 'listModels',
+        description: 'The model registry: every trained model with its settings and metrics, newest first; at most one is active.',
+        querystring: ModelListQuery,
+        response: responses({ 200: ModelList }),
+      },
+    },
     async (request) => {
       const q = request.query as { limit?: number; offset?: number };
       return { models: app.models.list(q.limit ?? 50, q.offset ?? 0).map(publicModel) };
@@ -20,7 +29,16 @@ const models: FastifyPluginAsync = async (app) => {
 
   app.get(
     '/models/:id',
-    { schema: { tags: ['models'], summary: 'One model', params: IdParam, response: responses({ 200: ModelSchema }, [404]) } },
+    {
+      schema: {
+        tags: ['models'],
+        summary: 'One model',
+        operationId: 'getModel',
+        description: "A model's engine, training settings, metrics on its held-out ratings, data fingerprint and whether it is the one being served.",
+        params: IdParam,
+        response: responses({ 200: ModelSchema }, [404]),
+      },
+    },
     async (request) => {
       const { id } = request.params as { id: string };
       const m = app.models.get(id);
@@ -35,6 +53,8 @@ const models: FastifyPluginAsync = async (app) => {
       schema: {
         tags: ['models'],
         summary: 'Serve this model from now on (roll back or forward)',
+        operationId: 'activateModel',
+        description: 'Loads the model and makes it the one the serving endpoints answer with, whatever its metrics: this is how to roll back.',
         params: IdParam,
         response: responses({ 200: ModelSchema }, [404, 409]),
       },

@@ -1,4 +1,4 @@
-import type { FastifyPluginAsync } from 'fastify';
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { AppError } from '../errors';
 import type { Predictor } from '../engine/predictor';
 import { responses } from '../schemas/common';
@@ -9,20 +9,21 @@ export function requireModel(active: Predictor | null): Predictor {
   return active;
 }
 
-const predict: FastifyPluginAsync<{ maxBatch: number }> = async (app, opts) => {
+const predict: FastifyPluginAsyncTypebox<{ maxBatch: number }> = async (app, opts) => {
   app.post(
     '/predict',
     {
       schema: {
         tags: ['serving'],
         summary: 'Predicted ratings for user-item pairs, clipped to the rating scale',
+        operationId: 'predictRatings',
         description: 'Unknown users or items are not errors: they get a mean-based rating and a fallback marker.',
         body: PredictBody,
         response: responses({ 200: PredictResponse }, [413, 415, 503]),
       },
     },
     async (request) => {
-      const body = request.body as { userId: string; itemId: string } | { pairs: { userId: string; itemId: string }[] };
+      const body = request.body;
       const pairs = 'pairs' in body ? body.pairs : [body];
       if (pairs.length > opts.maxBatch) throw new AppError('BATCH_TOO_LARGE', `at most ${opts.maxBatch} pairs per request, got ${pairs.length}`);
       const model = requireModel(app.registry.active);

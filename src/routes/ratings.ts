@@ -39,6 +39,9 @@ const ratings: FastifyPluginAsync<RatingsRouteOptions> = async (app, opts) => {
         schema: {
           tags: ['ratings'],
           summary: 'Add or overwrite one rating or a batch of ratings (all or nothing)',
+          operationId: 'addRatings',
+          description:
+            'Takes one rating object or an array of them; a user keeps one rating per item, the latest. A batch is stored whole or not at all: a 400 lists every bad row with its index.',
           body: RatingsBody,
           response: responses({ 200: UpsertResponse }, [408, 413, 415, 507]),
         },
@@ -59,6 +62,7 @@ const ratings: FastifyPluginAsync<RatingsRouteOptions> = async (app, opts) => {
       schema: {
         tags: ['ratings'],
         summary: 'Bulk import ratings from CSV, TSV or MovieLens files (raw request body, streamed)',
+        operationId: 'importRatings',
         description:
           'CSV needs the header userId,itemId,rating[,timestamp]; TSV the same header with tabs. ' +
           'movielens-100k is u.data (tab separated, no header); movielens-1m is ratings.dat (:: separated). ' +
@@ -69,7 +73,7 @@ const ratings: FastifyPluginAsync<RatingsRouteOptions> = async (app, opts) => {
       },
     },
     async (request, reply) => {
-      const body = request.body as unknown;
+      const body = request.body;
       if (!body || typeof (body as Readable).pipe !== 'function' || isJson(request)) {
         throw new AppError('UNSUPPORTED_MEDIA_TYPE', `import takes a raw body of type ${TEXT_TYPES.join(', ')}`);
       }

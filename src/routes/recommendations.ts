@@ -1,11 +1,11 @@
-import type { FastifyPluginAsync } from 'fastify';
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { AppError } from '../errors';
 import type { Predictor } from '../engine/predictor';
 import { ItemIdParam, responses, UserIdParam } from '../schemas/common';
 import { RecommendQuery, RecommendResponse, RerankBody, SimilarQuery, SimilarResponse } from '../schemas/serving';
 import { requireModel } from './predict';
 
-const recommendations: FastifyPluginAsync = async (app) => {
+const recommendations: FastifyPluginAsyncTypebox = async (app) => {
   // Rated items come from the store as it is now, not as it was when the model was trained.
   const recommend = async (model: Predictor, userId: string, n: number, exclude: Set<string>, excludeRated: boolean, candidates?: string[]) => {
     if (excludeRated) for (const id of app.ratings.userRatedItems(userId)) exclude.add(id);
@@ -20,6 +20,7 @@ const recommendations: FastifyPluginAsync = async (app) => {
       schema: {
         tags: ['serving'],
         summary: 'Top-N items for a user by predicted rating',
+        operationId: 'getRecommendations',
         description: 'Users the model does not know get popular, well-rated items with fallback "popular".',
         params: UserIdParam,
         querystring: RecommendQuery,
@@ -28,8 +29,8 @@ const recommendations: FastifyPluginAsync = async (app) => {
     },
     async (request) => {
       const model = requireModel(app.registry.active);
-      const { userId } = request.params as { userId: string };
-      const q = request.query as { n?: number; exclude?: string; excludeRated?: boolean };
+      const { userId } = request.params;
+      const q = request.query;
       const exclude = new Set((q.exclude ?? '').split(',').map((s) => s.trim()).filter(Boolean));
       return recommend(model, userId, q.n ?? 10, exclude, q.excludeRated ?? true);
     },
@@ -41,6 +42,8 @@ const recommendations: FastifyPluginAsync = async (app) => {
       schema: {
         tags: ['serving'],
         summary: "Rerank the caller's candidate items for a user",
+        operationId: 'rerankItems',
+        description: 'Scores the given candidate items for the user and answers the best n (all of them when n is absent). Candidates the model has never seen follow the scored ones, at the global mean.',
         params: UserIdParam,
         body: RerankBody,
         response: responses({ 200: RecommendResponse }, [413, 415, 503]),
@@ -48,8 +51,8 @@ const recommendations: FastifyPluginAsync = async (app) => {
     },
     async (request) => {
       const model = requireModel(app.registry.active);
-      const { userId } = request.params as { userId: string };
-      const body = request.body as { candidates: string[]; n?: number; excludeRated?: boolean };
+      const { userId } = request.params;
+      const body = request.body;
       const candidates = [...new Set(body.candidates)];
       const n = body.n ?? candidates.length;
       const exclude = new Set<string>();
@@ -72,6 +75,8 @@ const recommendations: FastifyPluginAsync = async (app) => {
       schema: {
         tags: ['serving'],
         summary: 'Nearest items by the learned item embeddings (cosine similarity)',
+        operationId: 'getSimilarItems',
+        description: 'Items nearest to this one by cosine similarity of their learned embeddings; 404 when the active model does not know the item.',
         params: ItemIdParam,
         querystring: SimilarQuery,
         response: responses({ 200: SimilarResponse }, [404, 503]),
@@ -79,8 +84,8 @@ const recommendations: FastifyPluginAsync = async (app) => {
     },
     async (request) => {
       const model = requireModel(app.registry.active);
-      const { itemId } = request.params as { itemId: string };
-      const { n = 10 } = request.query as { n?: number };
+      const { itemId } = request.params;
+      const { n = 10 } = request.query;
       const items = model.similar(itemId, n);
       if (!items) throw new AppError('ITEM_NOT_FOUND', `item ${itemId} is unknown to model ${model.modelId}`);
       return { modelId: model.modelId, itemId, items };

@@ -5,7 +5,15 @@ import { StatsResponse } from '../schemas/ratings';
 const stats: FastifyPluginAsync = async (app) => {
   app.get(
     '/stats',
-    { schema: { tags: ['ops'], summary: 'Counts of users, items and ratings', response: responses({ 200: StatsResponse }) } },
+    {
+      schema: {
+        tags: ['ops'],
+        summary: 'Counts of users, items and ratings',
+        operationId: 'getStats',
+        description: 'Numbers of users, items and ratings in the store now (not in the active model).',
+        response: responses({ 200: StatsResponse }),
+      },
+    },
     async () => app.ratings.stats(),
   );
 };

@@ -11,6 +11,8 @@ const users: FastifyPluginAsync = async (app) => {
       schema: {
         tags: ['users'],
         summary: "A user's ratings, paged",
+        operationId: 'listUserRatings',
+        description: "Pages through one user's ratings in item ID order, with the total count; 404 for a user with no ratings.",
         params: UserIdParam,
         querystring: PageQuery,
         response: responses({ 200: UserRatingsResponse }, [404]),
@@ -31,6 +33,8 @@ const users: FastifyPluginAsync = async (app) => {
       schema: {
         tags: ['users'],
         summary: 'Delete a user and all their ratings',
+        operationId: 'deleteUser',
+        description: 'Removes every rating of the user. Models already trained are unchanged; the next training job no longer sees the user.',
         params: UserIdParam,
         response: responses({ 204: Type.Null() }, [404, 507]),
       },
@@ -48,6 +52,8 @@ const users: FastifyPluginAsync = async (app) => {
       schema: {
         tags: ['users'],
         summary: 'Delete one rating',
+        operationId: 'deleteRating',
+        description: "Removes one user's rating of one item; 404 when there is none.",
         params: Type.Composite([UserIdParam, ItemIdParam]),
         response: responses({ 204: Type.Null() }, [404, 507]),
       },

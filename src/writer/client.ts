@@ -111,7 +111,7 @@ export class WriterClient {
   upsertJson(body: Buffer, maxBatch: number) {
     // Copied into a buffer of its own so it can be moved, not cloned: request bodies may share a pooled buffer.
     const own = new Uint8Array(body);
-    return this.call('upsertJson', { body: own, maxBatch }, [own.buffer as ArrayBuffer]);
+    return this.call('upsertJson', { body: own, maxBatch }, [own.buffer]);
   }
 
   deleteUser(userId: string) {
@@ -147,7 +147,7 @@ export class WriterClient {
       gatheredBytes = 0;
       // A fresh copy can be moved to the thread rather than cloned; request chunks may share a pooled buffer.
       const own = new Uint8Array(chunk);
-      const p = this.call('importChunk', { importId, chunk: own }, [own.buffer as ArrayBuffer]);
+      const p = this.call('importChunk', { importId, chunk: own }, [own.buffer]);
       p.catch(() => undefined);
       inFlight.push(p);
       if (inFlight.length >= IN_FLIGHT) await inFlight.shift();

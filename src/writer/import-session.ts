@@ -83,7 +83,7 @@ export class ImportSession {
   /** Parses a chunk of the body; non-atomic imports commit whole batches as they fill. */
   push(chunk: Uint8Array): void {
     this.run(() => {
-      const text = this.rest + this.decoder.write(chunk as Buffer);
+      const text = this.rest + this.decoder.write(chunk);
       const cut = text.lastIndexOf('\n');
       if (cut < 0) {
         this.rest = text;

@@ -4,15 +4,25 @@ import path from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { buildApp } from '../../src/app';
 import { loadConfig } from '../../src/config';
+import { onRelease } from './cleanup';
 
+/** A new empty folder under the system's temporary folder, removed after the test (or the file) that made it. */
 export function tempDataDir(): string {
-  return fs.mkdtempSync(path.join(os.tmpdir(), 'reco-test-'));
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'reco-test-'));
+  onRelease(() => fs.rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+/** Closes the app after the test (or the file) that built it; closing twice is harmless. */
+export function closeAfterwards(app: FastifyInstance): FastifyInstance {
+  onRelease(() => app.close());
+  return app;
 }
 
 /** The real app on a real SQLite file in a temporary folder, configured through the same environment variables as production. */
 export async function testApp(env: Record<string, string> = {}, dataDir = tempDataDir()): Promise<FastifyInstance> {
   const config = loadConfig({ DATA_DIR: dataDir, LOG_LEVEL: 'silent', ...env });
-  const app = await buildApp({ config, logger: false });
+  const app = closeAfterwards(await buildApp({ config, logger: false }));
   await app.ready();
   return app;
 }

@@ -1,4 +1,4 @@
-import type * as TF from '@tensorflow/tfjs';
+import type * as TF from '../tf';
 import type { Tf } from '../tf';
 import type { AutorecServed } from './native';
 

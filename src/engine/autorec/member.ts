@@ -1,5 +1,5 @@
 import type { ServingNet } from '../engine';
-import { readLayersModel, writeLayersModel } from '../layers-files';
+import { readLayersModel, writeLayersModel } from '../layers-io';
 import type { MemberDims, TrainedMember } from '../member';
 import { loadTf } from '../tf';
 import { buildAutorecLayers, servedFromLayers } from './layers';

@@ -28,7 +28,7 @@ export function referenceLossAndGrad(tf: Tf, w: AutorecWeights, r: ItemRatings, 
       const err = tf.mul(tf.sub(tf.add(tf.matMul(h, V, false, true), c), R), M);
       return tf.add(tf.sum(tf.square(err)), tf.mul(lambda / 2, tf.add(tf.sum(tf.square(W)), tf.sum(tf.square(V)))));
     };
-    const { value, grads } = tf.valueAndGrads(loss as (...t: TfTensor[]) => TfTensor)([
+    const { value, grads } = tf.valueAndGrads(loss)([
       tf.tensor2d(w.W, [U, w.hidden]),
       tf.tensor1d(w.b),
       tf.tensor2d(w.V, [U, w.hidden]),

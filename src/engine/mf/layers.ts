@@ -1,4 +1,4 @@
-import type * as TF from '@tensorflow/tfjs';
+import type * as TF from '../tf';
 import { readLayersModel, writeLayersModel } from '../layers-io';
 import { flatEmbedding } from '../layers-model';
 import type { MemberDims } from '../member';

@@ -4,7 +4,6 @@ import { Rng } from '../rng';
 import { saveMfLayers } from './layers';
 import { loadMfAddon } from './native';
 import { portableScore, portableServing } from './portable';
-import type { MfSettings } from './params';
 
 /**
  * Parameters of a biased MF model: prediction = mean + b_u + b_i + p_u·q_i. Rows of `users`

@@ -1,4 +1,4 @@
-import type * as TF from '@tensorflow/tfjs';
+import type * as TF from '../tf';
 import type { Tf } from '../tf';
 import type { MfParams } from './model';
 
@@ -32,11 +32,12 @@ export function mfLossAndGradReference(
       const n = data.u.length;
       const [pf, bu] = tf.split(pu, [p.k, 1], 1);
       const [qf, bi] = tf.split(qi, [p.k, 1], 1);
-      const pred = tf.sum(tf.mul(pf, qf), 1).add(bu.reshape([n])).add(bi.reshape([n])).add(p.mean);
-      const err = tf.square(pred.sub(r));
-      const reg = tf.sum(tf.square(pf), 1).add(tf.sum(tf.square(qf), 1)).mul(lambda);
-      const regBias = tf.square(bu).add(tf.square(bi)).reshape([n]).mul(lambdaBias);
-      return tf.mean(err.add(reg).add(regBias));
+      // Function calls rather than chained methods: tfjs-core alone does not register the chained forms.
+      const pred = tf.addN([tf.sum(tf.mul(pf, qf), 1), tf.reshape(bu, [n]), tf.reshape(bi, [n]), tf.fill([n], p.mean)]);
+      const err = tf.square(tf.sub(pred, r));
+      const reg = tf.mul(tf.add(tf.sum(tf.square(pf), 1), tf.sum(tf.square(qf), 1)), lambda);
+      const regBias = tf.mul(tf.reshape(tf.add(tf.square(bu), tf.square(bi)), [n]), lambdaBias);
+      return tf.mean(tf.addN([err, reg, regBias]));
     };
     const users = tf.tensor2d(p.users, [p.nUsers, W]);
     const items = tf.tensor2d(p.items, [p.nItems, W]);
