@@ -4,10 +4,11 @@ import path from 'node:path';
 import { projectRoot } from '../src/root';
 
 /** Prints rows as an aligned table. */
-export function printTable(rows: Record<string, string | number>[]): void {
+export function printTable(rows: Record<string, string | number | undefined>[]): void {
   if (!rows.length) return;
-  const cols = Object.keys(rows[0]);
-  const cell = (v: string | number) => (typeof v === 'number' ? (Number.isInteger(v) ? String(v) : v.toFixed(4)) : v);
+  // Every column any row has; a row without a value shows an empty cell.
+  const cols = [...new Set(rows.flatMap((r) => Object.keys(r)))];
+  const cell = (v: string | number | undefined) => (typeof v === 'number' ? (Number.isInteger(v) ? String(v) : v.toFixed(4)) : (v ?? ''));
   const width = cols.map((c) => Math.max(c.length, ...rows.map((r) => cell(r[c]).length)));
   const line = (vals: string[]) => vals.map((v, k) => v.padEnd(width[k])).join('  ');
   process.stdout.write(`${line(cols)}\n${line(width.map((w) => '-'.repeat(w)))}\n`);
