@@ -48,7 +48,16 @@ export class ParamError extends Error {}
 export type Check = (v: unknown) => boolean;
 export const int = (lo: number, hi: number): Check => (v) => Number.isInteger(v) && (v as number) >= lo && (v as number) <= hi;
 export const num = (lo: number, hi: number): Check => (v) => typeof v === 'number' && Number.isFinite(v) && v >= lo && v <= hi;
+
+/** The checks every model kind's settings share: the schedule of early stopping and the seed. */
+export const SCHEDULE_CHECKS = {
+  lrDecay: [num(0.01, 1), 'a number 0.01..1'],
+  maxEpochs: [int(1, 100_000), 'an integer 1..100000'],
+  patience: [int(1, 10_000), 'an integer 1..10000'],
+  seed: [int(0, 2 ** 31 - 1), 'an integer 0..2^31-1'],
+} satisfies Record<string, [Check, string]>;
 const CHECKS: Record<keyof TrainParams, [Check, string]> = {
+  ...SCHEDULE_CHECKS,
   // Both latent parts are layers of the network: a zero-width one cannot be built or saved.
   d: [int(1, 64), 'an integer 1..64'],
   dp: [int(1, 64), 'an integer 1..64'],
@@ -56,11 +65,7 @@ const CHECKS: Record<keyof TrainParams, [Check, string]> = {
   lambda: [(v) => v === 'auto' || num(0, 1e6)(v), '"auto" or a number 0..1e6'],
   optimizer: [(v) => v === 'adam' || v === 'rmsprop', '"adam" or "rmsprop"'],
   lr: [num(1e-7, 1e4), 'a number 1e-7..1e4'],
-  lrDecay: [num(0.01, 1), 'a number 0.01..1'],
   batchSize: [int(0, 1 << 24), 'an integer 0..16777216 (0 = automatic; larger than the data means full batch)'],
-  maxEpochs: [int(1, 100_000), 'an integer 1..100000'],
-  patience: [int(1, 10_000), 'an integer 1..10000'],
-  seed: [int(0, 2 ** 31 - 1), 'an integer 0..2^31-1'],
   useBias: [(v) => typeof v === 'boolean', 'a boolean'],
   alternating: [(v) => typeof v === 'boolean', 'a boolean'],
   threads: [int(1, 64), 'an integer 1..64'],

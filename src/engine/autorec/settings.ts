@@ -1,4 +1,4 @@
-import { applySettings, int, num, type Check } from '../params';
+import { applySettings, int, num, SCHEDULE_CHECKS, type Check } from '../params';
 
 /** Training settings of an I-AutoRec member. */
 export interface AutorecSettings {
@@ -34,14 +34,11 @@ export const AUTOREC_DEFAULTS: AutorecSettings = {
 };
 
 const CHECKS: Record<keyof AutorecSettings, [Check, string]> = {
+  ...SCHEDULE_CHECKS,
   hidden: [int(1, 4096), 'an integer 1..4096'],
   lambda: [num(0, 1e7), 'a number 0..1e7'],
   lr: [num(1e-7, 1e4), 'a number 1e-7..1e4'],
-  lrDecay: [num(0.01, 1), 'a number 0.01..1'],
   batchSize: [int(1, 1 << 24), 'an integer 1..16777216'],
-  maxEpochs: [int(1, 100_000), 'an integer 1..100000'],
-  patience: [int(1, 10_000), 'an integer 1..10000'],
-  seed: [int(0, 2 ** 31 - 1), 'an integer 0..2^31-1'],
   initScale: [num(0, 100), 'a number 0..100'],
   threads: [int(0, 64), 'an integer 0..64 (0 = the run\'s)'],
 };

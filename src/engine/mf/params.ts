@@ -1,4 +1,4 @@
-import { applySettings, int, num, type Check } from '../params';
+import { applySettings, int, num, SCHEDULE_CHECKS, type Check } from '../params';
 
 /** Settings of a biased MF member, with the defaults that meet the MovieLens-1M target (see BENCHMARKS.md). */
 export interface MfSettings {
@@ -39,16 +39,13 @@ export const MF_DEFAULTS: MfSettings = {
 };
 
 const CHECKS: Record<keyof MfSettings, [Check, string]> = {
+  ...SCHEDULE_CHECKS,
   k: [int(1, 1024), 'an integer 1..1024'],
   lambda: [num(0, 1000), 'a number 0..1000'],
   lambdaBias: [num(0, 1000), 'a number 0..1000'],
   optimizer: [(v) => v === 'sgd' || v === 'adam', '"sgd" or "adam"'],
   lr: [num(1e-7, 10), 'a number 1e-7..10'],
-  lrDecay: [num(0.01, 1), 'a number 0.01..1'],
   batchSize: [int(1, 1 << 24), 'an integer 1..16777216'],
-  maxEpochs: [int(1, 100_000), 'an integer 1..100000'],
-  patience: [int(1, 10_000), 'an integer 1..10000'],
-  seed: [int(0, 2 ** 31 - 1), 'an integer 0..2^31-1'],
   initStd: [num(0, 10), 'a number 0..10'],
   threads: [int(0, 64), 'an integer 0..64 (0 = the run\'s threads)'],
 };
