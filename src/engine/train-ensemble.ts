@@ -6,6 +6,7 @@ import { metrics } from './evaluate';
 import type { JobSettings } from './job-settings';
 import type { KindRegistry } from './kinds';
 import type { MemberKindName, MemberProgress, MemberSplit, TrainedMember } from './member';
+import { predictInSlices } from './slices';
 import { heldOut, TrainingCancelledError } from './trainer';
 
 export interface Score {
@@ -61,7 +62,7 @@ export async function trainEnsemble(ds: Dataset, settings: JobSettings, kinds: K
   const buckets = assignBuckets(ds, settings.buckets);
   if (buckets.train.length === 0 || buckets.validation.length === 0) throw new Error('not enough ratings to train: the training or validation bucket is empty');
   const { model, members } = await trainMembers(ds, buckets, settings, kinds, opts);
-  return { model, buckets, members, report: evaluationReport(ds, buckets, model, opts.scale), seconds: (Date.now() - started) / 1000 };
+  return { model, buckets, members, report: await evaluationReport(ds, buckets, model, opts.scale), seconds: (Date.now() - started) / 1000 };
 }
 
 /** Trains each member on split.train (early stopping on split.validation) and fits their blend on split.validation. */
@@ -87,11 +88,13 @@ export async function trainMembers(
     summaries.push({ kind: m.kind, epochs: res.epochs, bestEpoch: res.bestEpoch, validationRmse: res.validationRmse, seconds: res.seconds, history: res.history });
   }
   const val = heldOut(ds, split.validation);
-  const blend = members.length === 1 ? IDENTITY_BLEND : fitBlend(members.map((m) => m.predict(val.u, val.i)), val.r, opts.scale);
+  const preds = [];
+  if (members.length > 1) for (const m of members) preds.push(await predictInSlices((u, i) => m.predict(u, i), val.u, val.i));
+  const blend = members.length === 1 ? IDENTITY_BLEND : fitBlend(preds, val.r, opts.scale);
   return { model: new Ensemble(members, blend, opts.scale), members: summaries };
 }
 
-function evaluationReport(ds: Dataset, buckets: Buckets, model: Ensemble, scale: { min: number; max: number }): EvaluationReport | null {
+async function evaluationReport(ds: Dataset, buckets: Buckets, model: Ensemble, scale: { min: number; max: number }): Promise<EvaluationReport | null> {
   if (buckets.evaluation.length === 0) return null;
   const ev = heldOut(ds, buckets.evaluation);
   const score = (pred: Float32Array): Score => {
@@ -100,11 +103,11 @@ function evaluationReport(ds: Dataset, buckets: Buckets, model: Ensemble, scale:
   };
   const biases = fitBiases(ds, buckets.train);
   const memberScores: EvaluationReport['members'] = {};
-  for (const m of model.members) memberScores[m.kind] = score(m.predict(ev.u, ev.i));
+  for (const m of model.members) memberScores[m.kind] = score(await predictInSlices((u, i) => m.predict(u, i), ev.u, ev.i));
   return {
     count: ev.r.length,
     baselines: { globalMean: score(new Float32Array(ev.r.length).fill(biases.globalMean)), bias: score(predictBiases(biases, ev.u, ev.i)) },
     members: memberScores,
-    blend: score(model.predict(ev.u, ev.i)),
+    blend: score(await predictInSlices((u, i) => model.predict(u, i), ev.u, ev.i)),
   };
 }

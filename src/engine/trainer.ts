@@ -4,6 +4,7 @@ import { metrics, type Metrics } from './evaluate';
 import type { MemberSplit } from './member';
 import { effectiveBatchSize, effectiveLambda, type TrainParams } from './params';
 import { Rng } from './rng';
+import { predictInSlices } from './slices';
 import { allFinite, cloneParams, initParams, type ModelParams } from './state';
 
 export interface EpochProgress {
@@ -58,6 +59,11 @@ export function heldOut(ds: Dataset, positions: Int32Array): HeldOut {
     i: Int32Array.from(positions, (p) => ds.i[p]),
     r: Float32Array.from(positions, (p) => ds.r[p]),
   };
+}
+
+/** Metrics of parameters on held-out ratings, scored in slices so the calling thread keeps answering requests. */
+export async function evaluateInSlices(engine: Engine, p: ModelParams, set: HeldOut, scale: { min: number; max: number }): Promise<Metrics> {
+  return metrics(await predictInSlices((u, i) => engine.predict(p, u, i), set.u, set.i), set.r, scale.min, scale.max);
 }
 
 export function evaluate(engine: Engine, p: ModelParams, set: HeldOut, scale: { min: number; max: number }): Metrics {
@@ -131,7 +137,7 @@ export async function train(ds: Dataset, split: MemberSplit, opts: TrainOptions)
       // With averaging on, the model judged (and kept) is the running average of the epochs' weights.
       if (s.averaging > 0) ema = ema ? blend(ema, params, s.averaging) : cloneParams(params);
       const judged = ema ?? params;
-      const val = evaluate(opts.engine, judged, validation, opts.scale);
+      const val = await evaluateInSlices(opts.engine, judged, validation, opts.scale);
       const improved = best === null || val.rmse < best.validation.rmse;
       if (improved) best = { params: cloneParams(judged), epoch, validation: val };
       const progress: EpochProgress = {

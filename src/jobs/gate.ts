@@ -1,7 +1,8 @@
 import { sameScheme, type BucketScheme } from '../engine/buckets';
 import type { Dataset } from '../engine/dataset';
 import { metrics } from '../engine/evaluate';
-import type { Predictor } from '../engine/predictor';
+import type { Prediction, Predictor } from '../engine/predictor';
+import { inSlices } from '../engine/slices';
 
 export interface PromotionDecision {
   activated: boolean;
@@ -21,22 +22,25 @@ export interface PromotionDecision {
  * the same bucket scheme; a model trained under another scheme (or before buckets existed) may
  * have trained on those ratings and would look better than it is, so it is replaced.
  */
-export function promotionDecision(
+export async function promotionDecision(
   ds: Dataset,
   evaluation: Int32Array,
   fresh: Predictor,
   active: Predictor | null,
   scheme: BucketScheme,
   scale: { min: number; max: number },
-): PromotionDecision {
+): Promise<PromotionDecision> {
   const pairs = Array.from(evaluation, (p) => ({ userId: ds.userIds[ds.u[p]], itemId: ds.itemIds[ds.i[p]] }));
   const truth = Float32Array.from(evaluation, (p) => ds.r[p]);
-  const rmseOf = (pr: Predictor) =>
-    pairs.length ? metrics(Float32Array.from(pr.predict(pairs), (x) => x.rating), truth, scale.min, scale.max).rmseClipped : null;
-  const newRmse = rmseOf(fresh);
+  const rmseOf = async (pr: Predictor) => {
+    if (!pairs.length) return null;
+    const predicted = (await inSlices(pairs.length, (a, b) => pr.predict(pairs.slice(a, b)))) as Prediction[];
+    return metrics(Float32Array.from(predicted, (x) => x.rating), truth, scale.min, scale.max).rmseClipped;
+  };
+  const newRmse = await rmseOf(fresh);
   const base = { evaluationCount: pairs.length, newModelRmse: newRmse, activeModelId: active?.modelId ?? null };
   if (!active) return { ...base, activated: true, reason: 'no active model', activeModelRmse: null, fair: true };
-  const activeRmse = rmseOf(active);
+  const activeRmse = await rmseOf(active);
   if (newRmse === null || activeRmse === null) {
     return { ...base, activated: true, reason: 'no evaluation ratings to compare on: the newest model is served', activeModelRmse: activeRmse, fair: false };
   }

@@ -268,7 +268,7 @@ export class JobRunner {
       });
 
       const fresh = new Predictor(modelId, meta, result.model);
-      const decision = promotionDecision(ds, result.buckets.evaluation, fresh, this.deps.registry.active, settings.buckets, this.deps.scale);
+      const decision = await promotionDecision(ds, result.buckets.evaluation, fresh, this.deps.registry.active, settings.buckets, this.deps.scale);
       if (decision.activated) await this.deps.registry.activate(modelId, fresh);
       jobs.finish(job.id, 'succeeded', { modelId, decision: { ...decision }, report: evaluation });
       log.info({ modelId, evaluationRmse: metrics.evaluationRmse, decision }, 'job succeeded');
