@@ -28,3 +28,14 @@ describe('scoring in slices', () => {
     expect(ticks).toBeGreaterThan(3);
   });
 });
+
+describe('shuffling in slices', () => {
+  test('gives exactly the permutation of a plain shuffle for the same seed', async () => {
+    const { Rng, range } = await import('../src/engine/rng');
+    for (const n of [0, 1, 2, 1000, 200_001]) {
+      const plain = new Rng(5).shuffle(range(n));
+      const sliced = await new Rng(5).shuffleInSlices(range(n), 4096);
+      expect(Buffer.from(sliced.buffer).equals(Buffer.from(plain.buffer))).toBe(true);
+    }
+  });
+});

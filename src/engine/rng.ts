@@ -33,6 +33,25 @@ export class Rng {
     return lo + (hi - lo) * this.next();
   }
 
+  /**
+   * The same permutation as shuffle(), yielding to the event loop every `slice` swaps: an
+   * epoch's order over a million ratings takes ~10 ms to shuffle, which the thread that answers
+   * requests should not spend in one piece.
+   */
+  async shuffleInSlices(a: Int32Array, slice = 65_536): Promise<Int32Array> {
+    for (let k = a.length - 1; k > 0; ) {
+      const stop = Math.max(0, k - slice);
+      for (; k > stop; k--) {
+        const j = Math.floor(this.next() * (k + 1));
+        const t = a[k];
+        a[k] = a[j];
+        a[j] = t;
+      }
+      if (k > 0) await new Promise((resolve) => setImmediate(resolve));
+    }
+    return a;
+  }
+
   shuffle(a: Int32Array): Int32Array {
     for (let k = a.length - 1; k > 0; k--) {
       const j = Math.floor(this.next() * (k + 1));

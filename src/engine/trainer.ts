@@ -124,7 +124,7 @@ export async function train(ds: Dataset, split: MemberSplit, opts: TrainOptions)
       if (opts.signal?.aborted) throw new TrainingCancelledError();
       const t0 = Date.now();
       const lr = s.lr * Math.pow(s.lrDecay, epoch - 1);
-      const order = rng.shuffle(split.train.slice());
+      const order = await rng.shuffleInSlices(split.train.slice());
       const res = await session.epoch({ data: ds, order, regU, regI, lr }, cancel);
       if (res.cancelled || opts.signal?.aborted) throw new TrainingCancelledError();
       const trainRmse = Math.sqrt(res.sse / Math.max(1, res.count));

@@ -42,7 +42,7 @@ export async function trainMf(ds: Dataset, split: MemberSplit, s: MfSettings, op
     for (let epoch = 1; epoch <= s.maxEpochs; epoch++) {
       if (opts.signal?.aborted) throw new TrainingCancelledError();
       const t0 = Date.now();
-      const order = rng.shuffle(split.train.slice());
+      const order = await rng.shuffleInSlices(split.train.slice());
       const res = await addon.mfTrainEpoch(
         model,
         { u: ds.u, i: ds.i, r: ds.r, order },
