@@ -1,10 +1,11 @@
 import type { Dataset } from '../dataset';
 import { EngineUnavailableError } from '../engine';
 import { metrics } from '../evaluate';
-import type { MemberProgress, MemberSplit, MemberTrainOptions, MemberTrainResult } from '../member';
+import { trainWithEarlyStopping } from '../early-stopping';
+import type { MemberSplit, MemberTrainOptions, MemberTrainResult } from '../member';
 import { nativeLoadError } from '../native';
 import { Rng } from '../rng';
-import { TrainingCancelledError, TrainingDivergedError } from '../trainer';
+import { heldOut } from '../trainer';
 import { AutorecMember } from './member';
 import { loadAutorecNative, type AutorecServed, type AutorecSlots, type AutorecWeights } from './native';
 import { ratedItems, ratingsByItem } from './ratings';
@@ -61,65 +62,32 @@ export async function trainAutorec(ds: Dataset, split: MemberSplit, s: AutorecSe
   const mean = ratings.ratings.reduce((a, b) => a + b, 0) / ratings.ratings.length;
   const weights = initAutorec(nUsers, nItems, s, mean);
   const model = { ...weights, ...zeroSlots(weights) };
-  const valU = Int32Array.from(split.validation, (p) => ds.u[p]);
-  const valI = Int32Array.from(split.validation, (p) => ds.i[p]);
-  const valR = Float32Array.from(split.validation, (p) => ds.r[p]);
+  const val = heldOut(ds, split.validation);
   const threads = s.threads > 0 ? s.threads : Math.max(1, opts.threads);
-  const settings = { ...s };
-  const cancel = new Int32Array(1);
-  const onAbort = () => {
-    cancel[0] = 1;
-  };
-  opts.signal?.addEventListener('abort', onAbort);
   const rng = new Rng(s.seed + 1);
-  const divergenceLimit = 100 * (opts.scale.max - opts.scale.min + 1);
-  const started = Date.now();
-  const history: MemberProgress[] = [];
-  let best: { served: AutorecServed; epoch: number; rmse: number } | null = null;
   let step = 0;
-  try {
-    for (let epoch = 1; epoch <= s.maxEpochs; epoch++) {
-      if (opts.signal?.aborted) throw new TrainingCancelledError();
-      const t0 = Date.now();
-      const lr = s.lr * Math.pow(s.lrDecay, epoch - 1);
-      const order = rng.shuffle(items.slice());
-      // The codes for judging the epoch come with it, computed off the JavaScript thread.
-      const codes = new Float32Array(nItems * s.hidden);
-      const res = await addon.autorecTrainEpoch(model, { ...ratings, order }, { batchSize: s.batchSize, lr, lambda: s.lambda, step, threads, cancel, codes });
-      step = res.step;
-      if (res.cancelled || opts.signal?.aborted) throw new TrainingCancelledError();
-      const trainRmse = Math.sqrt(res.sse / Math.max(1, res.count));
-      // Adam rarely reaches Inf; an error far beyond the rating scale is divergence all the same.
-      if (!Number.isFinite(res.sse) || trainRmse > divergenceLimit || !allFinite(model.W, model.b, model.V, model.c)) {
-        throw new TrainingDivergedError(
-          `autorec training diverged in epoch ${epoch}: training RMSE ${trainRmse.toPrecision(3)} (learning rate ${s.lr} is probably too high)`,
-        );
-      }
-      const served: AutorecServed = { nUsers, nItems, hidden: s.hidden, V: model.V, c: model.c, codes };
-      const rmse = metrics(addon.autorecPredict(served, valU, valI), valR, opts.scale.min, opts.scale.max).rmse;
-      const improved = best === null || rmse < best.rmse;
-      if (improved) best = { served: { ...served, V: model.V.slice(), c: model.c.slice() }, epoch, rmse };
-      const progress: MemberProgress = {
-        epoch,
-        trainRmse,
-        validationRmse: rmse,
-        seconds: (Date.now() - t0) / 1000,
-        elapsedSeconds: (Date.now() - started) / 1000,
-        best: improved,
-      };
-      history.push(progress);
-      opts.onEpoch?.(progress);
-      if (epoch - best!.epoch >= s.patience) break;
-    }
-  } finally {
-    opts.signal?.removeEventListener('abort', onAbort);
-  }
-  return {
-    member: new AutorecMember(best!.served, settings),
-    history,
-    epochs: history.length,
-    bestEpoch: best!.epoch,
-    validationRmse: best!.rmse,
-    seconds: (Date.now() - started) / 1000,
-  };
+  let served: AutorecServed | null = null;
+  return trainWithEarlyStopping(
+    {
+      kind: 'autorec',
+      maxEpochs: s.maxEpochs,
+      patience: s.patience,
+      lr: s.lr,
+      epoch: async (epoch, cancel) => {
+        const lr = s.lr * Math.pow(s.lrDecay, epoch - 1);
+        const order = rng.shuffle(items.slice());
+        // The codes for judging the epoch come with it, computed off the JavaScript thread.
+        const codes = new Float32Array(nItems * s.hidden);
+        const res = await addon.autorecTrainEpoch(model, { ...ratings, order }, { batchSize: s.batchSize, lr, lambda: s.lambda, step, threads, cancel, codes });
+        step = res.step;
+        served = { nUsers, nItems, hidden: s.hidden, V: model.V, c: model.c, codes };
+        return res;
+      },
+      finite: () => allFinite(model.W, model.b, model.V, model.c),
+      validate: () => metrics(addon.autorecPredict(served!, val.u, val.i), val.r, opts.scale.min, opts.scale.max).rmse,
+      keep: () => ({ ...served!, V: model.V.slice(), c: model.c.slice() }),
+      member: (best: AutorecServed) => new AutorecMember(best, { ...s }),
+    },
+    opts,
+  );
 }

@@ -1,7 +1,9 @@
 import type { Dataset } from '../dataset';
-import type { MemberProgress, MemberSplit, MemberTrainOptions, MemberTrainResult } from '../member';
+import { trainWithEarlyStopping } from '../early-stopping';
+import { metrics } from '../evaluate';
+import type { MemberSplit, MemberTrainOptions, MemberTrainResult } from '../member';
 import { Rng } from '../rng';
-import { TrainingCancelledError, TrainingDivergedError } from '../trainer';
+import { heldOut } from '../trainer';
 import { MfMember, cloneMfParams, initMfParams, mfParamsFinite, zeroMfState, type MfParams } from './model';
 import { requireMfAddon } from './native';
 import type { MfSettings } from './params';
@@ -22,76 +24,39 @@ export async function trainMf(ds: Dataset, split: MemberSplit, s: MfSettings, op
   const dims = { nUsers: ds.userIds.length, nItems: ds.itemIds.length };
   const params = initMfParams(dims, s.k, meanRating(ds, split.train), s.seed, s.initStd);
   const model = { ...params, ...zeroMfState(params) };
-  const val = {
-    u: Int32Array.from(split.validation, (p) => ds.u[p]),
-    i: Int32Array.from(split.validation, (p) => ds.i[p]),
-    r: Float32Array.from(split.validation, (p) => ds.r[p]),
-  };
-  const cancel = new Int32Array(1);
-  const onAbort = () => {
-    cancel[0] = 1;
-  };
-  opts.signal?.addEventListener('abort', onAbort);
+  const val = heldOut(ds, split.validation);
   const rng = new Rng(s.seed + 1);
-  const divergenceLimit = 100 * (opts.scale.max - opts.scale.min + 1);
-  const started = Date.now();
-  const history: MemberProgress[] = [];
-  let best: { params: MfParams; epoch: number; rmse: number } | null = null;
   let step = 0;
-  try {
-    for (let epoch = 1; epoch <= s.maxEpochs; epoch++) {
-      if (opts.signal?.aborted) throw new TrainingCancelledError();
-      const t0 = Date.now();
-      const order = await rng.shuffleInSlices(split.train.slice());
-      const res = await addon.mfTrainEpoch(
-        model,
-        { u: ds.u, i: ds.i, r: ds.r, order },
-        {
-          batchSize: s.batchSize,
-          lr: s.lr * Math.pow(s.lrDecay, epoch - 1),
-          lambda: s.lambda,
-          lambdaBias: s.lambdaBias,
-          optimizer: s.optimizer === 'adam' ? 1 : 0,
-          step,
-          threads: s.threads || opts.threads,
-          cancel,
-        },
-      );
-      step = res.step;
-      if (res.cancelled || opts.signal?.aborted) throw new TrainingCancelledError();
-      const trainRmse = Math.sqrt(res.sse / Math.max(1, res.count));
-      if (!Number.isFinite(res.sse) || trainRmse > divergenceLimit || !mfParamsFinite(params)) {
-        throw new TrainingDivergedError(
-          `mf training diverged in epoch ${epoch}: training RMSE ${trainRmse.toPrecision(3)} (learning rate ${s.lr} is probably too high)`,
+  return trainWithEarlyStopping(
+    {
+      kind: 'mf',
+      maxEpochs: s.maxEpochs,
+      patience: s.patience,
+      lr: s.lr,
+      epoch: async (epoch, cancel) => {
+        const order = await rng.shuffleInSlices(split.train.slice());
+        const res = await addon.mfTrainEpoch(
+          model,
+          { u: ds.u, i: ds.i, r: ds.r, order },
+          {
+            batchSize: s.batchSize,
+            lr: s.lr * Math.pow(s.lrDecay, epoch - 1),
+            lambda: s.lambda,
+            lambdaBias: s.lambdaBias,
+            optimizer: s.optimizer === 'adam' ? 1 : 0,
+            step,
+            threads: s.threads || opts.threads,
+            cancel,
+          },
         );
-      }
-      const pred = addon.mfPredict(params, val.u, val.i);
-      let se = 0;
-      for (let k = 0; k < pred.length; k++) se += (pred[k] - val.r[k]) ** 2;
-      const validationRmse = Math.sqrt(se / pred.length);
-      const improved = best === null || validationRmse < best.rmse;
-      if (improved) best = { params: cloneMfParams(params), epoch, rmse: validationRmse };
-      const progress: MemberProgress = {
-        epoch,
-        trainRmse,
-        validationRmse,
-        seconds: (Date.now() - t0) / 1000,
-        elapsedSeconds: (Date.now() - started) / 1000,
-        best: improved,
-      };
-      history.push(progress);
-      opts.onEpoch?.(progress);
-      if (epoch - best!.epoch >= s.patience) break;
-    }
-  } finally {
-    opts.signal?.removeEventListener('abort', onAbort);
-  }
-  return {
-    member: new MfMember(best!.params, { ...s }),
-    history,
-    epochs: history.length,
-    bestEpoch: best!.epoch,
-    validationRmse: best!.rmse,
-    seconds: (Date.now() - started) / 1000,
-  };
+        step = res.step;
+        return res;
+      },
+      finite: () => mfParamsFinite(params),
+      validate: () => metrics(addon.mfPredict(params, val.u, val.i), val.r, opts.scale.min, opts.scale.max).rmse,
+      keep: () => cloneMfParams(params),
+      member: (best: MfParams) => new MfMember(best, { ...s }),
+    },
+    opts,
+  );
 }
