@@ -7,6 +7,7 @@ import { WriteError } from './writer/client';
 /** Every error the API can answer with. Codes are part of the public contract: never rename one. */
 export const ErrorCodes = {
   VALIDATION: { code: 'RECO_ERR_VALIDATION', status: 400 },
+  INVALID_FILTER: { code: 'RECO_ERR_INVALID_FILTER', status: 400 },
   BAD_REQUEST: { code: 'RECO_ERR_BAD_REQUEST', status: 400 },
   BAD_URL: { code: 'RECO_ERR_BAD_URL', status: 400 },
   INVALID_RATING: { code: 'RECO_ERR_INVALID_RATING', status: 400 },

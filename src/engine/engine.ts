@@ -49,4 +49,8 @@ export interface ServingNet {
   scoreUser(u: number, items: Int32Array, n: number, out: Float32Array): Promise<void>;
   /** Writes the output for user u against every item k to out[k]; off the JavaScript thread where the engine can. */
   scoreAll(u: number, out: Float32Array): Promise<void>;
+  /** As score, for one user given by a row of user parameters (a folded-in user, see TrainedMember.foldIn) against items[0, n). */
+  scoreRow(row: Float32Array, items: Int32Array, n: number, out: Float32Array): void;
+  /** As scoreAll, for a user given by a row of user parameters. */
+  scoreRowAll(row: Float32Array, out: Float32Array): Promise<void>;
 }

@@ -32,9 +32,10 @@ const users: FastifyPluginAsync = async (app) => {
     {
       schema: {
         tags: ['users'],
-        summary: 'Delete a user and all their ratings',
+        summary: 'Delete a user and all their ratings, and erase them from every model',
         operationId: 'deleteUser',
-        description: 'Removes every rating of the user. Models already trained are unchanged; the next training job no longer sees the user.',
+        description:
+          "Removes the user and every rating of theirs, then erases them from the models: the active model forgets their ID and zeroes their rows in memory, and every stored checkpoint has their rows zeroed and their ID removed, so activating an older model cannot bring them back. When the answer arrives, no endpoint returns anything derived from their ratings: predictions fall back and recommendations are the popular list.",
         params: UserIdParam,
         response: responses({ 204: Type.Null() }, [404, 507]),
       },
@@ -42,6 +43,12 @@ const users: FastifyPluginAsync = async (app) => {
     async (request, reply) => {
       const { userId } = request.params as { userId: string };
       if (!(await app.writer.deleteUser(userId))) throw new AppError('USER_NOT_FOUND', `user ${userId} not found`);
+      // The store no longer has the user, so serving already falls back for them; what follows
+      // removes what the models learned of them, in memory and then on disk (in the writer thread).
+      app.live.forget(userId);
+      app.registry.active?.forgetUser(userId);
+      const scrubbed = await app.writer.eraseFromCheckpoints(app.registry.modelsDir, userId);
+      request.log.info({ models: scrubbed.length }, 'user erased from stored models');
       return reply.status(204).send();
     },
   );

@@ -122,6 +122,11 @@ export class RatingsStore {
       itemTotals: p('UPDATE items SET rating_count = rating_count + ?, rating_sum = rating_sum + ? WHERE id = ?'),
       count: p('UPDATE meta SET value = value + ? WHERE key = ?'),
       bump: p("UPDATE meta SET value = value + 1 WHERE key = 'data_version'"),
+      touchUser: p("UPDATE users SET changed_version = (SELECT value FROM meta WHERE key = 'data_version') WHERE id = ?"),
+      itemRaters: p('SELECT user_id, rating FROM ratings WHERE item_id = ?').raw(),
+      deleteItemRatings: p('DELETE FROM ratings WHERE item_id = ?'),
+      deleteItem: p('DELETE FROM items WHERE id = ?'),
+      setHidden: p('UPDATE items SET hidden = ? WHERE ext_id = ?'),
       userRatings: p('SELECT item_id, rating FROM ratings WHERE user_id = ?').raw(),
       deleteUser: p('DELETE FROM users WHERE id = ?'),
       deleteUserRatings: p('DELETE FROM ratings WHERE user_id = ?'),
@@ -205,6 +210,13 @@ export class RatingsStore {
     for (; k < n; k++) one(k);
     deltas.drain((item, count, sum) => s.itemTotals.run(count, sum, item));
     this.addCounts(newUsers.n, newItems.n, inserted);
+    // Every user written is marked changed at the new data_version. Rows come grouped by user
+    // in imports, so comparing with the previous key skips nearly every repeat.
+    const touched = new Set<number>();
+    for (let j = 0, prev = -1; j < n; j++) {
+      if (u[j] !== prev) touched.add((prev = u[j]));
+    }
+    for (const user of touched) s.touchUser.run(user);
     return { inserted, updated };
   }
 
@@ -250,19 +262,42 @@ export class RatingsStore {
         if (old === undefined) return false;
         this.s.itemTotals.run(-1, -old, i);
         this.addCounts(0, 0, -1);
+        this.s.touchUser.run(u);
         return true;
       })(),
     );
   }
 
-  /** Creates or replaces an item's metadata; returns whether the item is new. */
-  putItem(itemId: string, title: string | null, attributes: Record<string, unknown> | null): boolean {
+  /** Creates or replaces an item's metadata (`hidden` undefined keeps the flag as it is); returns whether the item is new. */
+  putItem(itemId: string, title: string | null, attributes: Record<string, unknown> | null, hidden?: boolean): boolean {
     return this.guarded(() =>
       this.db.transaction(() => {
         const existed = this.s.itemId.get(itemId) !== undefined;
         this.s.upsertItem.run(itemId, title, attributes === null ? null : JSON.stringify(attributes), Date.now());
+        if (hidden !== undefined) this.s.setHidden.run(hidden ? 1 : 0, itemId);
         if (!existed) this.s.count.run(1, 'items');
         return !existed;
+      })(),
+    );
+  }
+
+  /**
+   * Removes an item and every rating of it; the users who rated it are marked changed. Ratings
+   * have no index by item (migration 004), so this reads the table once: an operator's rare
+   * action, in the writer thread.
+   */
+  deleteItem(itemId: string): boolean {
+    return this.guarded(() =>
+      this.db.transaction(() => {
+        const i = this.s.itemId.get(itemId) as number | undefined;
+        if (i === undefined) return false;
+        const raters = this.s.itemRaters.all(i) as [number, number][];
+        this.s.deleteItemRatings.run(i);
+        this.s.deleteItem.run(i);
+        this.items.delete(itemId);
+        this.addCounts(0, -1, -raters.length);
+        for (const [u] of raters) this.s.touchUser.run(u);
+        return true;
       })(),
     );
   }

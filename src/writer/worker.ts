@@ -7,6 +7,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import { parentPort, workerData } from 'node:worker_threads';
 import { openDatabase } from '../db/open';
+import { eraseUserFromCheckpoints } from '../engine/erasure';
 import { checkRatingBatch, type BatchProblem } from '../ratings/validate';
 import { ImportFailedError, ImportSession } from './import-session';
 import type { Reply, Request, Started, WireError, WriterData } from './protocol';
@@ -79,7 +80,11 @@ function handle(m: Request): unknown {
     case 'deleteRating':
       return store.deleteRating(m.userId, m.itemId);
     case 'putItem':
-      return store.putItem(m.itemId, m.title, m.attributes);
+      return store.putItem(m.itemId, m.title, m.attributes, m.hidden);
+    case 'deleteItem':
+      return store.deleteItem(m.itemId);
+    case 'eraseFromCheckpoints':
+      return eraseUserFromCheckpoints(m.modelsDir, m.userId);
     case 'importStart':
       imports.set(m.importId, new ImportSession(store, { format: m.format, atomic: m.atomic, scale: data.scale, spoolDir: spoolDir(data.dataDir) }));
       return null;
