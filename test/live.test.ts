@@ -26,7 +26,7 @@ const predictOne = async (app: FastifyInstance, userId: string, itemId: string) 
 const recommend = async (app: FastifyInstance, userId: string, query = '') => {
   const res = await app.inject({ url: `/users/${userId}/recommendations?${query}` });
   expect(res.statusCode).toBe(200);
-  return res.json() as { items: { itemId: string; score: number }[]; fallback: string | null; source: string };
+  return res.json<{ items: { itemId: string; score: number }[]; fallback: string | null; source: string }>();
 };
 
 describeNative('live personalisation over HTTP (every model kind in one ensemble)', () => {
