@@ -2,7 +2,7 @@ import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { STATUS_CODES } from 'node:http';
 import { ID_FORMAT } from './ratings/validate';
 import { BodyTimeoutError, ClientAbortError, discardBody } from './writer/body-reader';
-import { WriteError } from './writer/client';
+import { importSummaryOf, WriteError } from './writer/client';
 
 /** Every error the API can answer with. Codes are part of the public contract: never rename one. */
 export const ErrorCodes = {
@@ -107,7 +107,7 @@ function isClientAbort(err: FastifyError, request: FastifyRequest): boolean {
 function classify(err: FastifyError): { status: number; code: string; message: string; details?: unknown } | null {
   if (err instanceof AppError) return { status: err.statusCode, code: err.code, message: err.message, details: err.details };
   if (err instanceof BodyTimeoutError) {
-    const summary = (err as { summary?: ImportCounts }).summary;
+    const summary = importSummaryOf(err);
     return { status: 408, code: ErrorCodes.REQUEST_TIMEOUT.code, message: `the request body stalled: ${err.message}`, details: summary && committed(summary) };
   }
   const write = err as unknown;

@@ -1,9 +1,9 @@
-import type { FastifyPluginAsync } from 'fastify';
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { AppError } from '../errors';
 import { ItemIdParam, responses } from '../schemas/common';
-import { ItemPutBody, ItemResponse, type ItemPutBodyT } from '../schemas/ratings';
+import { ItemPutBody, ItemResponse } from '../schemas/ratings';
 
-const items: FastifyPluginAsync = async (app) => {
+const items: FastifyPluginAsyncTypebox = async (app) => {
   app.get(
     '/items/:itemId',
     {
@@ -17,7 +17,7 @@ const items: FastifyPluginAsync = async (app) => {
       },
     },
     async (request) => {
-      const { itemId } = request.params as { itemId: string };
+      const { itemId } = request.params;
       const item = app.ratings.item(itemId);
       if (!item) throw new AppError('ITEM_NOT_FOUND', `item ${itemId} not found`);
       return item;
@@ -38,9 +38,9 @@ const items: FastifyPluginAsync = async (app) => {
       },
     },
     async (request, reply) => {
-      const { itemId } = request.params as { itemId: string };
-      const body = request.body as ItemPutBodyT;
-      const created = await app.writer.putItem(itemId, body.title ?? null, (body.attributes as Record<string, unknown>) ?? null);
+      const { itemId } = request.params;
+      const body = request.body;
+      const created = await app.writer.putItem(itemId, body.title ?? null, body.attributes ?? null);
       return reply.status(created ? 201 : 200).send(app.ratings.item(itemId));
     },
   );

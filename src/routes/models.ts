@@ -1,4 +1,4 @@
-import type { FastifyPluginAsync } from 'fastify';
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { CheckpointError } from '../engine/checkpoint';
 import { AppError } from '../errors';
 import type { ModelRecord } from '../jobs/models-repository';
@@ -8,7 +8,7 @@ import { ModelList, ModelListQuery, ModelSchema } from '../schemas/serving';
 
 const publicModel = ({ path: _path, ...m }: ModelRecord) => m;
 
-const models: FastifyPluginAsync = async (app) => {
+const models: FastifyPluginAsyncTypebox = async (app) => {
   app.get(
     '/models',
     {
@@ -22,7 +22,7 @@ const models: FastifyPluginAsync = async (app) => {
       },
     },
     async (request) => {
-      const q = request.query as { limit?: number; offset?: number };
+      const q = request.query;
       return { models: app.models.list(q.limit ?? 50, q.offset ?? 0).map(publicModel) };
     },
   );
@@ -40,7 +40,7 @@ const models: FastifyPluginAsync = async (app) => {
       },
     },
     async (request) => {
-      const { id } = request.params as { id: string };
+      const { id } = request.params;
       const m = app.models.get(id);
       if (!m) throw new AppError('MODEL_NOT_FOUND', `model ${id} not found`);
       return publicModel(m);
@@ -60,7 +60,7 @@ const models: FastifyPluginAsync = async (app) => {
       },
     },
     async (request) => {
-      const { id } = request.params as { id: string };
+      const { id } = request.params;
       try {
         await app.registry.activate(id);
       } catch (err) {
