@@ -1,8 +1,5 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import { EngineUnavailableError } from '../engine/engine';
-import { ParamError } from '../engine/params';
 import { AppError } from '../errors';
-import { JobStateError, QueueFullError } from '../jobs/runner';
 import { IdParam, responses } from '../schemas/common';
 import { JobCreateBody, JobCreated, JobList, JobListQuery, JobSchema } from '../schemas/serving';
 
@@ -21,16 +18,8 @@ const jobs: FastifyPluginAsyncTypebox = async (app) => {
     },
     async (request, reply) => {
       const body = request.body;
-      try {
-        const job = app.runner.enqueue(body.model ? { ...body.params, model: body.model } : (body.params ?? {}));
-        return reply.status(202).send({ id: job.id, status: 'queued' });
-      } catch (err) {
-        if (err instanceof ParamError || err instanceof EngineUnavailableError) {
-          throw new AppError('VALIDATION', err.message);
-        }
-        if (err instanceof QueueFullError) throw new AppError('QUEUE_FULL', err.message);
-        throw err;
-      }
+      const job = app.runner.enqueue(body.model ? { ...body.params, model: body.model } : (body.params ?? {}));
+      return reply.status(202).send({ id: job.id, status: 'queued' });
     },
   );
 
@@ -86,15 +75,10 @@ const jobs: FastifyPluginAsyncTypebox = async (app) => {
     },
     async (request) => {
       const { id } = request.params;
-      try {
-        const job = app.runner.cancel(id);
-        if (!job) throw new AppError('JOB_NOT_FOUND', `job ${id} not found`);
-        await app.runner.settled(id);
-        return app.jobs.get(id);
-      } catch (err) {
-        if (err instanceof JobStateError) throw new AppError('JOB_NOT_CANCELLABLE', err.message);
-        throw err;
-      }
+      const job = app.runner.cancel(id);
+      if (!job) throw new AppError('JOB_NOT_FOUND', `job ${id} not found`);
+      await app.runner.settled(id);
+      return app.jobs.get(id);
     },
   );
 };

@@ -1,9 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import { CheckpointError } from '../engine/checkpoint';
 import { AppError } from '../errors';
 import type { ModelRecord } from '../jobs/models-repository';
 import { IdParam, responses } from '../schemas/common';
-import { ModelNotFoundError } from '../serving/registry';
 import { ModelList, ModelListQuery, ModelSchema } from '../schemas/serving';
 
 const publicModel = ({ path: _path, ...m }: ModelRecord) => m;
@@ -61,13 +59,7 @@ const models: FastifyPluginAsyncTypebox = async (app) => {
     },
     async (request) => {
       const { id } = request.params;
-      try {
-        await app.registry.activate(id);
-      } catch (err) {
-        if (err instanceof ModelNotFoundError) throw new AppError('MODEL_NOT_FOUND', err.message);
-        if (err instanceof CheckpointError) throw new AppError('MODEL_BROKEN', `model ${id} cannot be loaded: ${err.message}`);
-        throw err;
-      }
+      await app.registry.activate(id);
       return publicModel(app.models.get(id)!);
     },
   );
