@@ -246,7 +246,10 @@ describe('restarts and scheduling', () => {
     const app = await testApp();
     await importSynthetic(app);
     const res = await postJson(app, '/jobs', { type: 'train', params: { ...FAST_TRAINING, maxEpochs: 30, patience: 30 } });
-    for (let k = 0; k < 20; k++) await postJson(app, '/ratings', { userId: `late-${k}`, itemId: 'i1', rating: 5 });
+    for (let k = 0; k < 20; k++) {
+      const late = await postJson(app, '/ratings', { userId: `late-${k}`, itemId: 'i1', rating: 5 });
+      expect(late.json()).toEqual({ inserted: 1, updated: 0 });
+    }
     const job = await waitForJob(app, res.json().id);
     const model = app.models.get(job.modelId)!;
     expect((model.metrics.counts as { users: number }).users).toBe(120);

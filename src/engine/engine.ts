@@ -1,3 +1,4 @@
+import { CodedError } from './coded-error';
 import type { Dataset } from './dataset';
 import type { TrainParams } from './params';
 import type { ModelParams } from './state';
@@ -5,7 +6,9 @@ import type { ModelParams } from './state';
 export type EngineName = 'native' | 'tfjs';
 
 /** The engine asked for cannot run in this installation (for example, the kernel was not built). */
-export class EngineUnavailableError extends Error {}
+export class EngineUnavailableError extends CodedError {
+  readonly code = 'RECO_ERR_VALIDATION';
+}
 
 /** What one epoch needs besides the model: the training positions in visiting order and the per-row regularisation. */
 export interface EpochInput {

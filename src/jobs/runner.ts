@@ -4,6 +4,7 @@ import path from 'node:path';
 import type { FastifyBaseLogger } from 'fastify';
 import { openDatabase } from '../db/open';
 import { saveCheckpoint } from '../engine/checkpoint';
+import { CodedError } from '../engine/coded-error';
 import { fingerprint, size } from '../engine/dataset';
 import type { Engine, EngineName } from '../engine/engine';
 import { estimateTrainingBytes, formatBytes, resolveJobSettings, type DataShape, type JobSettings, type ModelChoice } from '../engine/job-settings';
@@ -43,10 +44,14 @@ export interface RunnerDeps {
   onJobFinished?: (job: Job, seconds: number) => void;
 }
 
-export class JobStateError extends Error {}
+export class JobStateError extends CodedError {
+  readonly code = 'RECO_ERR_JOB_NOT_CANCELLABLE';
+}
 
 /** The queue holds as many jobs as the operator allows. */
-export class QueueFullError extends Error {}
+export class QueueFullError extends CodedError {
+  readonly code = 'RECO_ERR_QUEUE_FULL';
+}
 
 /** A job's params as posted: `model`, `engine` and training settings (see resolveJobSettings). */
 export interface JobRequest {

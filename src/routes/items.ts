@@ -1,10 +1,10 @@
-import type { FastifyPluginAsync } from 'fastify';
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import { AppError } from '../errors';
 import { ItemIdParam, responses } from '../schemas/common';
-import { ItemPutBody, ItemResponse, type ItemPutBodyT } from '../schemas/ratings';
+import { ItemPutBody, ItemResponse } from '../schemas/ratings';
 
-const items: FastifyPluginAsync = async (app) => {
+const items: FastifyPluginAsyncTypebox = async (app) => {
   app.get(
     '/items/:itemId',
     {
@@ -18,7 +18,7 @@ const items: FastifyPluginAsync = async (app) => {
       },
     },
     async (request) => {
-      const { itemId } = request.params as { itemId: string };
+      const { itemId } = request.params;
       const item = app.ratings.item(itemId);
       if (!item) throw new AppError('ITEM_NOT_FOUND', `item ${itemId} not found`);
       return item;
@@ -40,9 +40,9 @@ const items: FastifyPluginAsync = async (app) => {
       },
     },
     async (request, reply) => {
-      const { itemId } = request.params as { itemId: string };
-      const body = request.body as ItemPutBodyT;
-      const attributes = (body.attributes as Record<string, unknown>) ?? null;
+      const { itemId } = request.params;
+      const body = request.body;
+      const attributes = body.attributes ?? null;
       const created = await app.writer.putItem(itemId, body.title ?? null, attributes, body.hidden);
       app.catalogue.setItem(itemId, attributes, body.hidden);
       return reply.status(created ? 201 : 200).send(app.ratings.item(itemId));
@@ -63,7 +63,7 @@ const items: FastifyPluginAsync = async (app) => {
       },
     },
     async (request, reply) => {
-      const { itemId } = request.params as { itemId: string };
+      const { itemId } = request.params;
       if (!(await app.writer.deleteItem(itemId))) throw new AppError('ITEM_NOT_FOUND', `item ${itemId} not found`);
       app.catalogue.removeItem(itemId);
       app.registry.active?.forgetItem(itemId);

@@ -1,11 +1,14 @@
 import path from 'node:path';
 import type { FastifyBaseLogger } from 'fastify';
 import { CheckpointError, loadCheckpoint } from '../engine/checkpoint';
+import { CodedError } from '../engine/coded-error';
 import type { KindRegistry } from '../engine/kinds';
 import { Predictor } from '../engine/predictor';
 import type { ModelsRepository } from '../jobs/models-repository';
 
-export class ModelNotFoundError extends Error {}
+export class ModelNotFoundError extends CodedError {
+  readonly code = 'RECO_ERR_MODEL_NOT_FOUND';
+}
 
 const reasonOf = (err: unknown) => (err instanceof Error ? err.message : String(err));
 

@@ -22,6 +22,11 @@ export class WriteError extends Error {
   }
 }
 
+/** What an import had committed when it stopped with this error, when the error carries it. */
+export function importSummaryOf(err: unknown): ImportSummary | undefined {
+  return err instanceof Error && 'summary' in err ? (err.summary as ImportSummary | undefined) : undefined;
+}
+
 export interface ImportRequest {
   format: ImportFormat;
   atomic: boolean;

@@ -1,4 +1,4 @@
-import type { Database, Statement } from 'better-sqlite3';
+import type { Database, Statement, Transaction } from 'better-sqlite3';
 import type { RatingRow } from '../ratings/validate';
 
 export interface UpsertResult {
@@ -103,7 +103,7 @@ export class RatingsStore {
   private readonly users = new KeyCache();
   private readonly items = new KeyCache();
   private readonly deltas = new ItemDeltas();
-  readonly upsertMany: (rows: readonly RatingRow[]) => UpsertResult;
+  readonly upsertMany: Transaction<(rows: readonly RatingRow[]) => UpsertResult>;
 
   constructor(readonly db: Database) {
     const p = (sql: string) => db.prepare(sql);
@@ -235,50 +235,44 @@ export class RatingsStore {
   }
 
   deleteUser(userId: string): boolean {
-    return this.guarded(() =>
-      this.db.transaction(() => {
-        const u = this.s.userId.get(userId) as number | undefined;
-        if (u === undefined) return false;
-        const rated = this.s.userRatings.all(u) as [number, number][];
-        for (const [i, rating] of rated) this.s.itemTotals.run(-1, -rating, i);
-        // Explicitly rather than by ON DELETE CASCADE: the writing connection runs without
-        // foreign-key checks (see tuning.ts).
-        this.s.deleteUserRatings.run(u);
-        this.s.deleteUser.run(u);
-        this.users.delete(userId);
-        this.addCounts(-1, 0, -rated.length);
-        return true;
-      })(),
-    );
+    return this.writeTransaction(() => {
+      const u = this.s.userId.get(userId) as number | undefined;
+      if (u === undefined) return false;
+      const rated = this.s.userRatings.all(u) as [number, number][];
+      for (const [i, rating] of rated) this.s.itemTotals.run(-1, -rating, i);
+      // Explicitly rather than by ON DELETE CASCADE: the writing connection runs without
+      // foreign-key checks (see tuning.ts).
+      this.s.deleteUserRatings.run(u);
+      this.s.deleteUser.run(u);
+      this.users.delete(userId);
+      this.addCounts(-1, 0, -rated.length);
+      return true;
+    });
   }
 
   deleteRating(userId: string, itemId: string): boolean {
-    return this.guarded(() =>
-      this.db.transaction(() => {
-        const u = this.s.userId.get(userId) as number | undefined;
-        const i = this.s.itemId.get(itemId) as number | undefined;
-        if (u === undefined || i === undefined) return false;
-        const old = this.s.deleteRating.get(u, i) as number | undefined;
-        if (old === undefined) return false;
-        this.s.itemTotals.run(-1, -old, i);
-        this.addCounts(0, 0, -1);
-        this.s.touchUser.run(u);
-        return true;
-      })(),
-    );
+    return this.writeTransaction(() => {
+      const u = this.s.userId.get(userId) as number | undefined;
+      const i = this.s.itemId.get(itemId) as number | undefined;
+      if (u === undefined || i === undefined) return false;
+      const old = this.s.deleteRating.get(u, i) as number | undefined;
+      if (old === undefined) return false;
+      this.s.itemTotals.run(-1, -old, i);
+      this.addCounts(0, 0, -1);
+      this.s.touchUser.run(u);
+      return true;
+    });
   }
 
   /** Creates or replaces an item's metadata (`hidden` undefined keeps the flag as it is); returns whether the item is new. */
   putItem(itemId: string, title: string | null, attributes: Record<string, unknown> | null, hidden?: boolean): boolean {
-    return this.guarded(() =>
-      this.db.transaction(() => {
-        const existed = this.s.itemId.get(itemId) !== undefined;
-        this.s.upsertItem.run(itemId, title, attributes === null ? null : JSON.stringify(attributes), Date.now());
-        if (hidden !== undefined) this.s.setHidden.run(hidden ? 1 : 0, itemId);
-        if (!existed) this.s.count.run(1, 'items');
-        return !existed;
-      })(),
-    );
+    return this.writeTransaction(() => {
+      const existed = this.s.itemId.get(itemId) !== undefined;
+      this.s.upsertItem.run(itemId, title, attributes === null ? null : JSON.stringify(attributes), Date.now());
+      if (hidden !== undefined) this.s.setHidden.run(hidden ? 1 : 0, itemId);
+      if (!existed) this.s.count.run(1, 'items');
+      return !existed;
+    });
   }
 
   /**
@@ -287,24 +281,31 @@ export class RatingsStore {
    * action, in the writer thread.
    */
   deleteItem(itemId: string): boolean {
-    return this.guarded(() =>
-      this.db.transaction(() => {
-        const i = this.s.itemId.get(itemId) as number | undefined;
-        if (i === undefined) return false;
-        const raters = this.s.itemRaters.all(i) as [number, number][];
-        this.s.deleteItemRatings.run(i);
-        this.s.deleteItem.run(i);
-        this.items.delete(itemId);
-        this.addCounts(0, -1, -raters.length);
-        for (const [u] of raters) this.s.touchUser.run(u);
-        return true;
-      })(),
-    );
+    return this.writeTransaction(() => {
+      const i = this.s.itemId.get(itemId) as number | undefined;
+      if (i === undefined) return false;
+      const raters = this.s.itemRaters.all(i) as [number, number][];
+      this.s.deleteItemRatings.run(i);
+      this.s.deleteItem.run(i);
+      this.items.delete(itemId);
+      this.addCounts(0, -1, -raters.length);
+      for (const [u] of raters) this.s.touchUser.run(u);
+      return true;
+    });
   }
 
   /** Upserts rows in one transaction. */
   upsert(rows: readonly RatingRow[]): UpsertResult {
-    return this.guarded(() => this.upsertMany(rows));
+    return this.guarded(() => this.upsertMany.immediate(rows));
+  }
+
+  /**
+   * Runs `fn` in one write transaction. It begins IMMEDIATE: a deferred one that read first
+   * could not take the write lock after another connection (the jobs' progress) committed
+   * meanwhile (SQLITE_BUSY_SNAPSHOT, which no busy timeout retries).
+   */
+  writeTransaction<T>(fn: () => T): T {
+    return this.guarded(() => this.db.transaction(fn).immediate());
   }
 
   /** Runs one transaction; a failure leaves the key caches possibly ahead of the tables, so they are dropped. */
