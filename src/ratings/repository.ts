@@ -21,6 +21,7 @@ export interface StoredRating {
  */
 export class RatingsRepository {
   private readonly s: Record<string, Statement>;
+  private readonly histogramRead: () => { ratings: number; dataVersion: number; bins: [number, number][] };
 
   constructor(readonly db: Database) {
     const p = (sql: string) => db.prepare(sql);
@@ -33,7 +34,22 @@ export class RatingsRepository {
       userRatedItems: p('SELECT i.ext_id FROM ratings r JOIN items i ON i.id = r.item_id WHERE r.user_id = ?').pluck(),
       item: p('SELECT ext_id, title, attributes, rating_count, rating_sum FROM items WHERE ext_id = ?'),
       counts: p("SELECT key, value FROM meta WHERE key IN ('users', 'items', 'ratings')").raw(),
+      histogram: p('SELECT bin, count FROM rating_histogram WHERE count > 0 ORDER BY bin').raw(),
     };
+    this.histogramRead = db.transaction(() => ({
+      ratings: this.stats().ratings,
+      dataVersion: this.dataVersion(),
+      bins: this.s.histogram.all() as [number, number][],
+    }));
+  }
+
+  /**
+   * The rating histogram kept by the writer (migration 006: half-star bins), with the rating count
+   * and data version read in the same transaction, so they agree. One row per bin in use.
+   */
+  ratingHistogram(): { ratings: number; dataVersion: number; bins: { rating: number; count: number }[] } {
+    const { ratings, dataVersion, bins } = this.histogramRead();
+    return { ratings, dataVersion, bins: bins.map(([bin, count]) => ({ rating: bin / 2, count })) };
   }
 
   dataVersion(): number {
