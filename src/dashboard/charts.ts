@@ -46,15 +46,42 @@ export class Chart {
 
 const axis = (label: string): uPlot.Axis => ({ label, stroke: '#475569', grid: { stroke: '#e2e8f0', width: 1 }, ticks: { stroke: '#cbd5e1', width: 1 } });
 
-/** RMSE per epoch: one line per named series, x the epoch. */
-export function lineChart(names: string[], xLabel = 'epoch', yLabel = 'RMSE', testId?: string, height = 220): Chart {
+/**
+ * The y range of learning curves: from the lowest value to a little above the 95th percentile, so
+ * that a first epoch far above the rest does not flatten the curves that matter.
+ */
+function curveRange(u: uPlot): uPlot.Range.MinMax {
+  const ys: number[] = [];
+  for (let s = 1; s < u.data.length; s++) for (const v of u.data[s]) if (typeof v === 'number' && Number.isFinite(v)) ys.push(v);
+  if (ys.length === 0) return [0, 1];
+  ys.sort((a, b) => a - b);
+  const lo = ys[0];
+  const hi = Math.min(ys[ys.length - 1], ys[Math.floor(0.95 * (ys.length - 1))] * 1.1);
+  const pad = Math.max((hi - lo) * 0.05, 1e-3);
+  return [lo - pad, hi + pad];
+}
+
+/**
+ * Curves over epochs: one line per named series, x the epoch. `dashed` series (train curves
+ * next to validation ones) are drawn dashed; `colours` gives each series its colour index.
+ */
+export function lineChart(names: string[], xLabel = 'epoch', yLabel = 'RMSE', testId?: string, height = 220, style: { dashed?: boolean[]; colours?: number[] } = {}): Chart {
   return new Chart(
     (width) => ({
       width,
       height,
-      scales: { x: { time: false } },
+      scales: { x: { time: false }, y: { range: curveRange } },
       axes: [axis(xLabel), axis(yLabel)],
-      series: [{ label: xLabel }, ...names.map((label, k) => ({ label, stroke: COLOURS[k % COLOURS.length], width: 2, points: { size: 4 } }))],
+      series: [
+        { label: xLabel },
+        ...names.map((label, k) => ({
+          label,
+          stroke: COLOURS[(style.colours?.[k] ?? k) % COLOURS.length],
+          width: style.dashed?.[k] ? 1.5 : 2,
+          dash: style.dashed?.[k] ? [5, 4] : undefined,
+          points: { size: 4 },
+        })),
+      ],
       legend: { live: true },
     }),
     height,
@@ -94,7 +121,7 @@ export function scatterChart(scale: { min: number; max: number }, testId?: strin
       axes: [axis('actual rating'), axis('predicted rating')],
       series: [
         { label: 'actual' },
-        { label: 'predicted', stroke: '#2563eb', fill: 'rgba(37, 99, 235, 0.35)', paths: () => null, points: { show: true, size: 6, space: 0 } },
+        { label: 'predicted', stroke: '#2563eb', fill: 'rgba(37, 99, 235, 0.35)', paths: () => null, points: { show: true, size: 6, space: 0, fill: 'rgba(37, 99, 235, 0.5)' } },
         { label: 'perfect', stroke: '#94a3b8', width: 1, dash: [4, 4], points: { show: false }, spanGaps: true },
       ],
     }),

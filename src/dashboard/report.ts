@@ -74,7 +74,7 @@ export function historyByMember(history: HistoryPoint[]): Map<string, HistoryPoi
 
 /** One train/validation chart per member, kept and updated as the history grows. */
 export class CurveSet {
-  readonly el = h('div', { class: 'curves' });
+  readonly el = h('div', { class: 'curves', 'data-testid': 'curves', 'data-points': 0 });
   private readonly charts = new Map<string, Chart>();
 
   update(history: HistoryPoint[]): void {
@@ -87,6 +87,8 @@ export class CurveSet {
       }
       chart.set([points.map((p) => p.epoch), points.map((p) => p.trainRmse), points.map((p) => p.validationRmse)]);
     }
+    // Epochs drawn, for whoever watches the page (and its browser test).
+    this.el.dataset.points = String(this.points());
   }
 
   /** Epochs drawn, over every member. */

@@ -12,7 +12,11 @@ function modelCurves(model: Model, job: Job | undefined): { el: HTMLElement; cha
   if (history.length === 0) return { el: h('div', { class: 'curve' }, title, h('p', { class: 'muted' }, 'No learning curve recorded.')), chart: null, draw: () => undefined };
   const byMember = [...historyByMember(history)];
   const names = byMember.flatMap(([m]) => [`${m} train`, `${m} validation`]);
-  const chart = lineChart(names, 'epoch', 'RMSE', `model-curve-${model.id}`, 200);
+  // Each member in its own colour: validation solid, train dashed.
+  const chart = lineChart(names, 'epoch', 'RMSE', `model-curve-${model.id}`, 200, {
+    dashed: names.map((n) => n.endsWith(' train')),
+    colours: names.map((_, k) => Math.floor(k / 2)),
+  });
   const epochs = Math.max(...history.map((p) => p.epoch));
   const xs = Array.from({ length: epochs }, (_, k) => k + 1);
   const series = byMember.flatMap(([, points]) => {

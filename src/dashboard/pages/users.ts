@@ -38,6 +38,7 @@ export async function userPage({ main, params, signal }: PageContext): Promise<v
   const scatter = scatterChart({ min: config.ratingMin, max: config.ratingMax }, 'scatter');
   const scatterNote = h('p', { class: 'muted small' });
   signal.addEventListener('abort', () => scatter.chart.destroy());
+  const ratingsBox = h('div', {});
   main.append(
     h(
       'div',
@@ -45,14 +46,30 @@ export async function userPage({ main, params, signal }: PageContext): Promise<v
       card('Recommendations', recBox),
       card('Predicted against actual', scatter.chart.el, scatterNote),
     ),
-    card(
-      `Ratings (${int(ratings.total)})`,
+    card(`Ratings (${int(ratings.total)})`, ratingsBox),
+  );
+  const showRatings = (predicted?: Map<string, number>) =>
+    clear(
+      ratingsBox,
       ratings.ratings.length === 0
         ? h('p', { class: 'muted' }, 'None.')
-        : h('div', { class: 'scroll' }, table(['item', 'rating', 'time'], ratings.ratings.map((r) => [itemLink(r.itemId, null), num(r.rating, 1), r.timestamp ? new Date(r.timestamp * 1000).toISOString().slice(0, 10) : '–']), 'compact')),
+        : h(
+            'div',
+            { class: 'scroll' },
+            table(
+              ['item', 'rating', 'predicted now', 'time'],
+              ratings.ratings.map((r) => [
+                itemLink(r.itemId, null),
+                num(r.rating, 1),
+                num(predicted?.get(r.itemId) ?? null, 2),
+                r.timestamp ? new Date(r.timestamp * 1000).toISOString().slice(0, 10) : '–',
+              ]),
+              'compact',
+            ),
+          ),
       ratings.total > ratings.ratings.length ? h('p', { class: 'muted small' }, `the first ${int(ratings.ratings.length)} shown`) : null,
-    ),
-  );
+    );
+  showRatings();
 
   try {
     const recs = await get<Recommendations>(`/users/${enc(id)}/recommendations?n=20`);
@@ -77,6 +94,7 @@ export async function userPage({ main, params, signal }: PageContext): Promise<v
   if (signal.aborted) return;
   const pairs = rated.map((r, k) => [r.rating, predicted.predictions[k].rating] as [number, number]);
   scatter.chart.set(scatter.data(pairs));
+  showRatings(new Map(predicted.predictions.map((p) => [p.itemId, p.rating])));
   const rmse = Math.sqrt(pairs.reduce((s, [a, p]) => s + (a - p) ** 2, 0) / pairs.length);
   const fallbacks = predicted.predictions.filter((p) => p.fallback !== null).length;
   scatterNote.textContent =
