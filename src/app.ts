@@ -24,6 +24,7 @@ import models from './routes/models';
 import predict from './routes/predict';
 import recommendations from './routes/recommendations';
 import metrics from './routes/metrics';
+import dashboard from './routes/dashboard';
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -36,6 +37,8 @@ export interface AppOptions {
   config: Config;
   /** pino options, or false for silence (tests). */
   logger?: FastifyServerOptions['logger'];
+  /** The built dashboard's folder (dist/dashboard by default); tests build their own. */
+  dashboardDir?: string;
 }
 
 function makeAjv(coerce: boolean): Ajv {
@@ -152,5 +155,6 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   await app.register(predict, { maxBatch: config.maxBatch });
   await app.register(recommendations);
   await app.register(metrics);
+  await app.register(dashboard, { apiKeyRequired: config.apiKeys.length > 0, scale, maxBatch: config.maxBatch, dir: options.dashboardDir });
   return app;
 }

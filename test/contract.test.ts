@@ -81,6 +81,7 @@ describe('OpenAPI contract', () => {
       ['PUT', '/items/i1', { title: 'One', attributes: { a: 1 } }],
       ['GET', '/items/i1'],
       ['GET', '/stats'],
+      ['GET', '/stats/ratings'],
       ['GET', '/jobs'],
       ['GET', `/jobs/${job.id}`],
       ['POST', `/jobs/${job.id}/cancel`],

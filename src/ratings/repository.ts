@@ -25,6 +25,7 @@ export interface StoredRating {
  */
 export class RatingsRepository {
   private readonly s: Record<string, Statement>;
+  private readonly histogramRead: () => { ratings: number; dataVersion: number; bins: [number, number][] };
 
   constructor(readonly db: Database) {
     const p = (sql: string) => db.prepare(sql);
@@ -41,7 +42,22 @@ export class RatingsRepository {
         WHERE r.user_id = (SELECT id FROM users WHERE ext_id = ?) ORDER BY r.ts DESC LIMIT ?`).raw(),
       catalogue: p('SELECT ext_id, attributes, hidden FROM items WHERE hidden = 1 OR attributes IS NOT NULL').raw(),
       counts: p("SELECT key, value FROM meta WHERE key IN ('users', 'items', 'ratings')").raw(),
+      histogram: p('SELECT bin, count FROM rating_histogram WHERE count > 0 ORDER BY bin').raw(),
     };
+    this.histogramRead = db.transaction(() => ({
+      ratings: this.stats().ratings,
+      dataVersion: this.dataVersion(),
+      bins: this.s.histogram.all() as [number, number][],
+    }));
+  }
+
+  /**
+   * The rating histogram kept by the writer (migration 006: half-star bins), with the rating count
+   * and data version read in the same transaction, so they agree. One row per bin in use.
+   */
+  ratingHistogram(): { ratings: number; dataVersion: number; bins: { rating: number; count: number }[] } {
+    const { ratings, dataVersion, bins } = this.histogramRead();
+    return { ratings, dataVersion, bins: bins.map(([bin, count]) => ({ rating: bin / 2, count })) };
   }
 
   dataVersion(): number {

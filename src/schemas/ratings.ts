@@ -63,4 +63,33 @@ export const ItemPutBody = Type.Object(
 
 export const StatsResponse = Type.Object({ users: Type.Integer(), items: Type.Integer(), ratings: Type.Integer() });
 
+export const RatingStatsResponse = Type.Object({
+  ratings: Type.Integer({ description: 'Ratings stored now' }),
+  binWidth: Type.Number({ description: 'Width of the histogram bins on the rating scale (0.5: half stars)' }),
+  histogram: Type.Array(
+    Type.Object({
+      rating: Type.Number({ description: "The bin's centre: ratings within a quarter of it count here" }),
+      count: Type.Integer(),
+    }),
+    { description: 'Stored ratings per bin, lowest first; bins holding no rating are left out' },
+  ),
+  activeModel: Type.Union(
+    [
+      Type.Object({
+        modelId: Type.String(),
+        createdAt: Type.String(),
+        ratingsAtTraining: Type.Union([Type.Integer(), Type.Null()], {
+          description: "Ratings in the model's training snapshot (all buckets); null for models that did not record it",
+        }),
+        ratingsAdded: Type.Union([Type.Integer(), Type.Null()], {
+          description: 'Ratings stored now minus ratings in the snapshot: the net change since the model was trained (negative after deletions)',
+        }),
+        writesSince: Type.Integer({ description: 'Writes committed since the snapshot (each request, import batch or deletion counts once)' }),
+      }),
+      Type.Null(),
+    ],
+    { description: 'How far the store has moved on since the active model was trained; null before any model is active' },
+  ),
+});
+
 export type ItemPutBodyT = Static<typeof ItemPutBody>;

@@ -92,8 +92,40 @@ class ItemDeltas {
 }
 
 /**
- * Every write to users, items and ratings, with the counters of migration 004 (meta
- * 'users'/'items'/'ratings', items.rating_count/rating_sum) changed in the same transaction.
+ * The histogram bin of a rating (migration 006): round(rating × 2) with halves away from zero,
+ * as SQLite's round() computes it (a double add, then truncation), so that the bins the writer
+ * changes are the ones the migration filled.
+ */
+export function ratingBin(rating: number): number {
+  const v = rating * 2;
+  return Math.trunc(v + (v < 0 ? -0.5 : 0.5));
+}
+
+/** Changes to the rating histogram of one write, applied once per bin at its end. */
+class BinDeltas {
+  private readonly delta = new Map<number, number>();
+
+  add(rating: number, count: number): void {
+    const bin = ratingBin(rating);
+    this.delta.set(bin, (this.delta.get(bin) ?? 0) + count);
+  }
+
+  /** Calls `apply` for every bin changed, then forgets the changes. */
+  drain(apply: (bin: number, count: number) => void): void {
+    for (const [bin, count] of this.delta) if (count !== 0) apply(bin, count);
+    this.delta.clear();
+  }
+
+  discard(): void {
+    this.delta.clear();
+  }
+}
+
+/**
+ * Every write to users, items and ratings, with the counters of migration 004 and the rating
+ * histogram of migration 006 (meta
+ * 'users'/'items'/'ratings', items.rating_count/rating_sum, rating_histogram) changed in the same
+ * transaction.
  * One instance per process owns the writes: the writer thread in the server, the CLI alone.
  */
 export class RatingsStore {
@@ -103,6 +135,7 @@ export class RatingsStore {
   private readonly users = new KeyCache();
   private readonly items = new KeyCache();
   private readonly deltas = new ItemDeltas();
+  private readonly bins = new BinDeltas();
   readonly upsertMany: Transaction<(rows: readonly RatingRow[]) => UpsertResult>;
 
   constructor(readonly db: Database) {
@@ -121,6 +154,7 @@ export class RatingsStore {
       updateRating: p('UPDATE ratings SET rating = ?, ts = ? WHERE user_id = ? AND item_id = ?'),
       itemTotals: p('UPDATE items SET rating_count = rating_count + ?, rating_sum = rating_sum + ? WHERE id = ?'),
       count: p('UPDATE meta SET value = value + ? WHERE key = ?'),
+      binCount: p('INSERT INTO rating_histogram (bin, count) VALUES (?, ?) ON CONFLICT(bin) DO UPDATE SET count = count + excluded.count'),
       bump: p("UPDATE meta SET value = value + 1 WHERE key = 'data_version'"),
       touchUser: p("UPDATE users SET changed_version = (SELECT value FROM meta WHERE key = 'data_version') WHERE id = ?"),
       itemRaters: p('SELECT user_id, rating FROM ratings WHERE item_id = ?').raw(),
@@ -168,6 +202,7 @@ export class RatingsStore {
       i[k] = this.key(this.items, rows[k].itemId, s.itemId, s.insertItem, now, newItems);
     }
     const deltas = this.deltas;
+    const bins = this.bins;
     const add = (item: number, count: number, sum: number) => deltas.add(item, count, sum);
     let inserted = 0;
     let updated = 0;
@@ -176,11 +211,14 @@ export class RatingsStore {
       if (s.insertRating.run(u[k], i[k], r.rating, r.timestamp).changes === 1) {
         inserted++;
         add(i[k], 1, r.rating);
+        bins.add(r.rating, 1);
       } else {
         const old = s.oldRating.get(u[k], i[k]) as number;
         s.updateRating.run(r.rating, r.timestamp, u[k], i[k]);
         updated++;
         add(i[k], 0, r.rating - old);
+        bins.add(old, -1);
+        bins.add(r.rating, 1);
       }
     };
     // New ratings go in CHUNK at a time, one statement each (half the cost of a statement per
@@ -200,7 +238,10 @@ export class RatingsStore {
       if (s.insertChunk.run(args).changes === CHUNK) {
         s.release.run();
         inserted += CHUNK;
-        for (let j = 0; j < CHUNK; j++) add(i[k + j], 1, rows[k + j].rating);
+        for (let j = 0; j < CHUNK; j++) {
+          add(i[k + j], 1, rows[k + j].rating);
+          bins.add(rows[k + j].rating, 1);
+        }
       } else {
         s.rollbackTo.run();
         s.release.run();
@@ -209,6 +250,7 @@ export class RatingsStore {
     }
     for (; k < n; k++) one(k);
     deltas.drain((item, count, sum) => s.itemTotals.run(count, sum, item));
+    bins.drain((bin, count) => s.binCount.run(bin, count));
     this.addCounts(newUsers.n, newItems.n, inserted);
     // Every user written is marked changed at the new data_version. Rows come grouped by user
     // in imports, so comparing with the previous key skips nearly every repeat.
@@ -232,6 +274,7 @@ export class RatingsStore {
     this.users.clear();
     this.items.clear();
     this.deltas.discard();
+    this.bins.discard();
   }
 
   deleteUser(userId: string): boolean {
@@ -239,7 +282,11 @@ export class RatingsStore {
       const u = this.s.userId.get(userId) as number | undefined;
       if (u === undefined) return false;
       const rated = this.s.userRatings.all(u) as [number, number][];
-      for (const [i, rating] of rated) this.s.itemTotals.run(-1, -rating, i);
+      for (const [i, rating] of rated) {
+        this.s.itemTotals.run(-1, -rating, i);
+        this.bins.add(rating, -1);
+      }
+      this.bins.drain((bin, count) => this.s.binCount.run(bin, count));
       // Explicitly rather than by ON DELETE CASCADE: the writing connection runs without
       // foreign-key checks (see tuning.ts).
       this.s.deleteUserRatings.run(u);
@@ -258,6 +305,7 @@ export class RatingsStore {
       const old = this.s.deleteRating.get(u, i) as number | undefined;
       if (old === undefined) return false;
       this.s.itemTotals.run(-1, -old, i);
+      this.s.binCount.run(ratingBin(old), -1);
       this.addCounts(0, 0, -1);
       this.s.touchUser.run(u);
       return true;
@@ -285,6 +333,8 @@ export class RatingsStore {
       const i = this.s.itemId.get(itemId) as number | undefined;
       if (i === undefined) return false;
       const raters = this.s.itemRaters.all(i) as [number, number][];
+      for (const [, rating] of raters) this.bins.add(rating, -1);
+      this.bins.drain((bin, count) => this.s.binCount.run(bin, count));
       this.s.deleteItemRatings.run(i);
       this.s.deleteItem.run(i);
       this.items.delete(itemId);
