@@ -1,7 +1,7 @@
 import type { FastifyPluginAsync } from 'fastify';
 import { CheckpointError } from '../engine/checkpoint';
 import { AppError } from '../errors';
-import type { ModelRecord } from '../jobs/models-repository';
+import type { ModelRecord } from '../models/repository';
 import { IdParam, responses } from '../schemas/common';
 import { ModelNotFoundError } from '../serving/registry';
 import { ModelList, ModelListQuery, ModelSchema } from '../schemas/serving';
