@@ -1,9 +1,8 @@
-import type { CheckpointMeta } from '../engine/checkpoint';
 import type { EngineName } from '../engine/engine';
 import type { EvaluationReport } from '../engine/train-ensemble';
 import type { PromotionDecision } from '../models/gate';
 import type { ModelRecord } from '../models/repository';
-import type { PackedEnsemble } from '../models/transfer';
+import type { PackedModel } from '../models/transfer';
 import type { JobProgress } from './jobs-repository';
 
 /** What the training thread is started with: one job, and where to find the data and the models. */
@@ -22,11 +21,8 @@ export interface TrainingThreadData {
 
 /** The model a job trained, checkpointed and judged, ready to be recorded and served. */
 export interface JobResult {
-  modelId: string;
-  /** The checkpoint's meta as written (file hashes included). */
-  meta: CheckpointMeta;
-  /** The weights, transferred: the request thread builds its predictor from them without reading the files. */
-  packed: PackedEnsemble;
+  /** The model as written (meta with file hashes) and its weights, transferred: the request thread builds its predictor from them without reading the files. */
+  model: PackedModel;
   record: Omit<ModelRecord, 'id' | 'jobId' | 'path' | 'createdAt' | 'active' | 'broken'>;
   decision: PromotionDecision;
   report: EvaluationReport | null;

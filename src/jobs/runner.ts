@@ -2,10 +2,9 @@ import type { FastifyBaseLogger } from 'fastify';
 import type { EngineName } from '../engine/engine';
 import { estimateTrainingBytes, formatBytes, type DataShape, type ModelChoice } from '../engine/job-settings';
 import { ParamError } from '../engine/params';
-import { Predictor } from '../engine/predictor';
 import type { ModelsRepository } from '../models/repository';
 import type { CheckpointStore } from '../models/store';
-import { unpackEnsemble } from '../models/transfer';
+import { predictorFrom } from '../models/transfer';
 import type { ModelRegistry } from '../serving/registry';
 import type { Job, JobsRepository } from './jobs-repository';
 import type { JobResult } from './protocol';
@@ -161,7 +160,7 @@ export class JobRunner {
         { stopGraceMs: STOP_GRACE_MS, ...this.deps.thread },
       );
       await this.record(job, result, signal);
-      log.info({ modelId: result.modelId, evaluationRmse: result.record.metrics.evaluationRmse, decision: result.decision }, 'job succeeded');
+      log.info({ modelId: result.model.modelId, evaluationRmse: result.record.metrics.evaluationRmse, decision: result.decision }, 'job succeeded');
     } catch (err) {
       if (this.closed) {
         // Stopped by shutdown, not by a user: the job did not finish, and nobody cancelled it.
@@ -191,13 +190,16 @@ export class JobRunner {
    */
   private async record(job: Job, result: JobResult, signal: AbortSignal): Promise<void> {
     const { store } = this.deps;
-    if (signal.aborted) {
-      store.remove(result.modelId);
-      throw new ThreadAbortedError('stopped before its model was recorded');
+    const { modelId } = result.model;
+    try {
+      const predictor = result.decision.activated ? await predictorFrom(result.model) : null;
+      if (signal.aborted) throw new ThreadAbortedError('stopped before its model was recorded');
+      this.deps.models.insert({ id: modelId, jobId: job.id, path: store.dirFor(modelId), ...result.record });
+      if (predictor) await this.deps.registry.activate(modelId, predictor);
+    } catch (err) {
+      if (!this.deps.models.get(modelId)) store.remove(modelId);
+      throw err;
     }
-    const predictor = new Predictor(result.modelId, result.meta, unpackEnsemble(result.packed, result.record.engine as EngineName));
-    this.deps.models.insert({ id: result.modelId, jobId: job.id, path: store.dirFor(result.modelId), ...result.record });
-    if (result.decision.activated) await this.deps.registry.activate(result.modelId, predictor);
-    this.deps.jobs.finish(job.id, 'succeeded', { modelId: result.modelId, decision: { ...result.decision }, report: result.report });
+    this.deps.jobs.finish(job.id, 'succeeded', { modelId, decision: { ...result.decision }, report: result.report });
   }
 }

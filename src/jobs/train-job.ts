@@ -9,7 +9,7 @@ import { trainEnsemble } from '../engine/train-ensemble';
 import { TrainingCancelledError } from '../engine/trainer';
 import { promotionDecision, type PromotionDecision } from '../models/gate';
 import { CheckpointStore } from '../models/store';
-import { packEnsemble } from '../models/transfer';
+import { packModel } from '../models/transfer';
 import type { JobProgress } from './jobs-repository';
 import type { JobResult, LogLevel, TrainingThreadData } from './protocol';
 import { resolveJob } from './resolve';
@@ -145,12 +145,10 @@ export async function trainJob(data: TrainingThreadData, signal: AbortSignal, io
     const fresh = new Predictor(modelId, meta, result.model);
     const decision = await gate(ds, result.buckets.evaluation, fresh, settings.buckets);
     checkAborted();
-    const { packed, transfer } = packEnsemble(result.model, data.scale);
+    const { packed, transfer } = packModel(modelId, meta, result.model);
     return {
       result: {
-        modelId,
-        meta,
-        packed,
+        model: packed,
         record: { kind: settings.model, engine: engine.name, params: jobParams, metrics, fingerprint: fields.fingerprint, dataVersion: snap.dataVersion },
         decision,
         report: evaluation,
