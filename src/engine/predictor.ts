@@ -1,4 +1,5 @@
 import type { CheckpointMeta } from './checkpoint';
+import type { RatingSummary } from './summary';
 import type { ServingNet } from './engine';
 import type { Ensemble } from './ensemble';
 import { unitRows } from './vectors';
@@ -31,6 +32,23 @@ export interface ScoredItem {
 }
 
 /**
+ * What a predictor looks IDs up with, built elsewhere (in slices, or on another thread) so that
+ * constructing one over a large catalogue does not hold the calling thread.
+ */
+export interface PredictorIndexes {
+  users: Map<string, number>;
+  items: Map<string, number>;
+  /** Item indices by popularOrder(). */
+  popular: ArrayLike<number> & Iterable<number>;
+}
+
+/** Popular and well rated first: the shrunk mean weighted by log popularity. */
+export function popularOrder(s: RatingSummary): Int32Array {
+  const score = Float64Array.from(s.itemMean, (m, k) => m * Math.log1p(s.itemCount[k]));
+  return Int32Array.from(score, (_, k) => k).sort((a, b) => score[b] - score[a]);
+}
+
+/**
  * Serves one trained model: predictions for any pair of IDs (with a marked fallback when the
  * model has no latents for an ID), top-N lists and item neighbours. Immutable once built, so
  * requests that hold a reference finish on the model they started with.
@@ -38,7 +56,7 @@ export interface ScoredItem {
 export class Predictor {
   private readonly users: Map<string, number>;
   private readonly items: Map<string, number>;
-  private readonly popular: number[];
+  private readonly popular: ArrayLike<number> & Iterable<number>;
   /** Model indexes of items deleted since the model was trained. */
   private readonly goneItems = new Set<number>();
   private itemUnit: { dim: number; unit: Float32Array } | null = null;
@@ -50,14 +68,12 @@ export class Predictor {
     readonly modelId: string,
     readonly meta: CheckpointMeta,
     readonly model: Ensemble,
+    indexes?: PredictorIndexes,
   ) {
     this.net = model.prepare();
-    this.users = new Map(meta.userIds.map((id, k) => [id, k]));
-    this.items = new Map(meta.itemIds.map((id, k) => [id, k]));
-    const s = meta.summary;
-    // Popular and well rated: the shrunk mean weighted by log popularity.
-    const score = s.itemMean.map((m, k) => m * Math.log1p(s.itemCount[k]));
-    this.popular = score.map((_, k) => k).sort((a, b) => score[b] - score[a]);
+    this.users = indexes?.users ?? new Map(meta.userIds.map((id, k) => [id, k]));
+    this.items = indexes?.items ?? new Map(meta.itemIds.map((id, k) => [id, k]));
+    this.popular = indexes?.popular ?? popularOrder(meta.summary);
   }
 
   get itemCount(): number {

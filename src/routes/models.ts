@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { AppError } from '../errors';
-import type { ModelRecord } from '../jobs/models-repository';
+import type { ModelRecord } from '../models/repository';
 import { IdParam, responses } from '../schemas/common';
 import { ModelList, ModelListQuery, ModelSchema } from '../schemas/serving';
 

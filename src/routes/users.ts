@@ -47,7 +47,7 @@ const users: FastifyPluginAsyncTypebox = async (app) => {
       // removes what the models learned of them, in memory and then on disk (in the writer thread).
       app.live.forget(userId);
       app.registry.active?.forgetUser(userId);
-      const scrubbed = await app.writer.eraseFromCheckpoints(app.registry.modelsDir, userId);
+      const scrubbed = await app.writer.eraseFromCheckpoints(app.registry.store.modelsDir, userId);
       request.log.info({ models: scrubbed.length }, 'user erased from stored models');
       return reply.status(204).send();
     },
