@@ -143,5 +143,5 @@ runBench(async () => {
   process.stdout.write(
     `fold-in vs item mean: ${(result.itemMeanRmse - result.foldinRmse).toFixed(4)} better (target >= 0.05); vs retraining: ${(result.foldinRmse - result.retrainedRmse).toFixed(4)} worse (target <= 0.02)\n`,
   );
-  writeResult('foldin-ml-1m', { model, users, seed, threads, ...result, machine: machine(), date: new Date().toISOString() });
+  writeResult(`foldin-ml-1m-${model}`, { model, users, seed, threads, ...result, machine: machine(), date: new Date().toISOString() });
 });
