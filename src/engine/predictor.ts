@@ -103,7 +103,8 @@ export class Predictor {
     if (this.scratch.u.length < n) this.scratch = { u: new Int32Array(n), i: new Int32Array(n), y: new Float32Array(n) };
     const { u: uIdx, i: iIdx, y } = this.scratch;
     const s = this.meta.summary;
-    const folded = new Map<string, number[]>();
+    // Pairs of folded-in users, grouped per user: positions in `out` and model item indexes.
+    const folded = new Map<string, { row: Float32Array; at: number[]; items: number[] }>();
     let m = 0;
     for (let k = 0; k < n; k++) {
       const { userId, itemId } = pairs[k];
@@ -112,9 +113,10 @@ export class Predictor {
       const i = this.items.get(itemId);
       if (view.kind === 'folded' && i !== undefined) {
         out[k] = { userId, itemId, rating: 0, fallback: null, source: 'foldin' };
-        let list = folded.get(userId);
-        if (!list) folded.set(userId, (list = []));
-        list.push(k);
+        let group = folded.get(userId);
+        if (!group) folded.set(userId, (group = { row: view.row, at: [], items: [] }));
+        group.at.push(k);
+        group.items.push(i);
       } else if (u !== undefined && i !== undefined) {
         uIdx[m] = u;
         iIdx[m++] = i;
@@ -131,12 +133,10 @@ export class Predictor {
       this.net.score(uIdx, iIdx, m, y);
       for (let k = 0, j = 0; k < n; k++) if (out[k].source === 'trained') out[k].rating = this.clip(y[j++]);
     }
-    for (const [userId, positions] of folded) {
-      const view = views!.get(userId) as { kind: 'folded'; row: Float32Array };
-      const items = Int32Array.from(positions, (k) => this.items.get(pairs[k].itemId)!);
+    for (const { row, at, items } of folded.values()) {
       const ys = new Float32Array(items.length);
-      this.net.scoreRow(view.row, items, items.length, ys);
-      positions.forEach((k, j) => (out[k].rating = this.clip(ys[j])));
+      this.net.scoreRow(row, Int32Array.from(items), items.length, ys);
+      at.forEach((k, j) => (out[k].rating = this.clip(ys[j])));
     }
     return out;
   }
