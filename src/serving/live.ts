@@ -63,11 +63,11 @@ export class LiveUsers {
     return model.hasUser(userId) ? { view: { kind: 'trained' }, source: 'trained' } : { view: { kind: 'none' }, source: 'fallback' };
   }
 
-  /** The views of several users at once (a batch of predictions). */
-  async views(model: Predictor, userIds: Iterable<string>): Promise<Map<string, LiveView>> {
-    const out = new Map<string, LiveView>();
-    for (const id of new Set(userIds)) out.set(id, await this.view(model, id));
-    return out;
+  /** How each of several users is served (a batch of predictions, which carry their own source). */
+  async views(model: Predictor, userIds: Iterable<string>): Promise<Map<string, UserView>> {
+    const ids = [...new Set(userIds)];
+    const views = await Promise.all(ids.map(async (id) => (await this.view(model, id)).view));
+    return new Map(ids.map((id, k) => [id, views[k]]));
   }
 
   private async foldIn(model: Predictor, userId: string): Promise<Float32Array | null> {
