@@ -1,9 +1,10 @@
 /**
  * Growth benchmark: a seeded synthetic 20M-rating set (162K users, 62K items) imported through
- * the command line and through the service, with the request thread's responsiveness probed
- * throughout; then the same probe on MovieLens-1M with an atomic import and with four writers.
+ * the command line and through the service, then a training job on it (maxEpochs 2), with the
+ * request thread's responsiveness probed throughout; then the same probe on MovieLens-1M with
+ * an atomic import and with four writers.
  *
- *   npm run bench:scale -- [--ratings 20000000] [--work DIR] [--data PATH] [--skip-cli] [--skip-ml]
+ *   npm run bench:scale -- [--ratings 20000000] [--work DIR] [--data PATH] [--skip-cli] [--skip-ml] [--job-model nnmf]
  *
  * --ratings scales users and items with it (2,000,000 gives 16,200 users and 6,200 items), for
  * quick runs while developing. The generated file is kept under --work (default the OS temp
@@ -145,11 +146,7 @@ function stopServer(child: ChildProcess): Promise<void> {
   });
 }
 
-/**
- * Gives the service a model so that /predict is answered by it: a small synthetic set under IDs
- * of its own, trained for two epochs. (Hook: the 20M training job itself, with its own probes,
- * is marked HOOK in syntheticRuns.)
- */
+/** Gives the service a model so that /predict is answered by it: a small synthetic set under IDs of its own, trained for two epochs. */
 async function seedModel(): Promise<string> {
   let csv = 'userId,itemId,rating\n';
   for (let u = 0; u < 500; u++) for (let k = 0; k < 20; k++) csv += `seed-u${u},seed-i${(u * 7 + k * 13) % 300},${1 + ((u + k) % 5)}\n`;
@@ -192,7 +189,69 @@ function cliImport(file: string, dataDir: string): Promise<{ seconds: number; pe
   return peakRss(child.pid!, done).then(({ peakMb }) => ({ seconds: (performance.now() - started) / 1000, peakMb, line: out.trim() }));
 }
 
-async function syntheticRuns(shape: SyntheticShape, work: string, skipCli: boolean, results: Record<string, unknown>, probes: Record<string, unknown>[]) {
+/** Polls a job until it ends; returns its final view. */
+async function jobEnd(id: string): Promise<any> {
+  for (;;) {
+    const j = await json('GET', `/jobs/${id}`);
+    if (!['queued', 'running'].includes(j.status)) return j;
+    await new Promise((r) => setTimeout(r, 1000));
+  }
+}
+
+/**
+ * The training job on the imported ratings (maxEpochs 2), probed from POST /jobs to its end
+ * (snapshot, training, checkpoint, gate and activation), with the server's peak RSS during it
+ * and its idle RSS after. First the default job is asked for, to record whether MAX_TRAIN_MEMORY
+ * admits it at this size (when it does, it is cancelled at once and `model` runs instead).
+ */
+async function trainingRun(server: ChildProcess, model: string, predictBody: string, results: Record<string, unknown>, probes: Record<string, unknown>[]) {
+  const asked = await send('POST', '/jobs', JSON.stringify({ type: 'train', params: { maxEpochs: 2 } }));
+  const defaultJob: Record<string, unknown> = { status: asked.status };
+  if (asked.status === 202) {
+    const id = (JSON.parse(asked.body) as { id: string }).id;
+    await send('POST', `/jobs/${id}/cancel`);
+    await jobEnd(id);
+  } else {
+    defaultJob.refused = (JSON.parse(asked.body) as { message: string }).message;
+  }
+  const before = procStatus(server.pid!, 'VmRSS');
+  process.stdout.write(`training ${model} (maxEpochs 2) on the imported ratings, probing /health and /predict...\n`);
+  const run = await peakRss(
+    server.pid!,
+    probed(`training job (${model}, 2 epochs)`, predictBody, async () => {
+      const job = await json('POST', '/jobs', { type: 'train', model, params: { maxEpochs: 2 } });
+      if (!job.id) throw new Error(`job refused: ${JSON.stringify(job)}`);
+      return jobEnd(job.id);
+    }),
+  );
+  probes.push(...run.result.rows);
+  const job = run.result.result;
+  if (job.status !== 'succeeded') throw new Error(`training job ${job.status}: ${job.error}`);
+  const peakRssMb = Math.max(run.peakMb, procStatus(server.pid!, 'VmHWM'));
+  let activatedByApi: number | null = null;
+  if (!job.decision.activated) {
+    // The gate kept the older model: activation through the API (the checkpoint read, verified
+    // and loaded on the request thread) is probed instead.
+    const act = await probed('activation through POST /models/{id}/activate', predictBody, () => send('POST', `/models/${job.modelId}/activate`));
+    probes.push(...act.rows);
+    activatedByApi = act.seconds;
+  }
+  await new Promise((r) => setTimeout(r, 10_000));
+  results.training = {
+    defaultJob,
+    model,
+    seconds: run.result.seconds,
+    epochs: job.progress.history.map((h: { member: string; epoch: number; seconds: number; validationRmse: number }) => ({ member: h.member, epoch: h.epoch, seconds: h.seconds, validationRmse: h.validationRmse })),
+    decision: job.decision,
+    activatedByApiSeconds: activatedByApi,
+    evaluationRmse: job.report?.blend?.rmse ?? null,
+    rssBeforeMb: before,
+    peakRssMb,
+    idleRssAfterMb: procStatus(server.pid!, 'VmRSS'),
+  };
+}
+
+async function syntheticRuns(shape: SyntheticShape, work: string, skipCli: boolean, jobModel: string, results: Record<string, unknown>, probes: Record<string, unknown>[]) {
   process.stdout.write(`generating ${shape.ratings} ratings (${shape.users} users, ${shape.items} items)...\n`);
   const t = performance.now();
   const file = writeSyntheticRatings(work, shape);
@@ -230,9 +289,7 @@ async function syntheticRuns(shape: SyntheticShape, work: string, skipCli: boole
       idleRssAfterMb: procStatus(server.pid!, 'VmRSS'),
     };
     results.stats = { after: await json('GET', '/stats'), latencyMs: await statsLatency(200) };
-    // HOOK, training at 20M: a job with maxEpochs 2 on these ratings, run under probed() like the
-    // import (snapshot to activation), with its epoch time and peak and idle RSS, goes here.
-    // It is left out until the job pipeline runs off the request thread.
+    await trainingRun(server, jobModel, predictBody, results, probes);
   } finally {
     await stopServer(server);
     fs.rmSync(dir, { recursive: true, force: true });
@@ -294,7 +351,7 @@ async function main(): Promise<void> {
   const work = typeof args.work === 'string' ? args.work : path.join(os.tmpdir(), 'reco-bench-scale');
   const results: Record<string, unknown> = { shape, machine: { cpus: os.cpus().length, model: os.cpus()[0]?.model } };
   const probes: Record<string, unknown>[] = [];
-  if (args['skip-synthetic'] !== true) await syntheticRuns(shape, work, args['skip-cli'] === true, results, probes);
+  if (args['skip-synthetic'] !== true) await syntheticRuns(shape, work, args['skip-cli'] === true, typeof args['job-model'] === 'string' ? args['job-model'] : 'nnmf', results, probes);
   const root = args['skip-ml'] === true ? null : movielensRoot(typeof args.data === 'string' ? args.data : undefined);
   if (root) await movielensRuns(root, results, probes);
   else if (args['skip-ml'] !== true) process.stdout.write('MovieLens not found (--data PATH): the MovieLens-1M probes are skipped\n');
