@@ -111,6 +111,8 @@ describeBrowser('dashboard in headless Chromium', () => {
       // Overview (through the /dashboard redirect); the key is asked for once when the API needs one.
       await page.goto(`${base}/dashboard`);
       if (keyed) {
+        await page.locator('#key-input').waitFor();
+        await shot(page, `${mode}-key-dialog`);
         await page.locator('#key-input').fill(KEY);
         await page.locator('#key-form button[type=submit]').click();
       }
