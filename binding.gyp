@@ -23,7 +23,7 @@
     },
     {
       "target_name": "nnmf_native",
-      "sources": ["src/native/addon.cc", "src/native/mf.cc"],
+      "sources": ["src/native/addon.cc", "src/native/mf.cc", "src/native/foldin.cc"],
       "cflags_cc": ["-fno-math-errno"],
       "dependencies": ["nnmf_kernel_generic"],
       "conditions": [

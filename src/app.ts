@@ -18,6 +18,7 @@ import items from './routes/items';
 import stats from './routes/stats';
 import metricsPlugin from './plugins/metrics';
 import training from './plugins/training';
+import live from './plugins/live';
 import jobs from './routes/jobs';
 import models from './routes/models';
 import predict from './routes/predict';
@@ -148,6 +149,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     maxTrainMemoryBytes: config.maxTrainMemoryBytes,
     jobTimeLimitMs: config.jobTimeLimitMs,
   });
+  await app.register(live);
   await app.register(jobs);
   await app.register(models);
   await app.register(predict, { maxBatch: config.maxBatch });

@@ -1,12 +1,14 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { STATUS_CODES } from 'node:http';
+import { CodedError } from './engine/coded-error';
 import { ID_FORMAT } from './ratings/validate';
 import { BodyTimeoutError, ClientAbortError, discardBody } from './writer/body-reader';
-import { WriteError } from './writer/client';
+import { importSummaryOf, WriteError } from './writer/client';
 
 /** Every error the API can answer with. Codes are part of the public contract: never rename one. */
 export const ErrorCodes = {
   VALIDATION: { code: 'RECO_ERR_VALIDATION', status: 400 },
+  INVALID_FILTER: { code: 'RECO_ERR_INVALID_FILTER', status: 400 },
   BAD_REQUEST: { code: 'RECO_ERR_BAD_REQUEST', status: 400 },
   BAD_URL: { code: 'RECO_ERR_BAD_URL', status: 400 },
   INVALID_RATING: { code: 'RECO_ERR_INVALID_RATING', status: 400 },
@@ -22,14 +24,12 @@ export const ErrorCodes = {
   RATING_NOT_FOUND: { code: 'RECO_ERR_RATING_NOT_FOUND', status: 404 },
   JOB_NOT_FOUND: { code: 'RECO_ERR_JOB_NOT_FOUND', status: 404 },
   MODEL_NOT_FOUND: { code: 'RECO_ERR_MODEL_NOT_FOUND', status: 404 },
-  METHOD_NOT_ALLOWED: { code: 'RECO_ERR_METHOD_NOT_ALLOWED', status: 405 },
   REQUEST_TIMEOUT: { code: 'RECO_ERR_REQUEST_TIMEOUT', status: 408 },
   JOB_NOT_CANCELLABLE: { code: 'RECO_ERR_JOB_NOT_CANCELLABLE', status: 409 },
   MODEL_BROKEN: { code: 'RECO_ERR_MODEL_BROKEN', status: 409 },
   BODY_TOO_LARGE: { code: 'RECO_ERR_BODY_TOO_LARGE', status: 413 },
   URI_TOO_LONG: { code: 'RECO_ERR_URI_TOO_LONG', status: 414 },
   UNSUPPORTED_MEDIA_TYPE: { code: 'RECO_ERR_UNSUPPORTED_MEDIA_TYPE', status: 415 },
-  RATE_LIMITED: { code: 'RECO_ERR_RATE_LIMITED', status: 429 },
   QUEUE_FULL: { code: 'RECO_ERR_QUEUE_FULL', status: 429 },
   HEADERS_TOO_LARGE: { code: 'RECO_ERR_HEADERS_TOO_LARGE', status: 431 },
   INTERNAL: { code: 'RECO_ERR_INTERNAL', status: 500 },
@@ -41,12 +41,18 @@ export const ErrorCodes = {
 
 export type ErrorKind = keyof typeof ErrorCodes;
 
-export class AppError extends Error {
-  readonly statusCode: number;
-  readonly code: string;
+const STATUS_OF_CODE = new Map<string, number>(Object.values(ErrorCodes).map((e) => [e.code, e.status]));
+
+/** The HTTP status of a catalogue code; undefined for a code the catalogue does not hold. */
+export function statusOfCode(code: string): number | undefined {
+  return STATUS_OF_CODE.get(code);
+}
+
+/** An error raised by a route itself, named by its catalogue entry. */
+export class AppError extends CodedError {
+  readonly code: (typeof ErrorCodes)[ErrorKind]['code'];
   constructor(kind: ErrorKind, message: string, readonly details?: unknown) {
     super(message);
-    this.statusCode = ErrorCodes[kind].status;
     this.code = ErrorCodes[kind].code;
   }
 }
@@ -105,9 +111,14 @@ function isClientAbort(err: FastifyError, request: FastifyRequest): boolean {
 
 /** The error body for an error thrown by a route, Fastify or the writer thread; null for a 500. */
 function classify(err: FastifyError): { status: number; code: string; message: string; details?: unknown } | null {
-  if (err instanceof AppError) return { status: err.statusCode, code: err.code, message: err.message, details: err.details };
+  // Domain errors (bad settings, a full queue, a broken checkpoint...) and the routes' own carry their code.
+  const coded = err as unknown;
+  if (coded instanceof CodedError) {
+    const status = statusOfCode(coded.code);
+    if (status !== undefined) return { status, code: coded.code, message: coded.message, details: coded.details };
+  }
   if (err instanceof BodyTimeoutError) {
-    const summary = (err as { summary?: ImportCounts }).summary;
+    const summary = importSummaryOf(err);
     return { status: 408, code: ErrorCodes.REQUEST_TIMEOUT.code, message: `the request body stalled: ${err.message}`, details: summary && committed(summary) };
   }
   const write = err as unknown;

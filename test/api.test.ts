@@ -41,13 +41,13 @@ describe('ratings API happy paths', () => {
 
   test('items: stats and metadata', async () => {
     const item = await request(app.server).get('/items/book-1').expect(200);
-    expect(item.body).toEqual({ itemId: 'book-1', title: null, attributes: null, ratingCount: 2, ratingMean: 1.75 });
+    expect(item.body).toEqual({ itemId: 'book-1', title: null, attributes: null, hidden: false, ratingCount: 2, ratingMean: 1.75 });
     const put = await request(app.server).put('/items/book-1').send({ title: 'Dune', attributes: { year: 1965, tags: ['sf'] } });
     expect(put.status).toBe(200);
     expect(put.body.title).toBe('Dune');
     const created = await request(app.server).put('/items/book-9').send({ title: 'New' });
     expect(created.status).toBe(201);
-    expect(created.body).toEqual({ itemId: 'book-9', title: 'New', attributes: null, ratingCount: 0, ratingMean: null });
+    expect(created.body).toEqual({ itemId: 'book-9', title: 'New', attributes: null, hidden: false, ratingCount: 0, ratingMean: null });
     const again = await request(app.server).get('/items/book-1').expect(200);
     expect(again.body.attributes).toEqual({ year: 1965, tags: ['sf'] });
     await request(app.server).get('/items/none').expect(404);

@@ -97,6 +97,10 @@ describe('OpenAPI contract', () => {
       ['GET', '/items/none/similar'],
       ['DELETE', '/users/u1/ratings/i1'],
       ['DELETE', '/users/u2'],
+      ['GET', '/users/u1/recommendations?n=3&filter=genre:none'],
+      ['GET', '/users/u1/recommendations?filter=nocolon'],
+      ['DELETE', '/items/i5'],
+      ['DELETE', '/items/none'],
       ['GET', '/metrics'],
     ];
     for (const [method, url, body] of calls) {

@@ -119,7 +119,7 @@ describeBrowser('dashboard in headless Chromium', () => {
       await page.getByTestId('ratings').filter({ hasText: '3,000' }).waitFor();
       expect(await text(page, 'users')).toBe('120');
       expect(await text(page, 'ratings-since')).toBe('no model');
-      const paint = await page.evaluate<{ fcp: number | null; domContentLoaded: number }>(PAINT_TIMES);
+      const paint: { fcp: number | null; domContentLoaded: number } = await page.evaluate(PAINT_TIMES);
       timings[mode] = paint;
       // The shell paints before the script has run; the paint happens, and within the page's own load.
       expect(paint.fcp).not.toBeNull();

@@ -35,7 +35,23 @@ class TableMember implements TrainedMember {
       score: (u, i, n, out) => out.set(this.predict(u.subarray(0, n), i.subarray(0, n))),
       scoreUser: async (u, items, n, out) => out.set(this.predict(new Int32Array(n).fill(u), items.subarray(0, n))),
       scoreAll: async (u, out) => out.set(this.table.subarray(u * this.dims.nItems, (u + 1) * this.dims.nItems)),
+      // A user's row is their row of the table.
+      scoreRow: (row, items, n, out) => {
+        for (let k = 0; k < n; k++) out[k] = row[items[k]];
+      },
+      scoreRowAll: async (row, out) => out.set(row),
     };
+  }
+  get userRowWidth() {
+    return this.dims.nItems;
+  }
+  async foldIn(items: Int32Array, ratings: Float32Array): Promise<Float32Array> {
+    const row = new Float32Array(this.dims.nItems);
+    items.forEach((i, k) => (row[i] = ratings[k]));
+    return row;
+  }
+  eraseUser(u: number) {
+    this.table.fill(0, u * this.dims.nItems, (u + 1) * this.dims.nItems);
   }
   itemEmbedding() {
     return { dim: 1, data: new Float32Array(this.dims.nItems).fill(1) };

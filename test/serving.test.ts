@@ -246,7 +246,16 @@ describe('restarts and scheduling', () => {
     const app = await testApp();
     await importSynthetic(app);
     const res = await postJson(app, '/jobs', { type: 'train', params: { ...FAST_TRAINING, maxEpochs: 30, patience: 30 } });
-    for (let k = 0; k < 20; k++) await postJson(app, '/ratings', { userId: `late-${k}`, itemId: 'i1', rating: 5 });
+    // Once the snapshot is read (the job's thread has moved on to training), later writes are not in it.
+    const deadline = Date.now() + 30_000;
+    while ((app.jobs.get(res.json().id)!.progress?.phase ?? 'snapshot') === 'snapshot') {
+      expect(Date.now()).toBeLessThan(deadline);
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    for (let k = 0; k < 20; k++) {
+      const late = await postJson(app, '/ratings', { userId: `late-${k}`, itemId: 'i1', rating: 5 });
+      expect(late.json()).toEqual({ inserted: 1, updated: 0 });
+    }
     const job = await waitForJob(app, res.json().id);
     const model = app.models.get(job.modelId)!;
     expect((model.metrics.counts as { users: number }).users).toBe(120);

@@ -2,6 +2,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { BucketScheme } from './buckets';
+import { CodedError } from './coded-error';
 import { Ensemble, IDENTITY_BLEND, type Blend } from './ensemble';
 import type { KindRegistry } from './kinds';
 import type { MemberDims, MemberKindName } from './member';
@@ -43,7 +44,9 @@ export interface CheckpointMeta {
 export type CheckpointFields = Omit<CheckpointMeta, 'format' | 'dims' | 'members' | 'blend'>;
 
 /** A checkpoint that cannot be served as it is: missing, truncated or altered files, an unknown format. */
-export class CheckpointError extends Error {}
+export class CheckpointError extends CodedError {
+  readonly code = 'RECO_ERR_MODEL_BROKEN';
+}
 
 const sha256 = (file: string) => crypto.createHash('sha256').update(fs.readFileSync(file)).digest('hex');
 

@@ -1,3 +1,4 @@
+import { CodedError } from './coded-error';
 import type { Dataset } from './dataset';
 import type { TrainParams } from './params';
 import type { ModelParams } from './state';
@@ -5,7 +6,9 @@ import type { ModelParams } from './state';
 export type EngineName = 'native' | 'tfjs';
 
 /** The engine asked for cannot run in this installation (for example, the kernel was not built). */
-export class EngineUnavailableError extends Error {}
+export class EngineUnavailableError extends CodedError {
+  readonly code = 'RECO_ERR_VALIDATION';
+}
 
 /** What one epoch needs besides the model: the training positions in visiting order and the per-row regularisation. */
 export interface EpochInput {
@@ -49,4 +52,8 @@ export interface ServingNet {
   scoreUser(u: number, items: Int32Array, n: number, out: Float32Array): Promise<void>;
   /** Writes the output for user u against every item k to out[k]; off the JavaScript thread where the engine can. */
   scoreAll(u: number, out: Float32Array): Promise<void>;
+  /** As score, for one user given by a row of user parameters (a folded-in user, see TrainedMember.foldIn) against items[0, n). */
+  scoreRow(row: Float32Array, items: Int32Array, n: number, out: Float32Array): void;
+  /** As scoreAll, for a user given by a row of user parameters. */
+  scoreRowAll(row: Float32Array, out: Float32Array): Promise<void>;
 }

@@ -96,6 +96,37 @@ export class Ensemble {
     return this.members.map((m) => m.kind);
   }
 
+  /** The members' user rows side by side: what foldIn returns and the served net's scoreRow takes. */
+  get userRowWidth(): number {
+    return this.members.reduce((s, m) => s + m.userRowWidth, 0);
+  }
+
+  /** Every member's fold-in of the user, laid side by side (see TrainedMember.foldIn). */
+  async foldIn(items: Int32Array, ratings: Float32Array, from: number | null): Promise<Float32Array> {
+    const rows = await Promise.all(this.members.map((m) => m.foldIn(items, ratings, from)));
+    const out = new Float32Array(this.userRowWidth);
+    let off = 0;
+    for (const r of rows) {
+      out.set(r, off);
+      off += r.length;
+    }
+    return out;
+  }
+
+  eraseUser(u: number): void {
+    for (const m of this.members) m.eraseUser(u);
+  }
+
+  /** Member k's part of a side-by-side row. */
+  private rowParts(row: Float32Array): Float32Array[] {
+    let off = 0;
+    return this.members.map((m) => {
+      const part = row.subarray(off, off + m.userRowWidth);
+      off += m.userRowWidth;
+      return part;
+    });
+  }
+
   /** Blended raw outputs for index pairs. */
   predict(u: Int32Array, i: Int32Array): Float32Array {
     if (isIdentity(this.members, this.blend)) return this.members[0].predict(u, i);
@@ -121,6 +152,7 @@ export class Ensemble {
       }
     };
     let scratch: Float32Array[] = [];
+    const rowParts = (row: Float32Array) => this.rowParts(row);
     return {
       // Synchronous: the scratch buffers are never shared across an await.
       score(u, i, n, out) {
@@ -136,6 +168,18 @@ export class Ensemble {
       async scoreAll(u, out) {
         const parts = nets.map(() => new Float32Array(out.length));
         await Promise.all(nets.map((net, k) => net.scoreAll(u, parts[k])));
+        combine(parts, out.length, out);
+      },
+      scoreRow(row, items, n, out) {
+        const rows = rowParts(row);
+        const parts = nets.map(() => new Float32Array(n));
+        nets.forEach((net, k) => net.scoreRow(rows[k], items, n, parts[k]));
+        combine(parts, n, out);
+      },
+      async scoreRowAll(row, out) {
+        const rows = rowParts(row);
+        const parts = nets.map(() => new Float32Array(out.length));
+        await Promise.all(nets.map((net, k) => net.scoreRowAll(rows[k], parts[k])));
         combine(parts, out.length, out);
       },
     };

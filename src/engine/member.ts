@@ -55,6 +55,33 @@ export interface TrainedMember {
   itemEmbedding(): { dim: number; data: Float32Array };
   /** Writes the member's files into `dir` (which exists): a TF.js layers model (model.json + weights.bin). */
   save(dir: string): Promise<void>;
+  /** Floats in one user's row of parameters, as foldIn returns it and ServingNet.scoreRow takes it. */
+  readonly userRowWidth: number;
+  /**
+   * Fold-in: a user's row fitted to their ratings (`items` are this member's indexes) with
+   * everything else frozen and the training penalty, for a user the model does not know or whose
+   * ratings changed since training. `from` is the trained row to start from, or null. Off the
+   * JavaScript thread where the kernel is built; throws FoldInUnavailableError where it cannot.
+   */
+  foldIn(items: Int32Array, ratings: Float32Array, from: number | null): Promise<Float32Array>;
+  /** Zeroes trained user u's parameters (erasure). */
+  eraseUser(u: number): void;
+}
+
+/** Fold-in needs the native kernel for this kind, and it was not built. */
+export class FoldInUnavailableError extends Error {}
+
+/** Row u of a table of rows of `width` floats, set to zero. */
+export function zeroRow(table: Float32Array, u: number, width: number): void {
+  table.fill(0, u * width, (u + 1) * width);
+}
+
+/** The mean of the rows of a table (width floats each): where fold-in starts for a new user. */
+export function meanRow(table: Float32Array, width: number): Float32Array {
+  const rows = table.length / width;
+  const sum = new Float64Array(width);
+  for (let r = 0; r < rows; r++) for (let k = 0; k < width; k++) sum[k] += table[r * width + k];
+  return Float32Array.from(sum, (s) => (rows > 0 ? s / rows : 0));
 }
 
 export interface MemberTrainResult {

@@ -32,9 +32,26 @@ export interface NativeServingModel {
   scoreAll(user: number, out: Float32Array): Promise<void>;
 }
 
+/** The NNMF serving model also scores a user given by a row (see foldIn). */
+export interface NativeNnmfServing extends NativeServingModel {
+  scoreRow(row: Float32Array, items: Int32Array, count: number, out: Float32Array): void;
+  scoreRowAll(row: Float32Array, out: Float32Array): Promise<void>;
+}
+
+export interface FoldInOptions {
+  /** Weight of the row's squared norm (the user's whole share of the training penalty). */
+  lambda: number;
+  lr: number;
+  steps: number;
+}
+
 export interface NativeAddon {
   kernel: string;
-  ServingModel: new (model: ModelParams) => NativeServingModel;
+  ServingModel: new (model: ModelParams) => NativeNnmfServing;
+  /** Fits `row` (starting point, overwritten) to the ratings of `items`, everything else frozen; off the JavaScript thread. */
+  foldIn(model: ModelParams, items: Int32Array, ratings: Float32Array, row: Float32Array, opts: FoldInOptions): Promise<{ loss: number; rmse: number }>;
+  /** Ridge regression (X: n × p row-major): w minimising ‖Xw − y‖² + Σ lambda[k]·w_k²; off the JavaScript thread. */
+  ridge(X: Float32Array, y: Float32Array, lambda: Float32Array): Promise<Float32Array>;
   trainEpoch(
     model: ModelParams & OptimizerState,
     data: NativeData,

@@ -2,11 +2,26 @@ import type { Dataset } from './dataset';
 import type { Engine, ServingNet } from './engine';
 import { readLayersModel, writeLayersModel } from './layers-io';
 import { buildLayersModel, paramsFromModel, setModelWeights } from './layers-model';
-import type { MemberDims, MemberKind, MemberSplit, MemberTrainOptions, MemberTrainResult, TrainedMember } from './member';
-import { DEFAULT_PARAMS, resolveParams, type TrainParams } from './params';
+import {
+  FoldInUnavailableError,
+  meanRow,
+  zeroRow,
+  type MemberDims,
+  type MemberKind,
+  type MemberSplit,
+  type MemberTrainOptions,
+  type MemberTrainResult,
+  type TrainedMember,
+} from './member';
+import { loadNative } from './native';
+import { DEFAULT_PARAMS, LAMBDA_PER_RATING, resolveParams, type TrainParams } from './params';
 import { rowWidth, type Dims, type ModelParams } from './state';
 import { loadTf } from './tf';
 import { train } from './trainer';
+
+/** Full-batch Adam steps and step size of an NNMF fold-in. */
+export const FOLD_IN_STEPS = 40;
+export const FOLD_IN_LR = 0.05;
 
 /** A trained NNMF network and its latents, served by the engine it was given. */
 export class NnmfMember implements TrainedMember {
@@ -31,6 +46,35 @@ export class NnmfMember implements TrainedMember {
 
   prepare(): ServingNet {
     return this.engine.prepare(this.params);
+  }
+
+  get userRowWidth(): number {
+    return rowWidth(this.params);
+  }
+
+  private startRow: Float32Array | null = null;
+
+  /**
+   * Adam steps on the user's row [U, U', bias] alone, from their trained row or from the mean
+   * one, on the objective of training: Σ (r − y)² + λ‖row‖² (λ is the whole penalty per user,
+   * see regWeights). FOLD_IN_STEPS full-batch steps reach within 0.01 RMSE of a retrained model
+   * in bench:foldin.
+   */
+  async foldIn(items: Int32Array, ratings: Float32Array, from: number | null): Promise<Float32Array> {
+    const addon = loadNative();
+    if (!addon) throw new FoldInUnavailableError('NNMF fold-in needs the native kernel');
+    const p = this.params;
+    const R = rowWidth(p);
+    let row: Float32Array;
+    if (from !== null) row = p.users.slice(from * R, (from + 1) * R);
+    else row = (this.startRow ??= meanRow(p.users, R)).slice();
+    const lambda = typeof this.settings.lambda === 'number' ? this.settings.lambda : LAMBDA_PER_RATING * ratings.length;
+    await addon.foldIn(p, items, ratings, row, { lambda, lr: FOLD_IN_LR, steps: FOLD_IN_STEPS });
+    return row;
+  }
+
+  eraseUser(u: number): void {
+    zeroRow(this.params.users, u, rowWidth(this.params));
   }
 
   /** [V, V'] of each item: the item's whole learned description. */

@@ -1,3 +1,5 @@
+import { CodedError } from './coded-error';
+
 /** Training settings: every knob of the trainer, with the defaults that meet the accuracy targets. */
 export interface TrainParams {
   d: number;
@@ -42,7 +44,10 @@ export const DEFAULT_PARAMS: TrainParams = {
   averaging: 0.9,
 };
 
-export class ParamError extends Error {}
+/** A training setting out of its range, unknown, or inconsistent with the others. */
+export class ParamError extends CodedError {
+  readonly code = 'RECO_ERR_VALIDATION';
+}
 
 /** Value checks for settings tables (also used by the other model kinds' settings). */
 export type Check = (v: unknown) => boolean;

@@ -1,20 +1,51 @@
 import type { CheckpointMeta } from './checkpoint';
+import type { RatingSummary } from './summary';
 import type { ServingNet } from './engine';
 import type { Ensemble } from './ensemble';
 import { unitRows } from './vectors';
 
 export type Fallback = null | 'item_mean' | 'user_mean' | 'global_mean' | 'popular';
 
+/** How a prediction or a list was made: the user's trained row, a row folded in from their current ratings, or a fallback. */
+export type Source = 'trained' | 'foldin' | 'fallback';
+
+/**
+ * How the caller wants one user served. `trained` (the default) uses the model's own row when
+ * it has one; `folded` scores with a row from foldIn(); `none` serves the user as unknown
+ * (a user erased or without ratings), whatever the model holds for the ID.
+ */
+export type UserView = { kind: 'trained' } | { kind: 'folded'; row: Float32Array } | { kind: 'none' };
+
+const TRAINED: UserView = { kind: 'trained' };
+
 export interface Prediction {
   userId: string;
   itemId: string;
   rating: number;
   fallback: Fallback;
+  source: Source;
 }
 
 export interface ScoredItem {
   itemId: string;
   score: number;
+}
+
+/**
+ * What a predictor looks IDs up with, built elsewhere (in slices, or on another thread) so that
+ * constructing one over a large catalogue does not hold the calling thread.
+ */
+export interface PredictorIndexes {
+  users: Map<string, number>;
+  items: Map<string, number>;
+  /** Item indices by popularOrder(). */
+  popular: ArrayLike<number> & Iterable<number>;
+}
+
+/** Popular and well rated first: the shrunk mean weighted by log popularity. */
+export function popularOrder(s: RatingSummary): Int32Array {
+  const score = Float64Array.from(s.itemMean, (m, k) => m * Math.log1p(s.itemCount[k]));
+  return Int32Array.from(score, (_, k) => k).sort((a, b) => score[b] - score[a]);
 }
 
 /**
@@ -25,7 +56,9 @@ export interface ScoredItem {
 export class Predictor {
   private readonly users: Map<string, number>;
   private readonly items: Map<string, number>;
-  private readonly popular: number[];
+  private readonly popular: ArrayLike<number> & Iterable<number>;
+  /** Model indexes of items deleted since the model was trained. */
+  private readonly goneItems = new Set<number>();
   private itemUnit: { dim: number; unit: Float32Array } | null = null;
   private readonly net: ServingNet;
   // Scratch for predict(), which runs to completion on the JavaScript thread: reused, never shared across an await.
@@ -35,14 +68,12 @@ export class Predictor {
     readonly modelId: string,
     readonly meta: CheckpointMeta,
     readonly model: Ensemble,
+    indexes?: PredictorIndexes,
   ) {
     this.net = model.prepare();
-    this.users = new Map(meta.userIds.map((id, k) => [id, k]));
-    this.items = new Map(meta.itemIds.map((id, k) => [id, k]));
-    const s = meta.summary;
-    // Popular and well rated: the shrunk mean weighted by log popularity.
-    const score = s.itemMean.map((m, k) => m * Math.log1p(s.itemCount[k]));
-    this.popular = score.map((_, k) => k).sort((a, b) => score[b] - score[a]);
+    this.users = indexes?.users ?? new Map(meta.userIds.map((id, k) => [id, k]));
+    this.items = indexes?.items ?? new Map(meta.itemIds.map((id, k) => [id, k]));
+    this.popular = indexes?.popular ?? popularOrder(meta.summary);
   }
 
   get itemCount(): number {
@@ -58,58 +89,134 @@ export class Predictor {
     return this.items.has(itemId);
   }
 
-  predict(pairs: readonly { userId: string; itemId: string }[]): Prediction[] {
+  hasUser(userId: string): boolean {
+    return this.users.has(userId);
+  }
+
+  /**
+   * Predictions for pairs; `views` says how to serve particular users (see UserView), the
+   * others by their trained rows. Synchronous: folded-in rows are scored here, a few items each.
+   */
+  predict(pairs: readonly { userId: string; itemId: string }[], views?: ReadonlyMap<string, UserView>): Prediction[] {
     const n = pairs.length;
     const out = new Array<Prediction>(n);
     if (this.scratch.u.length < n) this.scratch = { u: new Int32Array(n), i: new Int32Array(n), y: new Float32Array(n) };
     const { u: uIdx, i: iIdx, y } = this.scratch;
     const s = this.meta.summary;
+    const folded = new Map<string, number[]>();
     let m = 0;
     for (let k = 0; k < n; k++) {
       const { userId, itemId } = pairs[k];
-      const u = this.users.get(userId);
+      const view = views?.get(userId) ?? TRAINED;
+      const u = view.kind === 'trained' ? this.users.get(userId) : undefined;
       const i = this.items.get(itemId);
-      if (u !== undefined && i !== undefined) {
+      if (view.kind === 'folded' && i !== undefined) {
+        out[k] = { userId, itemId, rating: 0, fallback: null, source: 'foldin' };
+        let list = folded.get(userId);
+        if (!list) folded.set(userId, (list = []));
+        list.push(k);
+      } else if (u !== undefined && i !== undefined) {
         uIdx[m] = u;
         iIdx[m++] = i;
-        out[k] = { userId, itemId, rating: 0, fallback: null };
+        out[k] = { userId, itemId, rating: 0, fallback: null, source: 'trained' };
       } else if (i !== undefined) {
-        out[k] = { userId, itemId, rating: this.clip(s.itemMean[i]), fallback: 'item_mean' };
+        out[k] = { userId, itemId, rating: this.clip(s.itemMean[i]), fallback: 'item_mean', source: 'fallback' };
       } else if (u !== undefined) {
-        out[k] = { userId, itemId, rating: this.clip(s.userMean[u]), fallback: 'user_mean' };
+        out[k] = { userId, itemId, rating: this.clip(s.userMean[u]), fallback: 'user_mean', source: 'fallback' };
       } else {
-        out[k] = { userId, itemId, rating: this.clip(s.globalMean), fallback: 'global_mean' };
+        out[k] = { userId, itemId, rating: this.clip(s.globalMean), fallback: 'global_mean', source: 'fallback' };
       }
     }
     if (m > 0) {
       this.net.score(uIdx, iIdx, m, y);
-      for (let k = 0, j = 0; k < n; k++) if (out[k].fallback === null) out[k].rating = this.clip(y[j++]);
+      for (let k = 0, j = 0; k < n; k++) if (out[k].source === 'trained') out[k].rating = this.clip(y[j++]);
+    }
+    for (const [userId, positions] of folded) {
+      const view = views!.get(userId) as { kind: 'folded'; row: Float32Array };
+      const items = Int32Array.from(positions, (k) => this.items.get(pairs[k].itemId)!);
+      const ys = new Float32Array(items.length);
+      this.net.scoreRow(view.row, items, items.length, ys);
+      positions.forEach((k, j) => (out[k].rating = this.clip(ys[j])));
     }
     return out;
   }
 
-  /** The n best items for a known user by predicted rating; null for a user the model does not know. */
-  async topN(userId: string, n: number, exclude: ReadonlySet<string>, candidates?: readonly string[]): Promise<ScoredItem[] | null> {
+  /**
+   * A row for the user fitted to `ratings` with the model frozen (see TrainedMember.foldIn),
+   * starting from their trained row if the model has one. Ratings of items the model does not
+   * know are left out; null when none is left.
+   */
+  async foldIn(userId: string, ratings: readonly { itemId: string; rating: number }[]): Promise<Float32Array | null> {
+    const items: number[] = [];
+    const values: number[] = [];
+    for (const r of ratings) {
+      const i = this.items.get(r.itemId);
+      if (i === undefined || !Number.isFinite(r.rating)) continue;
+      items.push(i);
+      values.push(r.rating);
+    }
+    if (items.length === 0) return null;
+    const row = await this.model.foldIn(Int32Array.from(items), Float32Array.from(values), this.users.get(userId) ?? null);
+    for (const v of row) if (!Number.isFinite(v)) return null;
+    return row;
+  }
+
+  /** A deleted item: never predicted from its row again, never listed. */
+  forgetItem(itemId: string): boolean {
+    const i = this.items.get(itemId);
+    if (i === undefined) return false;
+    this.items.delete(itemId);
+    this.goneItems.add(i);
+    return true;
+  }
+
+  /** Erasure: the user's rows are zeroed and the ID is forgotten, so nothing trained on them is served again. */
+  forgetUser(userId: string): boolean {
     const u = this.users.get(userId);
-    if (u === undefined) return null;
+    if (u === undefined) return false;
+    this.model.eraseUser(u);
+    this.users.delete(userId);
+    return true;
+  }
+
+  /**
+   * The n best items for a user by predicted rating: their trained row, or the folded-in row of
+   * `view`; null for a user the model does not know (or a view of `none`).
+   */
+  async topN(
+    userId: string,
+    n: number,
+    exclude: ReadonlySet<string>,
+    candidates?: readonly string[],
+    view: UserView = TRAINED,
+  ): Promise<ScoredItem[] | null> {
+    const u = view.kind === 'trained' ? this.users.get(userId) : undefined;
+    if (view.kind === 'none' || (view.kind === 'trained' && u === undefined)) return null;
+    const row = view.kind === 'folded' ? view.row : null;
     if (candidates) {
       const iIdx = this.indicesOf(candidates, exclude);
       const y = new Float32Array(iIdx.length);
-      await this.net.scoreUser(u, iIdx, iIdx.length, y);
+      if (row) this.net.scoreRow(row, iIdx, iIdx.length, y);
+      else await this.net.scoreUser(u!, iIdx, iIdx.length, y);
       return best(y, n).map((k) => ({ itemId: this.meta.itemIds[iIdx[k]], score: this.clip(y[k]) }));
     }
     // Scoring the whole catalogue in model order is cheaper than gathering all but a few items;
     // the excluded ones then drop out of the ranking.
     const y = new Float32Array(this.itemCount);
-    await this.net.scoreAll(u, y);
+    if (row) await this.net.scoreRowAll(row, y);
+    else await this.net.scoreAll(u!, y);
     let left = this.itemCount;
-    for (const id of exclude) {
-      const i = this.items.get(id);
-      if (i !== undefined && y[i] !== -Infinity) {
+    const drop = (i: number) => {
+      if (y[i] !== -Infinity) {
         y[i] = -Infinity;
         left--;
       }
+    };
+    for (const id of exclude) {
+      const i = this.items.get(id);
+      if (i !== undefined) drop(i);
     }
+    for (const i of this.goneItems) drop(i);
     return best(y, Math.min(n, left)).map((k) => ({ itemId: this.meta.itemIds[k], score: this.clip(y[k]) }));
   }
 
@@ -130,15 +237,18 @@ export class Predictor {
     const out: ScoredItem[] = [];
     for (const i of this.popular) {
       const id = this.meta.itemIds[i];
-      if (exclude.has(id) || (allowed && !allowed.has(id))) continue;
+      if (exclude.has(id) || (allowed && !allowed.has(id)) || this.goneItems.has(i)) continue;
       out.push({ itemId: id, score: this.clip(s.itemMean[i]) });
       if (out.length >= n) break;
     }
     return out;
   }
 
-  /** Nearest items by cosine similarity of the learned item embeddings (see Ensemble.itemEmbedding). */
-  similar(itemId: string, n: number): ScoredItem[] | null {
+  /**
+   * Nearest items by cosine similarity of the learned item embeddings (see Ensemble.itemEmbedding),
+   * less the excluded ones and, given candidates, among those only.
+   */
+  similar(itemId: string, n: number, exclude: ReadonlySet<string> = new Set(), candidates?: readonly string[]): ScoredItem[] | null {
     const i = this.items.get(itemId);
     if (i === undefined) return null;
     if (!this.itemUnit) {
@@ -146,13 +256,21 @@ export class Predictor {
       this.itemUnit = { dim, unit: unitRows(data, dim) };
     }
     const { dim: W, unit } = this.itemUnit;
-    const sims = new Float32Array(this.itemCount);
-    for (let k = 0; k < this.itemCount; k++) {
+    const pool = candidates ? this.indicesOf(candidates, exclude).filter((k) => k !== i) : null;
+    const count = pool ? pool.length : this.itemCount;
+    const sims = new Float32Array(count);
+    for (let c = 0; c < count; c++) {
+      const k = pool ? pool[c] : c;
       let dot = 0;
       for (let j = 0; j < W; j++) dot += unit[i * W + j] * unit[k * W + j];
-      sims[k] = k === i ? -Infinity : dot;
+      sims[c] = k === i || (!pool && exclude.has(this.meta.itemIds[k])) || this.goneItems.has(k) ? -Infinity : dot;
     }
-    return best(sims, Math.min(n, this.itemCount - 1)).map((k) => ({ itemId: this.meta.itemIds[k], score: sims[k] }));
+    let left = count;
+    for (let c = 0; c < count; c++) if (sims[c] === -Infinity) left--;
+    return best(sims, Math.max(0, Math.min(n, left))).map((c) => {
+      const k = pool ? pool[c] : c;
+      return { itemId: this.meta.itemIds[k], score: sims[c] };
+    });
   }
 }
 

@@ -239,7 +239,16 @@ export class TfjsEngine implements Engine {
     const scoreUser = async (u: number, items: Int32Array, n: number, out: Float32Array) =>
       score(new Int32Array(n).fill(u), items, n, out);
     const allItems = Int32Array.from({ length: params.nItems }, (_, k) => k);
-    return { score, scoreUser, scoreAll: (u, out) => scoreUser(u, allItems, params.nItems, out) };
+    // A folded-in user is the only user of a one-row copy of the model.
+    const scoreRow = (row: Float32Array, items: Int32Array, n: number, out: Float32Array) =>
+      out.set(this.predict({ ...params, users: row, nUsers: 1 }, new Int32Array(n), items.subarray(0, n)));
+    return {
+      score,
+      scoreUser,
+      scoreAll: (u, out) => scoreUser(u, allItems, params.nItems, out),
+      scoreRow,
+      scoreRowAll: async (row, out) => scoreRow(row, allItems, params.nItems, out),
+    };
   }
 
   predict(params: ModelParams, u: Int32Array, i: Int32Array): Float32Array {

@@ -1,26 +1,19 @@
-import crypto from 'node:crypto';
-import fs from 'node:fs';
-import path from 'node:path';
 import type { FastifyBaseLogger } from 'fastify';
-import { openDatabase } from '../db/open';
-import { saveCheckpoint } from '../engine/checkpoint';
-import { fingerprint, size } from '../engine/dataset';
-import type { Engine, EngineName } from '../engine/engine';
-import { estimateTrainingBytes, formatBytes, resolveJobSettings, type DataShape, type JobSettings, type ModelChoice } from '../engine/job-settings';
+import { CodedError } from '../engine/coded-error';
+import type { EngineName } from '../engine/engine';
+import { estimateTrainingBytes, formatBytes, type DataShape, type ModelChoice } from '../engine/job-settings';
 import { ParamError } from '../engine/params';
-import { memberKinds, type KindRegistry } from '../engine/kinds';
-import { Predictor } from '../engine/predictor';
-import { selectEngine } from '../engine/select';
-import { summarize } from '../engine/summary';
-import { trainEnsemble } from '../engine/train-ensemble';
-import { TrainingCancelledError } from '../engine/trainer';
+import type { ModelsRepository } from '../models/repository';
+import type { CheckpointStore } from '../models/store';
+import { predictorFrom } from '../models/transfer';
 import type { ModelRegistry } from '../serving/registry';
-import { promotionDecision } from './gate';
-import type { Job, JobProgress, JobsRepository } from './jobs-repository';
-import type { ModelsRepository } from './models-repository';
-import { readSnapshot } from './snapshot';
+import type { Job, JobsRepository } from './jobs-repository';
+import type { JobResult } from './protocol';
+import { resolveJob } from './resolve';
+import { runTrainingThread, ThreadAbortedError, type ThreadOptions } from './thread';
 
-export const MIN_RATINGS_TO_TRAIN = 20;
+/** How long a training thread asked to stop (cancel, time limit, shutdown) may take before it is terminated. */
+const STOP_GRACE_MS = 30_000;
 
 /** The abort reason of a job stopped by JOB_TIME_LIMIT rather than by a user. */
 const TIME_LIMIT = Symbol('job time limit');
@@ -29,9 +22,12 @@ export interface RunnerDeps {
   jobs: JobsRepository;
   models: ModelsRepository;
   registry: ModelRegistry;
+  store: CheckpointStore;
   dataDir: string;
   scale: { min: number; max: number };
   engine: 'auto' | EngineName;
+  /** The engine the server loads checkpoints with (the gate loads the active model the same way). */
+  servingEngine: EngineName;
   threads: number;
   /** Jobs queued or running at once. */
   maxQueued: number;
@@ -41,12 +37,18 @@ export interface RunnerDeps {
   dataShape: () => DataShape;
   log: FastifyBaseLogger;
   onJobFinished?: (job: Job, seconds: number) => void;
+  /** Options of the training threads (heap limits). */
+  thread?: Omit<ThreadOptions, 'stopGraceMs'>;
 }
 
-export class JobStateError extends Error {}
+export class JobStateError extends CodedError {
+  readonly code = 'RECO_ERR_JOB_NOT_CANCELLABLE';
+}
 
 /** The queue holds as many jobs as the operator allows. */
-export class QueueFullError extends Error {}
+export class QueueFullError extends CodedError {
+  readonly code = 'RECO_ERR_QUEUE_FULL';
+}
 
 /** A job's params as posted: `model`, `engine` and training settings (see resolveJobSettings). */
 export interface JobRequest {
@@ -75,16 +77,9 @@ export class JobRunner {
     this.kick();
   }
 
-  /** The engine for NNMF, the model kinds it makes available, and the job's checked settings. */
-  private resolve(params: Record<string, unknown>): { engine: Engine; kinds: KindRegistry; settings: JobSettings } {
-    const engine = selectEngine((params.engine as 'auto' | EngineName | undefined) ?? this.deps.engine);
-    const kinds = memberKinds(engine);
-    return { engine, kinds, settings: resolveJobSettings(params, kinds, this.deps.threads) };
-  }
-
   /** Validates the settings now so that a bad request is a 400, not a failed job later. */
   enqueue(request: JobRequest, trigger = 'api'): Job {
-    const { settings } = this.resolve(request);
+    const { settings } = resolveJob(request, this.deps.engine, this.deps.threads);
     const pending = this.deps.jobs.pendingCount();
     if (pending >= this.deps.maxQueued) {
       throw new QueueFullError(`${pending} jobs are queued or running, the most allowed (MAX_QUEUED_JOBS); try again when one has finished`);
@@ -147,131 +142,30 @@ export class JobRunner {
   private async execute(job: Job, signal: AbortSignal): Promise<void> {
     const log = this.log.child({ jobId: job.id });
     const started = Date.now();
-    const { jobs } = this.deps;
-    const progress: JobProgress = {
-      epoch: 0,
-      maxEpochs: 0,
-      trainLoss: null,
-      validationRmse: null,
-      history: [],
-      members: [],
-      elapsedSeconds: 0,
-      etaSeconds: null,
-      phase: 'snapshot',
-    };
-    const report = (phase?: string) => {
-      if (phase) progress.phase = phase;
-      progress.elapsedSeconds = (Date.now() - started) / 1000;
-      jobs.setProgress(job.id, progress);
-    };
+    const { jobs, store } = this.deps;
     try {
       log.info('job started');
-      report();
-      const { engine, kinds, settings } = this.resolve(job.params);
-
-      const snapDb = openDatabase(this.deps.dataDir, { readonly: true });
-      let snap;
-      try {
-        snap = await readSnapshot(snapDb, signal);
-      } finally {
-        snapDb.close();
-      }
-      if (signal.aborted) throw new TrainingCancelledError();
-      const ds = snap.dataset;
-      if (size(ds) < MIN_RATINGS_TO_TRAIN) {
-        throw new Error(`not enough ratings to train: ${size(ds)} stored, at least ${MIN_RATINGS_TO_TRAIN} needed`);
-      }
-      log.info({ ratings: size(ds), users: ds.userIds.length, items: ds.itemIds.length, engine: engine.name, model: settings.model }, 'snapshot read');
-
-      let bestEpoch = 0;
-      let maxEpochs = 0;
-      let patience = 0;
-      const result = await trainEnsemble(ds, settings, kinds, {
-        scale: this.deps.scale,
+      const result = await runTrainingThread(
+        {
+          jobId: job.id,
+          params: job.params,
+          dataDir: this.deps.dataDir,
+          modelsDir: store.modelsDir,
+          scale: this.deps.scale,
+          engine: this.deps.engine,
+          servingEngine: this.deps.servingEngine,
+          threads: this.deps.threads,
+        },
         signal,
-        onMemberStart: (kind, k, of) => {
-          const s = settings.members[k].settings as { maxEpochs: number; patience: number };
-          ({ maxEpochs, patience } = s);
-          bestEpoch = 0;
-          progress.maxEpochs = maxEpochs;
-          progress.epoch = 0;
-          progress.members.push({ kind, epochs: 0, bestEpoch: 0, validationRmse: null, seconds: 0 });
-          report(of > 1 ? `training ${kind} (${k + 1} of ${of})` : `training ${kind}`);
+        {
+          progress: (p) => jobs.setProgress(job.id, p),
+          log: (level, fields, msg) => log[level](fields, msg),
+          activeModelId: () => this.deps.registry.active?.modelId ?? null,
         },
-        onEpoch: (kind, p) => {
-          if (p.best) bestEpoch = p.epoch;
-          const member = progress.members[progress.members.length - 1];
-          Object.assign(member, { epochs: p.epoch, bestEpoch, validationRmse: p.best ? p.validationRmse : member.validationRmse, seconds: p.elapsedSeconds });
-          progress.epoch = p.epoch;
-          progress.trainLoss = p.trainRmse;
-          progress.validationRmse = p.validationRmse;
-          progress.history.push({ member: kind, epoch: p.epoch, trainRmse: p.trainRmse, validationRmse: p.validationRmse, seconds: p.seconds });
-          // Early stopping ends the run at bestEpoch + patience at the soonest; estimate with that.
-          const lastEpoch = Math.min(maxEpochs, Math.max(bestEpoch + patience, p.epoch + 1));
-          progress.etaSeconds = p.epoch >= maxEpochs ? 0 : (lastEpoch - p.epoch) * (p.elapsedSeconds / p.epoch);
-          report();
-          log.debug({ member: kind, epoch: p.epoch, validationRmse: p.validationRmse }, 'epoch done');
-        },
-      });
-      report('saving');
-
-      const modelId = `mdl_${Date.now().toString(36)}_${crypto.randomBytes(4).toString('hex')}`;
-      const evaluation = result.report;
-      const metrics = {
-        evaluationRmse: evaluation?.blend.rmse ?? null,
-        evaluationMae: evaluation?.blend.mae ?? null,
-        validationRmse: result.members.length === 1 ? result.members[0].validationRmse : null,
-        evaluation,
-        members: result.members.map(({ history: _h, ...m }) => m),
-        blend: result.model.blend,
-        trainSeconds: result.seconds,
-        threads: settings.threads,
-        counts: {
-          train: result.buckets.train.length,
-          validation: result.buckets.validation.length,
-          evaluation: result.buckets.evaluation.length,
-          users: ds.userIds.length,
-          items: ds.itemIds.length,
-        },
-      };
-      const jobParams = { model: settings.model, ...job.params };
-      const fields = {
-        kind: settings.model,
-        userIds: ds.userIds,
-        itemIds: ds.itemIds,
-        scale: this.deps.scale,
-        summary: summarize(ds, result.buckets.train),
-        engine: engine.name,
-        params: jobParams,
-        metrics,
-        fingerprint: fingerprint(ds),
-        buckets: settings.buckets,
-        createdAt: new Date().toISOString(),
-      };
-      // Written under a temporary name and renamed, so a crash never leaves a half-written model in place.
-      const modelsDir = this.deps.registry.modelsDir;
-      fs.mkdirSync(modelsDir, { recursive: true });
-      const tmp = path.join(modelsDir, `.tmp-${modelId}`);
-      fs.rmSync(tmp, { recursive: true, force: true });
-      const meta = await saveCheckpoint(tmp, result.model, fields);
-      fs.renameSync(tmp, this.deps.registry.dirFor(modelId));
-      this.deps.models.insert({
-        id: modelId,
-        jobId: job.id,
-        kind: settings.model,
-        engine: engine.name,
-        params: jobParams,
-        metrics,
-        fingerprint: fields.fingerprint,
-        dataVersion: snap.dataVersion,
-        path: this.deps.registry.dirFor(modelId),
-      });
-
-      const fresh = new Predictor(modelId, meta, result.model);
-      const decision = await promotionDecision(ds, result.buckets.evaluation, fresh, this.deps.registry.active, settings.buckets, this.deps.scale);
-      if (decision.activated) await this.deps.registry.activate(modelId, fresh);
-      jobs.finish(job.id, 'succeeded', { modelId, decision: { ...decision }, report: evaluation });
-      log.info({ modelId, evaluationRmse: metrics.evaluationRmse, decision }, 'job succeeded');
+        { stopGraceMs: STOP_GRACE_MS, ...this.deps.thread },
+      );
+      await this.record(job, result, signal);
+      log.info({ modelId: result.model.modelId, evaluationRmse: result.record.metrics.evaluationRmse, decision: result.decision }, 'job succeeded');
     } catch (err) {
       if (this.closed) {
         // Stopped by shutdown, not by a user: the job did not finish, and nobody cancelled it.
@@ -280,7 +174,7 @@ export class JobRunner {
       } else if (signal.aborted && signal.reason === TIME_LIMIT) {
         jobs.finish(job.id, 'failed', { error: `stopped at the job time limit (JOB_TIME_LIMIT, ${this.deps.timeLimitMs / 60_000} min)` });
         log.warn('job stopped at the time limit');
-      } else if (signal.aborted || err instanceof TrainingCancelledError) {
+      } else if (signal.aborted || err instanceof ThreadAbortedError) {
         jobs.finish(job.id, 'cancelled', { error: 'cancelled while running' });
         log.info('job cancelled');
       } else {
@@ -292,5 +186,25 @@ export class JobRunner {
       const final = jobs.get(job.id);
       if (final) this.deps.onJobFinished?.(final, (Date.now() - started) / 1000);
     }
+  }
+
+  /**
+   * On the request thread, the end of a job: the model's row, and when the gate says so the
+   * served reference swapped to a predictor over the weights the training thread handed over
+   * (no file is read or hashed again). A job stopped meanwhile records nothing and its folder goes.
+   */
+  private async record(job: Job, result: JobResult, signal: AbortSignal): Promise<void> {
+    const { store } = this.deps;
+    const { modelId } = result.model;
+    try {
+      const predictor = result.decision.activated ? await predictorFrom(result.model) : null;
+      if (signal.aborted) throw new ThreadAbortedError('stopped before its model was recorded');
+      this.deps.models.insert({ id: modelId, jobId: job.id, path: store.dirFor(modelId), ...result.record });
+      if (predictor) await this.deps.registry.activate(modelId, predictor);
+    } catch (err) {
+      if (!this.deps.models.get(modelId)) store.remove(modelId);
+      throw err;
+    }
+    this.deps.jobs.finish(job.id, 'succeeded', { modelId, decision: { ...result.decision }, report: result.report });
   }
 }

@@ -1,6 +1,6 @@
 import type { FastifyBaseLogger } from 'fastify';
 import type { JobsRepository } from './jobs-repository';
-import type { ModelsRepository } from './models-repository';
+import type { ModelsRepository } from '../models/repository';
 import type { JobRunner } from './runner';
 
 export interface SchedulerDeps {

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "autorec.h"
+#include "foldin.h"
 #include "kernel.h"
 
 // Biased matrix factorisation (mf.h, mf.cc, mf_binding.inc).
@@ -429,7 +430,8 @@ class ServingModel : public Napi::ObjectWrap<ServingModel> {
   static Napi::Function Define(Napi::Env env) {
     return DefineClass(env, "ServingModel",
                        {InstanceMethod("score", &ServingModel::Score), InstanceMethod("scoreUser", &ServingModel::ScoreUser),
-                        InstanceMethod("scoreAll", &ServingModel::ScoreAll)});
+                        InstanceMethod("scoreAll", &ServingModel::ScoreAll), InstanceMethod("scoreRow", &ServingModel::ScoreRow),
+                        InstanceMethod("scoreRowAll", &ServingModel::ScoreRowAll)});
   }
   explicit ServingModel(const Napi::CallbackInfo& info) : Napi::ObjectWrap<ServingModel>(info) {
     try {
@@ -474,6 +476,47 @@ class ServingModel : public Napi::ObjectWrap<ServingModel> {
   // The model object and the arrays stay referenced until the worker is done with them.
   Napi::Value queue(const Napi::CallbackInfo& info, UserArgs a) {
     return (new ScoreUserWorker(info.Env(), m_, prepared_, a.u, a.items, a.n, a.out, std::move(a.keep)))->Start();
+  }
+
+  // The served model seen with one user only, whose row is `v` (a folded-in user): the item side
+  // and the network are the prepared ones, so scoring it costs what scoring a trained user does.
+  Model rowModel(const Napi::CallbackInfo& info, const Napi::Value& v) const {
+    size_t n;
+    float* row = typedArray<float>(info.Env(), v, napi_float32_array, &n, "row");
+    if (n != (size_t)m_.rowWidth()) throw Error("row has length " + std::to_string(n) + ", expected " + std::to_string(m_.rowWidth()));
+    Model m = m_;
+    m.users = row;
+    m.nUsers = 1;
+    return m;
+  }
+
+  // scoreRow(row: Float32Array, items: Int32Array, count, out: Float32Array): the user of `row` against items, here and now.
+  Napi::Value ScoreRow(const Napi::CallbackInfo& info) {
+    return guard(info, [&]() -> Napi::Value {
+      if (!prepared_) throw Error("model was not prepared");
+      if (info.Length() < 4) throw Error("scoreRow(row: Float32Array, items: Int32Array, count: number, out: Float32Array)");
+      const Model m = rowModel(info, info[0]);
+      size_t ni, no;
+      const int32_t* items = typedArray<int32_t>(info.Env(), info[1], napi_int32_array, &ni, "items");
+      float* out = typedArray<float>(info.Env(), info[3], napi_float32_array, &no, "out");
+      const size_t n = countArg(info[2], std::min(ni, no));
+      checkIndices(items, n, m_.nItems, "item");
+      variant().scoreUser(m, prepared_, 0, items, (int64_t)n, out);
+      return info.Env().Undefined();
+    });
+  }
+
+  // scoreRowAll(row: Float32Array, out: Float32Array): Promise, resolved once out[k] holds the output for item k.
+  Napi::Value ScoreRowAll(const Napi::CallbackInfo& info) {
+    return guard(info, [&]() -> Napi::Value {
+      if (!prepared_) throw Error("model was not prepared");
+      if (info.Length() < 2) throw Error("scoreRowAll(row: Float32Array, out: Float32Array)");
+      const Model m = rowModel(info, info[0]);
+      size_t no;
+      float* out = typedArray<float>(info.Env(), info[1], napi_float32_array, &no, "out");
+      if (no < (size_t)m_.nItems) throw Error("out is shorter than the number of items");
+      return (new ScoreUserWorker(info.Env(), m, prepared_, 0, nullptr, (size_t)m_.nItems, out, keepAlive(info, {info[0], info[1]})))->Start();
+    });
   }
 
   Model m_{};
@@ -773,11 +816,79 @@ class AutorecServing : public Napi::ObjectWrap<AutorecServing> {
 
 // ---- end of I-AutoRec -----------------------------------------------------------------------
 
+// foldIn(model, items: Int32Array, ratings: Float32Array, row: Float32Array, options: {lambda, lr, steps}):
+// Promise of {loss, rmse}; fits `row` (the starting point, overwritten) to the ratings on a pool thread.
+Napi::Value FoldIn(const Napi::CallbackInfo& info) {
+  return guard(info, [&]() -> Napi::Value {
+    const char* usage = "foldIn(model, items: Int32Array, ratings: Float32Array, row: Float32Array, options)";
+    if (info.Length() < 5 || !info[0].IsObject() || !info[4].IsObject()) throw Error(usage);
+    Keep keep;
+    const Model m = readModel(info[0].As<Napi::Object>(), false, &keep);
+    size_t n, nr, nrow;
+    const int32_t* items = typedArray<int32_t>(info.Env(), info[1], napi_int32_array, &n, "items");
+    const float* ratings = typedArray<float>(info.Env(), info[2], napi_float32_array, &nr, "ratings");
+    float* row = typedArray<float>(info.Env(), info[3], napi_float32_array, &nrow, "row");
+    if (nr != n) throw Error("items and ratings differ in length");
+    if (nrow != (size_t)m.rowWidth()) throw Error("row has the wrong length");
+    checkIndices(items, n, m.nItems, "item");
+    for (size_t k = 0; k < n; k++)
+      if (!std::isfinite(ratings[k])) throw Error("rating is not finite");
+    for (size_t k = 0; k < nrow; k++)
+      if (!std::isfinite(row[k])) throw Error("row is not finite");
+    auto oo = info[4].As<Napi::Object>();
+    const FoldInOpts o{(float)numProp(oo, "lambda", 0), (float)numProp(oo, "lr", 0.05), intProp(oo, "steps", 0, 10000)};
+    if (o.lambda < 0 || o.lr <= 0) throw Error("lambda must be >= 0 and lr > 0");
+    for (auto v : {info[1], info[2], info[3]}) keep.push_back(Napi::Persistent(v));
+    auto res = std::make_shared<FoldInResult>();
+    auto task = [m, items, ratings, n, row, o, res] {
+      *res = foldIn(m, items, ratings, (int64_t)n, row, o);
+      return true;
+    };
+    auto settle = [res](Napi::Env env) -> Napi::Value {
+      auto out = Napi::Object::New(env);
+      out.Set("loss", res->loss);
+      out.Set("rmse", res->rmse);
+      return out;
+    };
+    return (new TaskWorker(info.Env(), std::move(keep), task, settle))->Start();
+  });
+}
+
+// ridge(X: Float32Array (n × p), y: Float32Array (n), lambda: Float32Array (p)): Promise of the
+// weights (Float32Array (p)) minimising ‖X w - y‖² + Σ lambda[k] w_k², solved on a pool thread.
+Napi::Value Ridge(const Napi::CallbackInfo& info) {
+  return guard(info, [&]() -> Napi::Value {
+    if (info.Length() < 3) throw Error("ridge(X: Float32Array, y: Float32Array, lambda: Float32Array)");
+    size_t nx, n, p;
+    const float* X = typedArray<float>(info.Env(), info[0], napi_float32_array, &nx, "X");
+    const float* y = typedArray<float>(info.Env(), info[1], napi_float32_array, &n, "y");
+    const float* lambda = typedArray<float>(info.Env(), info[2], napi_float32_array, &p, "lambda");
+    if (p == 0 || p > 65536 || nx != n * p) throw Error("X must hold y.length rows of lambda.length features");
+    for (size_t k = 0; k < p; k++)
+      if (!(lambda[k] > 0) || !std::isfinite(lambda[k])) throw Error("every lambda must be positive and finite");
+    for (size_t k = 0; k < nx; k++)
+      if (!std::isfinite(X[k])) throw Error("X is not finite");
+    for (size_t k = 0; k < n; k++)
+      if (!std::isfinite(y[k])) throw Error("y is not finite");
+    auto out = Napi::Float32Array::New(info.Env(), p);
+    Keep keep;
+    for (auto v : {info[0], info[1], info[2], Napi::Value(out)}) keep.push_back(Napi::Persistent(v));
+    float* o = out.Data();
+    auto task = [X, y, n, p, lambda, o] { return ridge(X, y, (int64_t)n, (int)p, lambda, o); };
+    auto settle = [ref = std::make_shared<Napi::Reference<Napi::Value>>(Napi::Persistent(Napi::Value(out)))](Napi::Env) -> Napi::Value {
+      return ref->Value();
+    };
+    return (new TaskWorker(info.Env(), std::move(keep), task, settle))->Start();
+  });
+}
+
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("ServingModel", ServingModel::Define(env));
   exports.Set("trainEpoch", Napi::Function::New(env, TrainEpoch));
   exports.Set("predict", Napi::Function::New(env, Predict));
   exports.Set("lossAndGrad", Napi::Function::New(env, LossAndGrad));
+  exports.Set("foldIn", Napi::Function::New(env, FoldIn));
+  exports.Set("ridge", Napi::Function::New(env, Ridge));
   exports.Set("kernel", Napi::String::New(env, variant().name));
   // Biased matrix factorisation.
   initMf(env, exports);

@@ -4,7 +4,8 @@ import type { EngineName } from '../engine/engine';
 import { memberKinds } from '../engine/kinds';
 import { selectEngine } from '../engine/select';
 import { JobsRepository } from '../jobs/jobs-repository';
-import { ModelsRepository } from '../jobs/models-repository';
+import { ModelsRepository } from '../models/repository';
+import { CheckpointStore } from '../models/store';
 import { JobRunner } from '../jobs/runner';
 import { RetrainScheduler } from '../jobs/scheduler';
 import { ModelRegistry } from '../serving/registry';
@@ -35,7 +36,10 @@ export default fp(
     const jobs = new JobsRepository(app.db);
     const models = new ModelsRepository(app.db);
     const servingEngine = selectEngine(opts.engine === 'tfjs' ? 'tfjs' : 'auto');
-    const registry = new ModelRegistry(models, path.join(opts.dataDir, 'models'), memberKinds(servingEngine, 'serve'), app.log.child({ component: 'registry' }));
+    const store = new CheckpointStore(path.join(opts.dataDir, 'models'));
+    const leftovers = store.removeLeftovers();
+    if (leftovers.length) app.log.warn({ removed: leftovers }, 'removed checkpoint folders left half-written by an earlier process');
+    const registry = new ModelRegistry(models, store, memberKinds(servingEngine, 'serve'), app.log.child({ component: 'registry' }));
     registry.onActivate((p) => {
       const m = models.get(p.modelId);
       app.metrics.setActiveModel((m?.metrics.evaluationRmse as number | null) ?? (m?.metrics.validationRmse as number | null) ?? null);
@@ -45,9 +49,11 @@ export default fp(
       jobs,
       models,
       registry,
+      store,
       dataDir: opts.dataDir,
       scale: opts.scale,
       engine: opts.engine,
+      servingEngine: servingEngine.name,
       threads: opts.threads,
       maxQueued: opts.maxQueuedJobs,
       maxTrainMemoryBytes: opts.maxTrainMemoryBytes,

@@ -4,9 +4,13 @@ export interface ItemInfo {
   itemId: string;
   title: string | null;
   attributes: Record<string, unknown> | null;
+  hidden: boolean;
   ratingCount: number;
   ratingMean: number | null;
 }
+
+/** Most ratings a fold-in reads for one user: the latest ones (a user with more is served from these). */
+export const FOLD_IN_MAX_RATINGS = 2000;
 
 export interface StoredRating {
   itemId: string;
@@ -32,7 +36,11 @@ export class RatingsRepository {
         FROM ratings r JOIN items i ON i.id = r.item_id WHERE r.user_id = ? ORDER BY i.ext_id LIMIT ? OFFSET ?`),
       userRatingCount: p('SELECT COUNT(*) AS n FROM ratings WHERE user_id = ?'),
       userRatedItems: p('SELECT i.ext_id FROM ratings r JOIN items i ON i.id = r.item_id WHERE r.user_id = ?').pluck(),
-      item: p('SELECT ext_id, title, attributes, rating_count, rating_sum FROM items WHERE ext_id = ?'),
+      item: p('SELECT ext_id, title, attributes, hidden, rating_count, rating_sum FROM items WHERE ext_id = ?'),
+      userState: p('SELECT changed_version FROM users WHERE ext_id = ?').pluck(),
+      foldInRatings: p(`SELECT i.ext_id, r.rating FROM ratings r JOIN items i ON i.id = r.item_id
+        WHERE r.user_id = (SELECT id FROM users WHERE ext_id = ?) ORDER BY r.ts DESC LIMIT ?`).raw(),
+      catalogue: p('SELECT ext_id, attributes, hidden FROM items WHERE hidden = 1 OR attributes IS NOT NULL').raw(),
       counts: p("SELECT key, value FROM meta WHERE key IN ('users', 'items', 'ratings')").raw(),
       histogram: p('SELECT bin, count FROM rating_histogram WHERE count > 0 ORDER BY bin').raw(),
     };
@@ -75,16 +83,36 @@ export class RatingsRepository {
 
   item(itemId: string): ItemInfo | null {
     const row = this.s.item.get(itemId) as
-      | { ext_id: string; title: string | null; attributes: string | null; rating_count: number; rating_sum: number }
+      | { ext_id: string; title: string | null; attributes: string | null; hidden: number; rating_count: number; rating_sum: number }
       | undefined;
     if (!row) return null;
     return {
       itemId: row.ext_id,
       title: row.title,
       attributes: row.attributes === null ? null : (JSON.parse(row.attributes) as Record<string, unknown>),
+      hidden: row.hidden === 1,
       ratingCount: row.rating_count,
       ratingMean: row.rating_count > 0 ? row.rating_sum / row.rating_count : null,
     };
+  }
+
+  /** The data_version of the last change to the user's ratings, or null for a user not stored (never, or erased). */
+  userChangedVersion(userId: string): number | null {
+    return (this.s.userState.get(userId) as number | undefined) ?? null;
+  }
+
+  /** A user's latest ratings (at most `limit`), for fold-in: one range of the primary key. */
+  foldInRatings(userId: string, limit = FOLD_IN_MAX_RATINGS): { itemId: string; rating: number }[] {
+    return (this.s.foldInRatings.all(userId, limit) as [string, number][]).map(([itemId, rating]) => ({ itemId, rating }));
+  }
+
+  /** Items that are hidden or have attributes, read once at start-up to build the in-memory catalogue. */
+  catalogueRows(): { itemId: string; attributes: Record<string, unknown> | null; hidden: boolean }[] {
+    return (this.s.catalogue.all() as [string, string | null, number][]).map(([itemId, attributes, hidden]) => ({
+      itemId,
+      attributes: attributes === null ? null : (JSON.parse(attributes) as Record<string, unknown>),
+      hidden: hidden === 1,
+    }));
   }
 
   /** Counts kept by the writer (migration 004): three rows read, whatever the size of the store. */

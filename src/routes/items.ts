@@ -1,9 +1,10 @@
-import type { FastifyPluginAsync } from 'fastify';
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { Type } from '@sinclair/typebox';
 import { AppError } from '../errors';
 import { ItemIdParam, responses } from '../schemas/common';
-import { ItemPutBody, ItemResponse, type ItemPutBodyT } from '../schemas/ratings';
+import { ItemPutBody, ItemResponse } from '../schemas/ratings';
 
-const items: FastifyPluginAsync = async (app) => {
+const items: FastifyPluginAsyncTypebox = async (app) => {
   app.get(
     '/items/:itemId',
     {
@@ -17,7 +18,7 @@ const items: FastifyPluginAsync = async (app) => {
       },
     },
     async (request) => {
-      const { itemId } = request.params as { itemId: string };
+      const { itemId } = request.params;
       const item = app.ratings.item(itemId);
       if (!item) throw new AppError('ITEM_NOT_FOUND', `item ${itemId} not found`);
       return item;
@@ -31,17 +32,42 @@ const items: FastifyPluginAsync = async (app) => {
         tags: ['items'],
         summary: "Create an item or replace its metadata",
         operationId: 'putItem',
-        description: 'Sets the title and attributes of an item: 201 when the item was new, 200 otherwise. Metadata is kept for callers; training uses the ratings only.',
+        description:
+          'Sets the title and attributes of an item, and whether it is hidden: 201 when the item was new, 200 otherwise. Training uses the ratings only; attributes serve the filters of recommendations and similar items; a hidden item is never recommended (its ratings still train).',
         params: ItemIdParam,
         body: ItemPutBody,
         response: responses({ 200: ItemResponse, 201: ItemResponse }, [413, 415, 507]),
       },
     },
     async (request, reply) => {
-      const { itemId } = request.params as { itemId: string };
-      const body = request.body as ItemPutBodyT;
-      const created = await app.writer.putItem(itemId, body.title ?? null, (body.attributes as Record<string, unknown>) ?? null);
+      const { itemId } = request.params;
+      const body = request.body;
+      const attributes = body.attributes ?? null;
+      const created = await app.writer.putItem(itemId, body.title ?? null, attributes, body.hidden);
+      app.catalogue.setItem(itemId, attributes, body.hidden);
       return reply.status(created ? 201 : 200).send(app.ratings.item(itemId));
+    },
+  );
+
+  app.delete(
+    '/items/:itemId',
+    {
+      schema: {
+        tags: ['items'],
+        summary: 'Delete an item and all its ratings',
+        operationId: 'deleteItem',
+        description:
+          'Removes the item and every rating of it. The active model no longer predicts from its row nor lists it; the users who rated it are folded in again from their remaining ratings. 404 for an item the service has never seen.',
+        params: ItemIdParam,
+        response: responses({ 204: Type.Null() }, [404, 507]),
+      },
+    },
+    async (request, reply) => {
+      const { itemId } = request.params;
+      if (!(await app.writer.deleteItem(itemId))) throw new AppError('ITEM_NOT_FOUND', `item ${itemId} not found`);
+      app.catalogue.removeItem(itemId);
+      app.registry.active?.forgetItem(itemId);
+      return reply.status(204).send();
     },
   );
 };

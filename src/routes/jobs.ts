@@ -1,14 +1,9 @@
-import type { FastifyPluginAsync } from 'fastify';
-import { EngineUnavailableError } from '../engine/engine';
-import type { ModelChoice } from '../engine/job-settings';
-import { ParamError } from '../engine/params';
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { AppError } from '../errors';
-import type { JobStatus } from '../jobs/jobs-repository';
-import { JobStateError, QueueFullError, type JobRequest } from '../jobs/runner';
 import { IdParam, responses } from '../schemas/common';
 import { JobCreateBody, JobCreated, JobList, JobListQuery, JobSchema } from '../schemas/serving';
 
-const jobs: FastifyPluginAsync = async (app) => {
+const jobs: FastifyPluginAsyncTypebox = async (app) => {
   app.post(
     '/jobs',
     {
@@ -22,17 +17,9 @@ const jobs: FastifyPluginAsync = async (app) => {
       },
     },
     async (request, reply) => {
-      const body = request.body as { type: 'train'; model?: ModelChoice; params?: JobRequest };
-      try {
-        const job = app.runner.enqueue(body.model ? { ...body.params, model: body.model } : (body.params ?? {}));
-        return reply.status(202).send({ id: job.id, status: 'queued' });
-      } catch (err) {
-        if (err instanceof ParamError || err instanceof EngineUnavailableError) {
-          throw new AppError('VALIDATION', err.message);
-        }
-        if (err instanceof QueueFullError) throw new AppError('QUEUE_FULL', err.message);
-        throw err;
-      }
+      const body = request.body;
+      const job = app.runner.enqueue(body.model ? { ...body.params, model: body.model } : (body.params ?? {}));
+      return reply.status(202).send({ id: job.id, status: 'queued' });
     },
   );
 
@@ -49,7 +36,7 @@ const jobs: FastifyPluginAsync = async (app) => {
       },
     },
     async (request) => {
-      const q = request.query as { status?: JobStatus; limit?: number; offset?: number };
+      const q = request.query;
       return { jobs: app.jobs.list(q.status ?? null, q.limit ?? 50, q.offset ?? 0) };
     },
   );
@@ -67,7 +54,7 @@ const jobs: FastifyPluginAsync = async (app) => {
       },
     },
     async (request) => {
-      const { id } = request.params as { id: string };
+      const { id } = request.params;
       const job = app.jobs.get(id);
       if (!job) throw new AppError('JOB_NOT_FOUND', `job ${id} not found`);
       return job;
@@ -87,16 +74,11 @@ const jobs: FastifyPluginAsync = async (app) => {
       },
     },
     async (request) => {
-      const { id } = request.params as { id: string };
-      try {
-        const job = app.runner.cancel(id);
-        if (!job) throw new AppError('JOB_NOT_FOUND', `job ${id} not found`);
-        await app.runner.settled(id);
-        return app.jobs.get(id);
-      } catch (err) {
-        if (err instanceof JobStateError) throw new AppError('JOB_NOT_CANCELLABLE', err.message);
-        throw err;
-      }
+      const { id } = request.params;
+      const job = app.runner.cancel(id);
+      if (!job) throw new AppError('JOB_NOT_FOUND', `job ${id} not found`);
+      await app.runner.settled(id);
+      return app.jobs.get(id);
     },
   );
 };

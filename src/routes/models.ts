@@ -1,14 +1,12 @@
-import type { FastifyPluginAsync } from 'fastify';
-import { CheckpointError } from '../engine/checkpoint';
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { AppError } from '../errors';
-import type { ModelRecord } from '../jobs/models-repository';
+import type { ModelRecord } from '../models/repository';
 import { IdParam, responses } from '../schemas/common';
-import { ModelNotFoundError } from '../serving/registry';
 import { ModelList, ModelListQuery, ModelSchema } from '../schemas/serving';
 
 const publicModel = ({ path: _path, ...m }: ModelRecord) => m;
 
-const models: FastifyPluginAsync = async (app) => {
+const models: FastifyPluginAsyncTypebox = async (app) => {
   app.get(
     '/models',
     {
@@ -22,7 +20,7 @@ const models: FastifyPluginAsync = async (app) => {
       },
     },
     async (request) => {
-      const q = request.query as { limit?: number; offset?: number };
+      const q = request.query;
       return { models: app.models.list(q.limit ?? 50, q.offset ?? 0).map(publicModel) };
     },
   );
@@ -40,7 +38,7 @@ const models: FastifyPluginAsync = async (app) => {
       },
     },
     async (request) => {
-      const { id } = request.params as { id: string };
+      const { id } = request.params;
       const m = app.models.get(id);
       if (!m) throw new AppError('MODEL_NOT_FOUND', `model ${id} not found`);
       return publicModel(m);
@@ -60,14 +58,8 @@ const models: FastifyPluginAsync = async (app) => {
       },
     },
     async (request) => {
-      const { id } = request.params as { id: string };
-      try {
-        await app.registry.activate(id);
-      } catch (err) {
-        if (err instanceof ModelNotFoundError) throw new AppError('MODEL_NOT_FOUND', err.message);
-        if (err instanceof CheckpointError) throw new AppError('MODEL_BROKEN', `model ${id} cannot be loaded: ${err.message}`);
-        throw err;
-      }
+      const { id } = request.params;
+      await app.registry.activate(id);
       return publicModel(app.models.get(id)!);
     },
   );

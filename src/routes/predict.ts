@@ -17,7 +17,8 @@ const predict: FastifyPluginAsyncTypebox<{ maxBatch: number }> = async (app, opt
         tags: ['serving'],
         summary: 'Predicted ratings for user-item pairs, clipped to the rating scale',
         operationId: 'predictRatings',
-        description: 'Unknown users or items are not errors: they get a mean-based rating and a fallback marker.',
+        description:
+          "Unknown users or items are not errors: they get a mean-based rating and a fallback marker. A user the model does not know, or whose ratings changed since it was trained, is folded in from their current ratings (source 'foldin'); a user who is not stored (never, or erased) gets a fallback.",
         body: PredictBody,
         response: responses({ 200: PredictResponse }, [413, 415, 503]),
       },
@@ -27,7 +28,9 @@ const predict: FastifyPluginAsyncTypebox<{ maxBatch: number }> = async (app, opt
       const pairs = 'pairs' in body ? body.pairs : [body];
       if (pairs.length > opts.maxBatch) throw new AppError('BATCH_TOO_LARGE', `at most ${opts.maxBatch} pairs per request, got ${pairs.length}`);
       const model = requireModel(app.registry.active);
-      return { modelId: model.modelId, predictions: model.predict(pairs) };
+      const live = await app.live.views(model, pairs.map((p) => p.userId));
+      const views = new Map([...live].map(([id, v]) => [id, v.view]));
+      return { modelId: model.modelId, predictions: model.predict(pairs, views) };
     },
   );
 };

@@ -1,11 +1,11 @@
-import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import type { FastifyRequest } from 'fastify';
 import type { Readable } from 'node:stream';
 import { AppError, committed } from '../errors';
 import { responses } from '../schemas/common';
 import { ImportQuery, ImportResponse, RatingsBody, UpsertResponse } from '../schemas/ratings';
-import type { ImportFormat } from '../ratings/formats';
 import type { RatingScale } from '../ratings/validate';
-import type { ImportSummary } from '../writer/import-session';
+import { importSummaryOf } from '../writer/client';
 
 export interface RatingsRouteOptions {
   scale: RatingScale;
@@ -22,7 +22,7 @@ function isJson(request: FastifyRequest): boolean {
   return /^application\/([\w.+-]*\+)?json\b/i.test(ct);
 }
 
-const ratings: FastifyPluginAsync<RatingsRouteOptions> = async (app, opts) => {
+const ratings: FastifyPluginAsyncTypebox<RatingsRouteOptions> = async (app, opts) => {
   // Import bodies stay streams: they can be far larger than any JSON body limit.
   app.addContentTypeParser(TEXT_TYPES, (_req, payload, done) => done(null, payload));
 
@@ -77,7 +77,7 @@ const ratings: FastifyPluginAsync<RatingsRouteOptions> = async (app, opts) => {
       if (!body || typeof (body as Readable).pipe !== 'function' || isJson(request)) {
         throw new AppError('UNSUPPORTED_MEDIA_TYPE', `import takes a raw body of type ${TEXT_TYPES.join(', ')}`);
       }
-      const q = request.query as { format?: ImportFormat; atomic?: boolean };
+      const q = request.query;
       const atomic = q.atomic ?? false;
       const raw = body as Readable;
       let outcome;
@@ -89,7 +89,7 @@ const ratings: FastifyPluginAsync<RatingsRouteOptions> = async (app, opts) => {
           idleTimeoutMs: opts.bodyTimeoutMs,
         });
       } catch (err) {
-        const summary = (err as { summary?: ImportSummary }).summary;
+        const summary = importSummaryOf(err);
         if (summary) request.log.info({ ...committed(summary), atomic }, 'import stopped');
         throw err;
       }

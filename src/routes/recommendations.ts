@@ -1,17 +1,40 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { AppError } from '../errors';
-import type { Predictor } from '../engine/predictor';
+import type { Predictor, ScoredItem } from '../engine/predictor';
+import { FilterSyntaxError, parseFilter } from '../serving/catalogue';
 import { ItemIdParam, responses, UserIdParam } from '../schemas/common';
 import { RecommendQuery, RecommendResponse, RerankBody, SimilarQuery, SimilarResponse } from '../schemas/serving';
 import { requireModel } from './predict';
 
 const recommendations: FastifyPluginAsyncTypebox = async (app) => {
-  // Rated items come from the store as it is now, not as it was when the model was trained.
+  // Rated items come from the store as it is now, not as it was when the model was trained;
+  // hidden items are never listed.
   const recommend = async (model: Predictor, userId: string, n: number, exclude: Set<string>, excludeRated: boolean, candidates?: string[]) => {
     if (excludeRated) for (const id of app.ratings.userRatedItems(userId)) exclude.add(id);
-    const items = await model.topN(userId, n, exclude, candidates);
-    if (items) return { modelId: model.modelId, userId, items, fallback: null };
-    return { modelId: model.modelId, userId, items: model.popularItems(n, exclude, candidates), fallback: 'popular' as const };
+    for (const id of app.catalogue.hidden) exclude.add(id);
+    const live = await app.live.view(model, userId);
+    const items = await model.topN(userId, n, exclude, candidates, live.view);
+    if (items) return { modelId: model.modelId, userId, items, fallback: null, source: live.source };
+    return { modelId: model.modelId, userId, items: model.popularItems(n, exclude, candidates), fallback: 'popular' as const, source: 'fallback' as const };
+  };
+
+  /** The items a filter lets through (before ranking), or undefined for no filter. */
+  const filtered = (filter: string | undefined): string[] | undefined => {
+    if (filter === undefined) return undefined;
+    try {
+      return app.catalogue.matching(parseFilter(filter));
+    } catch (err) {
+      if (err instanceof FilterSyntaxError) throw new AppError('INVALID_FILTER', err.message);
+      throw err;
+    }
+  };
+
+  /** Candidates the model has never seen still belong in a list, after the scored ones, at the global mean. */
+  const appendUnknown = (model: Predictor, items: ScoredItem[], candidates: readonly string[], n: number, exclude: ReadonlySet<string>) => {
+    for (const itemId of candidates) {
+      if (items.length >= n) break;
+      if (!model.hasItem(itemId) && !exclude.has(itemId)) items.push({ itemId, score: model.meta.summary.globalMean });
+    }
   };
 
   app.get(
@@ -21,7 +44,8 @@ const recommendations: FastifyPluginAsyncTypebox = async (app) => {
         tags: ['serving'],
         summary: 'Top-N items for a user by predicted rating',
         operationId: 'getRecommendations',
-        description: 'Users the model does not know get popular, well-rated items with fallback "popular".',
+        description:
+          'Users the model does not know are folded in from their current ratings (source "foldin"); users without ratings (or erased) get popular, well-rated items with fallback "popular". Hidden items are never listed; a filter restricts the list to matching items before ranking.',
         params: UserIdParam,
         querystring: RecommendQuery,
         response: responses({ 200: RecommendResponse }, [503]),
@@ -32,7 +56,11 @@ const recommendations: FastifyPluginAsyncTypebox = async (app) => {
       const { userId } = request.params;
       const q = request.query;
       const exclude = new Set((q.exclude ?? '').split(',').map((s) => s.trim()).filter(Boolean));
-      return recommend(model, userId, q.n ?? 10, exclude, q.excludeRated ?? true);
+      const candidates = filtered(q.filter);
+      const n = q.n ?? 10;
+      const res = await recommend(model, userId, n, exclude, q.excludeRated ?? true, candidates);
+      if (candidates) appendUnknown(model, res.items, candidates, n, exclude);
+      return res;
     },
   );
 
@@ -57,14 +85,7 @@ const recommendations: FastifyPluginAsyncTypebox = async (app) => {
       const n = body.n ?? candidates.length;
       const exclude = new Set<string>();
       const res = await recommend(model, userId, n, exclude, body.excludeRated ?? false, candidates);
-      if (res.fallback === null) {
-        // Candidates the model has never seen still belong in the answer, after the scored ones, at the global mean.
-        const mean = model.meta.summary.globalMean;
-        for (const itemId of candidates) {
-          if (res.items.length >= n) break;
-          if (!model.hasItem(itemId) && !exclude.has(itemId)) res.items.push({ itemId, score: mean });
-        }
-      }
+      if (res.fallback === null) appendUnknown(model, res.items, candidates, n, exclude);
       return res;
     },
   );
@@ -85,8 +106,8 @@ const recommendations: FastifyPluginAsyncTypebox = async (app) => {
     async (request) => {
       const model = requireModel(app.registry.active);
       const { itemId } = request.params;
-      const { n = 10 } = request.query;
-      const items = model.similar(itemId, n);
+      const { n = 10, filter } = request.query;
+      const items = model.similar(itemId, n, app.catalogue.hidden, filtered(filter));
       if (!items) throw new AppError('ITEM_NOT_FOUND', `item ${itemId} is unknown to model ${model.modelId}`);
       return { modelId: model.modelId, itemId, items };
     },

@@ -1,8 +1,8 @@
-import type { FastifyPluginAsync } from 'fastify';
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { responses } from '../schemas/common';
 import { RatingStatsResponse, StatsResponse } from '../schemas/ratings';
 
-const stats: FastifyPluginAsync = async (app) => {
+const stats: FastifyPluginAsyncTypebox = async (app) => {
   app.get(
     '/stats',
     {

@@ -45,6 +45,7 @@ export const ItemResponse = Type.Object({
   itemId: Type.String(),
   title: Type.Union([Type.String(), Type.Null()]),
   attributes: Type.Union([Type.Object({}, { additionalProperties: true }), Type.Null()]),
+  hidden: Type.Boolean({ description: 'A hidden item is never recommended; its ratings still train' }),
   ratingCount: Type.Integer(),
   ratingMean: Type.Union([Type.Number(), Type.Null()]),
 });
@@ -53,6 +54,9 @@ export const ItemPutBody = Type.Object(
   {
     title: Type.Optional(Type.Union([Type.String({ maxLength: 1000 }), Type.Null()])),
     attributes: Type.Optional(Type.Union([Type.Object({}, { additionalProperties: true }), Type.Null()])),
+    hidden: Type.Optional(
+      Type.Boolean({ description: 'Hide the item from every recommendation list (true) or show it again (false); absent keeps it as it is' }),
+    ),
   },
   { additionalProperties: false },
 );

@@ -135,17 +135,32 @@ export const FallbackSchema = Type.Unsafe<'item_mean' | 'user_mean' | 'global_me
   description: 'null for a model prediction; otherwise how the value was obtained for an ID the model does not know',
 });
 
+export const SourceSchema = Type.Union([Type.Literal('trained'), Type.Literal('foldin'), Type.Literal('fallback')], {
+  description:
+    "How it was made: 'trained' from the user's row learned in training, 'foldin' from a row fitted to the user's current ratings with the model frozen (a user the model does not know, or whose ratings changed since it was trained), 'fallback' without a personal row (see fallback)",
+});
+
 export const PredictResponse = Type.Object({
   modelId: Type.String(),
   predictions: Type.Array(
-    Type.Object({ userId: Type.String(), itemId: Type.String(), rating: Type.Number(), fallback: FallbackSchema }),
+    Type.Object({ userId: Type.String(), itemId: Type.String(), rating: Type.Number(), fallback: FallbackSchema, source: SourceSchema }),
   ),
 });
 
 export const ScoredItems = Type.Array(Type.Object({ itemId: Type.String(), score: Type.Number() }));
 
+const FilterParam = Type.Optional(
+  Type.String({
+    minLength: 1,
+    maxLength: 2000,
+    description:
+      'Only items whose attributes match, applied before ranking: attribute:value[,value…] (any of the values; a list attribute matches when it holds one), several conditions joined by ";" must all hold. Example: genre:Comedy,Drama',
+  }),
+);
+
 export const RecommendQuery = Type.Object({
   n: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, default: 10 })),
+  filter: FilterParam,
   exclude: Type.Optional(Type.String({ maxLength: 100_000, description: 'Comma-separated item IDs to leave out' })),
   excludeRated: Type.Optional(Type.Boolean({ default: true })),
 });
@@ -164,8 +179,9 @@ export const RecommendResponse = Type.Object({
   userId: Type.String(),
   items: ScoredItems,
   fallback: FallbackSchema,
+  source: SourceSchema,
 });
 
-export const SimilarQuery = Type.Object({ n: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, default: 10 })) });
+export const SimilarQuery = Type.Object({ n: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, default: 10 })), filter: FilterParam });
 
 export const SimilarResponse = Type.Object({ modelId: Type.String(), itemId: Type.String(), items: ScoredItems });

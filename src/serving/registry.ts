@@ -1,11 +1,14 @@
-import path from 'node:path';
 import type { FastifyBaseLogger } from 'fastify';
-import { CheckpointError, loadCheckpoint } from '../engine/checkpoint';
+import { CheckpointError } from '../engine/checkpoint';
+import { CodedError } from '../engine/coded-error';
 import type { KindRegistry } from '../engine/kinds';
-import { Predictor } from '../engine/predictor';
-import type { ModelsRepository } from '../jobs/models-repository';
+import type { Predictor } from '../engine/predictor';
+import type { ModelsRepository } from '../models/repository';
+import type { CheckpointStore } from '../models/store';
 
-export class ModelNotFoundError extends Error {}
+export class ModelNotFoundError extends CodedError {
+  readonly code = 'RECO_ERR_MODEL_NOT_FOUND';
+}
 
 const reasonOf = (err: unknown) => (err instanceof Error ? err.message : String(err));
 
@@ -20,7 +23,7 @@ export class ModelRegistry {
 
   constructor(
     private readonly models: ModelsRepository,
-    readonly modelsDir: string,
+    readonly store: CheckpointStore,
     private readonly kinds: KindRegistry,
     private readonly log: FastifyBaseLogger,
   ) {}
@@ -33,19 +36,18 @@ export class ModelRegistry {
     this.listeners.push(fn);
   }
 
-  dirFor(id: string): string {
-    return path.join(this.modelsDir, id);
-  }
-
   async load(id: string): Promise<Predictor> {
     if (this.current?.modelId === id) return this.current;
     const rec = this.models.get(id);
     if (!rec) throw new ModelNotFoundError(`model ${id} not found`);
-    const ckpt = await loadCheckpoint(this.dirFor(id), this.kinds);
-    return new Predictor(id, ckpt.meta, ckpt.model);
+    return this.store.load(id, this.kinds);
   }
 
-  /** Loads the model fully before touching the active flag or the served reference. */
+  /**
+   * Loads the model fully before touching the active flag or the served reference; with a
+   * predictor already built (a job's, over the weights its thread handed over), activation is
+   * the flag and the reference swap alone.
+   */
   async activate(id: string, loaded?: Predictor): Promise<Predictor> {
     let predictor = loaded;
     if (!predictor) {

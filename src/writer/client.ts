@@ -22,6 +22,11 @@ export class WriteError extends Error {
   }
 }
 
+/** What an import had committed when it stopped with this error, when the error carries it. */
+export function importSummaryOf(err: unknown): ImportSummary | undefined {
+  return err instanceof Error && 'summary' in err ? (err.summary as ImportSummary | undefined) : undefined;
+}
+
 export interface ImportRequest {
   format: ImportFormat;
   atomic: boolean;
@@ -122,8 +127,17 @@ export class WriterClient {
     return this.call('deleteRating', { userId, itemId });
   }
 
-  putItem(itemId: string, title: string | null, attributes: Record<string, unknown> | null) {
-    return this.call('putItem', { itemId, title, attributes });
+  putItem(itemId: string, title: string | null, attributes: Record<string, unknown> | null, hidden?: boolean) {
+    return this.call('putItem', { itemId, title, attributes, hidden });
+  }
+
+  deleteItem(itemId: string) {
+    return this.call('deleteItem', { itemId });
+  }
+
+  /** Scrubs a user from every checkpoint under modelsDir (see engine/erasure.ts); the IDs of the models changed. */
+  eraseFromCheckpoints(modelsDir: string, userId: string) {
+    return this.call('eraseFromCheckpoints', { modelsDir, userId });
   }
 
   /**

@@ -196,39 +196,37 @@ export class ImportSession {
   /** Writes the spooled rows in one transaction, reading the file in chunks so memory stays bounded. */
   private replaySpool(file: string): { inserted: number; updated: number } {
     const store = this.store;
-    return store.guarded(() =>
-      store.db.transaction(() => {
-        const total = { inserted: 0, updated: 0 };
-        const fd = fs.openSync(file, 'r');
-        const buf = Buffer.alloc(4 << 20);
-        const decoder = new StringDecoder('utf8');
-        let rest = '';
-        let rows: RatingRow[] = [];
-        const write = () => {
-          const r = store.writeRows(rows);
-          total.inserted += r.inserted;
-          total.updated += r.updated;
-          rows = [];
-        };
-        try {
-          for (;;) {
-            const n = fs.readSync(fd, buf, 0, buf.length, null);
-            if (n === 0) break;
-            const text = rest + decoder.write(buf.subarray(0, n));
-            const cut = text.lastIndexOf('\n');
-            rest = text.slice(cut + 1);
-            for (const l of text.slice(0, cut).split('\n')) {
-              const f = l.split('\t');
-              rows.push({ userId: f[0], itemId: f[1], rating: Number(f[2]), timestamp: f[3] === '' ? null : Number(f[3]) });
-            }
-            if (rows.length >= this.batchRows) write();
+    return store.writeTransaction(() => {
+      const total = { inserted: 0, updated: 0 };
+      const fd = fs.openSync(file, 'r');
+      const buf = Buffer.alloc(4 << 20);
+      const decoder = new StringDecoder('utf8');
+      let rest = '';
+      let rows: RatingRow[] = [];
+      const write = () => {
+        const r = store.writeRows(rows);
+        total.inserted += r.inserted;
+        total.updated += r.updated;
+        rows = [];
+      };
+      try {
+        for (;;) {
+          const n = fs.readSync(fd, buf, 0, buf.length, null);
+          if (n === 0) break;
+          const text = rest + decoder.write(buf.subarray(0, n));
+          const cut = text.lastIndexOf('\n');
+          rest = text.slice(cut + 1);
+          for (const l of text.slice(0, cut).split('\n')) {
+            const f = l.split('\t');
+            rows.push({ userId: f[0], itemId: f[1], rating: Number(f[2]), timestamp: f[3] === '' ? null : Number(f[3]) });
           }
-          write();
-        } finally {
-          fs.closeSync(fd);
+          if (rows.length >= this.batchRows) write();
         }
-        return total;
-      })(),
-    );
+        write();
+      } finally {
+        fs.closeSync(fd);
+      }
+      return total;
+    });
   }
 }

@@ -19,7 +19,9 @@ export type Request =
   | { id: number; op: 'upsertJson'; body: Uint8Array; maxBatch: number }
   | { id: number; op: 'deleteUser'; userId: string }
   | { id: number; op: 'deleteRating'; userId: string; itemId: string }
-  | { id: number; op: 'putItem'; itemId: string; title: string | null; attributes: Record<string, unknown> | null }
+  | { id: number; op: 'putItem'; itemId: string; title: string | null; attributes: Record<string, unknown> | null; hidden?: boolean }
+  | { id: number; op: 'deleteItem'; itemId: string }
+  | { id: number; op: 'eraseFromCheckpoints'; modelsDir: string; userId: string }
   | { id: number; op: 'importStart'; importId: number; format: ImportFormat; atomic: boolean }
   | { id: number; op: 'importChunk'; importId: number; chunk: Uint8Array }
   | { id: number; op: 'importEnd'; importId: number; truncated: boolean }
@@ -31,6 +33,8 @@ export interface Results {
   deleteUser: boolean;
   deleteRating: boolean;
   putItem: boolean;
+  deleteItem: boolean;
+  eraseFromCheckpoints: string[];
   importStart: null;
   importChunk: null;
   importEnd: ImportSummary;

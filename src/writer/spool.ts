@@ -1,5 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
+import { processAlive } from '../threads';
 
 /** Atomic imports spool under DATA_DIR/tmp, where start-up can tell whose files they are. */
 export const SPOOL_SUBDIR = 'tmp';
@@ -14,16 +15,6 @@ export function spoolDir(dataDir: string): string {
 /** The file name carries the owning process id so that leftovers can be told from live spools. */
 export function spoolName(tag: string): string {
   return `${PREFIX}${process.pid}-${tag}.tsv`;
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    // EPERM: the process exists but belongs to someone else.
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 function remove(dir: string, which: (pid: number) => boolean): string[] {
@@ -50,7 +41,7 @@ function remove(dir: string, which: (pid: number) => boolean): string[] {
  * an earlier process that had the same id (in a container the server is often process 1 each time).
  */
 export function removeLeftoverSpools(dir: string): string[] {
-  return remove(dir, (pid) => pid === process.pid || !alive(pid));
+  return remove(dir, (pid) => pid === process.pid || !processAlive(pid));
 }
 
 /** Removes this process's spool files; synchronous, for process exit. */

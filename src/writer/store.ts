@@ -1,4 +1,4 @@
-import type { Database, Statement } from 'better-sqlite3';
+import type { Database, Statement, Transaction } from 'better-sqlite3';
 import type { RatingRow } from '../ratings/validate';
 
 export interface UpsertResult {
@@ -136,7 +136,7 @@ export class RatingsStore {
   private readonly items = new KeyCache();
   private readonly deltas = new ItemDeltas();
   private readonly bins = new BinDeltas();
-  readonly upsertMany: (rows: readonly RatingRow[]) => UpsertResult;
+  readonly upsertMany: Transaction<(rows: readonly RatingRow[]) => UpsertResult>;
 
   constructor(readonly db: Database) {
     const p = (sql: string) => db.prepare(sql);
@@ -156,6 +156,11 @@ export class RatingsStore {
       count: p('UPDATE meta SET value = value + ? WHERE key = ?'),
       binCount: p('INSERT INTO rating_histogram (bin, count) VALUES (?, ?) ON CONFLICT(bin) DO UPDATE SET count = count + excluded.count'),
       bump: p("UPDATE meta SET value = value + 1 WHERE key = 'data_version'"),
+      touchUser: p("UPDATE users SET changed_version = (SELECT value FROM meta WHERE key = 'data_version') WHERE id = ?"),
+      itemRaters: p('SELECT user_id, rating FROM ratings WHERE item_id = ?').raw(),
+      deleteItemRatings: p('DELETE FROM ratings WHERE item_id = ?'),
+      deleteItem: p('DELETE FROM items WHERE id = ?'),
+      setHidden: p('UPDATE items SET hidden = ? WHERE ext_id = ?'),
       userRatings: p('SELECT item_id, rating FROM ratings WHERE user_id = ?').raw(),
       deleteUser: p('DELETE FROM users WHERE id = ?'),
       deleteUserRatings: p('DELETE FROM ratings WHERE user_id = ?'),
@@ -247,6 +252,13 @@ export class RatingsStore {
     deltas.drain((item, count, sum) => s.itemTotals.run(count, sum, item));
     bins.drain((bin, count) => s.binCount.run(bin, count));
     this.addCounts(newUsers.n, newItems.n, inserted);
+    // Every user written is marked changed at the new data_version. Rows come grouped by user
+    // in imports, so comparing with the previous key skips nearly every repeat.
+    const touched = new Set<number>();
+    for (let j = 0, prev = -1; j < n; j++) {
+      if (u[j] !== prev) touched.add((prev = u[j]));
+    }
+    for (const user of touched) s.touchUser.run(user);
     return { inserted, updated };
   }
 
@@ -266,58 +278,84 @@ export class RatingsStore {
   }
 
   deleteUser(userId: string): boolean {
-    return this.guarded(() =>
-      this.db.transaction(() => {
-        const u = this.s.userId.get(userId) as number | undefined;
-        if (u === undefined) return false;
-        const rated = this.s.userRatings.all(u) as [number, number][];
-        for (const [i, rating] of rated) {
-          this.s.itemTotals.run(-1, -rating, i);
-          this.bins.add(rating, -1);
-        }
-        this.bins.drain((bin, count) => this.s.binCount.run(bin, count));
-        // Explicitly rather than by ON DELETE CASCADE: the writing connection runs without
-        // foreign-key checks (see tuning.ts).
-        this.s.deleteUserRatings.run(u);
-        this.s.deleteUser.run(u);
-        this.users.delete(userId);
-        this.addCounts(-1, 0, -rated.length);
-        return true;
-      })(),
-    );
+    return this.writeTransaction(() => {
+      const u = this.s.userId.get(userId) as number | undefined;
+      if (u === undefined) return false;
+      const rated = this.s.userRatings.all(u) as [number, number][];
+      for (const [i, rating] of rated) {
+        this.s.itemTotals.run(-1, -rating, i);
+        this.bins.add(rating, -1);
+      }
+      this.bins.drain((bin, count) => this.s.binCount.run(bin, count));
+      // Explicitly rather than by ON DELETE CASCADE: the writing connection runs without
+      // foreign-key checks (see tuning.ts).
+      this.s.deleteUserRatings.run(u);
+      this.s.deleteUser.run(u);
+      this.users.delete(userId);
+      this.addCounts(-1, 0, -rated.length);
+      return true;
+    });
   }
 
   deleteRating(userId: string, itemId: string): boolean {
-    return this.guarded(() =>
-      this.db.transaction(() => {
-        const u = this.s.userId.get(userId) as number | undefined;
-        const i = this.s.itemId.get(itemId) as number | undefined;
-        if (u === undefined || i === undefined) return false;
-        const old = this.s.deleteRating.get(u, i) as number | undefined;
-        if (old === undefined) return false;
-        this.s.itemTotals.run(-1, -old, i);
-        this.s.binCount.run(ratingBin(old), -1);
-        this.addCounts(0, 0, -1);
-        return true;
-      })(),
-    );
+    return this.writeTransaction(() => {
+      const u = this.s.userId.get(userId) as number | undefined;
+      const i = this.s.itemId.get(itemId) as number | undefined;
+      if (u === undefined || i === undefined) return false;
+      const old = this.s.deleteRating.get(u, i) as number | undefined;
+      if (old === undefined) return false;
+      this.s.itemTotals.run(-1, -old, i);
+      this.s.binCount.run(ratingBin(old), -1);
+      this.addCounts(0, 0, -1);
+      this.s.touchUser.run(u);
+      return true;
+    });
   }
 
-  /** Creates or replaces an item's metadata; returns whether the item is new. */
-  putItem(itemId: string, title: string | null, attributes: Record<string, unknown> | null): boolean {
-    return this.guarded(() =>
-      this.db.transaction(() => {
-        const existed = this.s.itemId.get(itemId) !== undefined;
-        this.s.upsertItem.run(itemId, title, attributes === null ? null : JSON.stringify(attributes), Date.now());
-        if (!existed) this.s.count.run(1, 'items');
-        return !existed;
-      })(),
-    );
+  /** Creates or replaces an item's metadata (`hidden` undefined keeps the flag as it is); returns whether the item is new. */
+  putItem(itemId: string, title: string | null, attributes: Record<string, unknown> | null, hidden?: boolean): boolean {
+    return this.writeTransaction(() => {
+      const existed = this.s.itemId.get(itemId) !== undefined;
+      this.s.upsertItem.run(itemId, title, attributes === null ? null : JSON.stringify(attributes), Date.now());
+      if (hidden !== undefined) this.s.setHidden.run(hidden ? 1 : 0, itemId);
+      if (!existed) this.s.count.run(1, 'items');
+      return !existed;
+    });
+  }
+
+  /**
+   * Removes an item and every rating of it; the users who rated it are marked changed. Ratings
+   * have no index by item (migration 004), so this reads the table once: an operator's rare
+   * action, in the writer thread.
+   */
+  deleteItem(itemId: string): boolean {
+    return this.writeTransaction(() => {
+      const i = this.s.itemId.get(itemId) as number | undefined;
+      if (i === undefined) return false;
+      const raters = this.s.itemRaters.all(i) as [number, number][];
+      for (const [, rating] of raters) this.bins.add(rating, -1);
+      this.bins.drain((bin, count) => this.s.binCount.run(bin, count));
+      this.s.deleteItemRatings.run(i);
+      this.s.deleteItem.run(i);
+      this.items.delete(itemId);
+      this.addCounts(0, -1, -raters.length);
+      for (const [u] of raters) this.s.touchUser.run(u);
+      return true;
+    });
   }
 
   /** Upserts rows in one transaction. */
   upsert(rows: readonly RatingRow[]): UpsertResult {
-    return this.guarded(() => this.upsertMany(rows));
+    return this.guarded(() => this.upsertMany.immediate(rows));
+  }
+
+  /**
+   * Runs `fn` in one write transaction. It begins IMMEDIATE: a deferred one that read first
+   * could not take the write lock after another connection (the jobs' progress) committed
+   * meanwhile (SQLITE_BUSY_SNAPSHOT, which no busy timeout retries).
+   */
+  writeTransaction<T>(fn: () => T): T {
+    return this.guarded(() => this.db.transaction(fn).immediate());
   }
 
   /** Runs one transaction; a failure leaves the key caches possibly ahead of the tables, so they are dropped. */

@@ -3,10 +3,10 @@
  * SQLite connection, so a long transaction (an atomic import) holds only this thread while the
  * request thread keeps reading through WAL.
  */
-import fs from 'node:fs';
-import os from 'node:os';
 import { parentPort, workerData } from 'node:worker_threads';
 import { openDatabase } from '../db/open';
+import { eraseUserFromCheckpoints } from '../engine/erasure';
+import { lowerThreadPriority } from '../threads';
 import { checkRatingBatch, type BatchProblem } from '../ratings/validate';
 import { ImportFailedError, ImportSession } from './import-session';
 import type { Reply, Request, Started, WireError, WriterData } from './protocol';
@@ -19,20 +19,8 @@ const WRITER_NICE = 10;
 const port = parentPort!;
 const data = workerData as WriterData;
 
-/**
- * Nice 10 for this thread only (Linux: a thread id passed as a process id names one thread), as
- * for training threads: where it shares a core with the request thread, requests win it. A
- * bulk import on an otherwise idle machine runs on the other core at the same speed.
- */
-function lowerPriority(): void {
-  try {
-    const tid = Number(fs.readlinkSync('/proc/thread-self').split('/').pop());
-    if (Number.isInteger(tid) && tid > 0) os.setPriority(tid, WRITER_NICE);
-  } catch {
-    // Not Linux, or /proc unavailable: the thread keeps the process's priority.
-  }
-}
-lowerPriority();
+// Where it shares a core with the request thread, requests win it; a bulk import on an otherwise idle machine runs on the other core at the same speed.
+lowerThreadPriority(WRITER_NICE);
 
 /** A request body the writer refuses; crosses back as a 4xx, not as a failure. */
 class RefusedBody extends Error {
@@ -79,7 +67,11 @@ function handle(m: Request): unknown {
     case 'deleteRating':
       return store.deleteRating(m.userId, m.itemId);
     case 'putItem':
-      return store.putItem(m.itemId, m.title, m.attributes);
+      return store.putItem(m.itemId, m.title, m.attributes, m.hidden);
+    case 'deleteItem':
+      return store.deleteItem(m.itemId);
+    case 'eraseFromCheckpoints':
+      return eraseUserFromCheckpoints(m.modelsDir, m.userId);
     case 'importStart':
       imports.set(m.importId, new ImportSession(store, { format: m.format, atomic: m.atomic, scale: data.scale, spoolDir: spoolDir(data.dataDir) }));
       return null;

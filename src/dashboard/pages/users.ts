@@ -14,9 +14,8 @@ import { explorerHead } from './lookup';
 function how(item: Record<string, unknown>, answer: Recommendations): string {
   const extra = Object.entries(item).filter(([k, v]) => k !== 'itemId' && k !== 'score' && v !== null && v !== undefined);
   if (extra.length > 0) return extra.map(([k, v]) => `${k}: ${typeof v === 'string' ? v : JSON.stringify(v)}`).join(', ');
-  const source = answer.source;
-  if (typeof source === 'string') return source;
-  return answer.fallback ? `fallback: ${answer.fallback}` : 'trained model';
+  if (answer.fallback) return `fallback: ${answer.fallback}`;
+  return answer.source === 'foldin' ? 'folded in from current ratings' : 'trained model';
 }
 
 export async function userPage({ main, params, signal }: PageContext): Promise<void> {

@@ -1,10 +1,29 @@
 import type { ServingNet } from '../engine';
 import { readLayersModel, writeLayersModel } from '../layers-io';
-import type { MemberDims, TrainedMember } from '../member';
+import { zeroRow, type MemberDims, type TrainedMember } from '../member';
+import { solveRidge } from '../ridge';
 import { loadTf } from '../tf';
 import { buildAutorecLayers, servedFromLayers } from './layers';
 import { loadAutorecNative, type AutorecServed } from './native';
 import { resolveAutorec, type AutorecSettings } from './settings';
+
+/** Scoring of a user given by a row [V_u (hidden) | c_u] (a folded-in user) against item codes. */
+function rowScoring(s: AutorecServed): Pick<ServingNet, 'scoreRow' | 'scoreRowAll'> {
+  const H = s.hidden;
+  const one = (row: Float32Array, i: number) => {
+    let t = row[H];
+    for (let k = 0, b = i * H; k < H; k++) t += row[k] * s.codes[b + k];
+    return t;
+  };
+  return {
+    scoreRow(row, items, n, out) {
+      for (let k = 0; k < n; k++) out[k] = one(row, items[k]);
+    },
+    async scoreRowAll(row, out) {
+      for (let i = 0; i < s.nItems; i++) out[i] = one(row, i);
+    },
+  };
+}
 
 /** Scoring in plain JavaScript, for a checkpoint served where the addon was not built. */
 export function jsServing(s: AutorecServed): ServingNet {
@@ -15,6 +34,7 @@ export function jsServing(s: AutorecServed): ServingNet {
     return t;
   };
   return {
+    ...rowScoring(s),
     score(u, i, n, out) {
       for (let k = 0; k < n; k++) out[k] = one(u[k], i[k]);
     },
@@ -53,7 +73,43 @@ export class AutorecMember implements TrainedMember {
 
   prepare(): ServingNet {
     const addon = loadAutorecNative();
-    return addon ? new addon.AutorecServing(this.served) : jsServing(this.served);
+    if (!addon) return jsServing(this.served);
+    const net = new addon.AutorecServing(this.served);
+    return {
+      score: (u, i, n, out) => net.score(u, i, n, out),
+      scoreUser: (u, items, n, out) => net.scoreUser(u, items, n, out),
+      scoreAll: (u, out) => net.scoreAll(u, out),
+      ...rowScoring(this.served),
+    };
+  }
+
+  get userRowWidth(): number {
+    return this.served.hidden + 1;
+  }
+
+  /**
+   * The decoder's row for the user, [V_u, c_u], as the ridge solution of r ≈ V_u·h_i + c_u over
+   * the codes of the items they rated, with the training weight decay on V_u ((λ/2)‖V_u‖²; c is
+   * not decayed in training, a token penalty keeps the system solvable). The encoder is frozen,
+   * so the user's ratings do not enter the item codes.
+   */
+  async foldIn(items: Int32Array, ratings: Float32Array, _from: number | null): Promise<Float32Array> {
+    const { hidden: H, codes } = this.served;
+    const W = H + 1;
+    const n = items.length;
+    const X = new Float32Array(n * W);
+    for (let j = 0; j < n; j++) {
+      X.set(codes.subarray(items[j] * H, (items[j] + 1) * H), j * W);
+      X[j * W + H] = 1;
+    }
+    const lambda = new Float32Array(W).fill(Math.max(1e-6, 0.5 * Number(this.settings.lambda)));
+    lambda[H] = 1e-3;
+    return solveRidge(X, Float32Array.from(ratings), lambda);
+  }
+
+  eraseUser(u: number): void {
+    zeroRow(this.served.V, u, this.served.hidden);
+    this.served.c[u] = 0;
   }
 
   itemEmbedding(): { dim: number; data: Float32Array } {

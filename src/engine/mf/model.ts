@@ -1,5 +1,6 @@
 import type { ServingNet } from '../engine';
-import type { MemberDims, TrainedMember } from '../member';
+import { zeroRow, type MemberDims, type TrainedMember } from '../member';
+import { solveRidge } from '../ridge';
 import { Rng } from '../rng';
 import { saveMfLayers } from './layers';
 import { loadMfAddon } from './native';
@@ -53,6 +54,16 @@ export function mfParamsFinite(p: MfParams): boolean {
   return Number.isFinite(p.mean);
 }
 
+/** Scoring of folded-in users: the row is the only user of a one-row view of the model. */
+function rowScoring(p: MfParams): Pick<ServingNet, 'scoreRow' | 'scoreRowAll'> {
+  const q = { ...p, items: p.items.slice() };
+  const all = Int32Array.from({ length: p.nItems }, (_, k) => k);
+  const scoreRow = (row: Float32Array, items: Int32Array, n: number, out: Float32Array) => {
+    portableScore({ ...q, users: row, nUsers: 1 }, new Int32Array(n), items, n, out);
+  };
+  return { scoreRow, scoreRowAll: async (row, out) => scoreRow(row, all, p.nItems, out) };
+}
+
 /** A trained biased MF model; scoring runs in the native kernel. */
 export class MfMember implements TrainedMember {
   readonly kind = 'mf' as const;
@@ -72,10 +83,47 @@ export class MfMember implements TrainedMember {
     return portableScore(this.params, u, i, u.length, new Float32Array(u.length));
   }
 
-  /** The native scorer, or without the kernel a TypeScript one (a checkpoint serves anywhere). */
+  /** The native scorer, or without the kernel a TypeScript one (a checkpoint serves anywhere); folded-in rows are scored in TypeScript. */
   prepare(): ServingNet {
     const addon = loadMfAddon();
-    return addon ? new addon.MfServingModel(this.params) : portableServing(this.params);
+    const rows = rowScoring(this.params);
+    if (!addon) return { ...portableServing(this.params), ...rows };
+    const net = new addon.MfServingModel(this.params);
+    return {
+      score: (u, i, n, out) => net.score(u, i, n, out),
+      scoreUser: (u, items, n, out) => net.scoreUser(u, items, n, out),
+      scoreAll: (u, out) => net.scoreAll(u, out),
+      ...rows,
+    };
+  }
+
+  get userRowWidth(): number {
+    return this.params.k + 1;
+  }
+
+  /**
+   * The closed form: [p_u, b_u] is the ridge solution for r − mean − b_i ≈ p_u·q_i + b_u with the
+   * training penalties, which are charged once per rating (n·λ on ‖p_u‖², n·λ_bias on b_u²).
+   */
+  async foldIn(items: Int32Array, ratings: Float32Array, _from: number | null): Promise<Float32Array> {
+    const { k, mean, items: Q } = this.params;
+    const W = k + 1;
+    const n = items.length;
+    const X = new Float32Array(n * W);
+    const y = new Float32Array(n);
+    for (let j = 0; j < n; j++) {
+      const at = items[j] * W;
+      X.set(Q.subarray(at, at + k), j * W);
+      X[j * W + k] = 1;
+      y[j] = ratings[j] - mean - Q[at + k];
+    }
+    const lambda = new Float32Array(W).fill(Math.max(1e-6, n * Number(this.settings.lambda)));
+    lambda[k] = Math.max(1e-6, n * Number(this.settings.lambdaBias));
+    return solveRidge(X, y, lambda);
+  }
+
+  eraseUser(u: number): void {
+    zeroRow(this.params.users, u, this.params.k + 1);
   }
 
   /** q_i alone: the bias says how well an item is rated, not what it is like, so it stays out of the similarity. */

@@ -25,7 +25,7 @@ export function portableScore(p: MfParams, u: Int32Array, i: Int32Array, n: numb
 }
 
 /** Scoring over a private copy of the rows, so later changes to the arrays do not reach it. */
-export function portableServing(p: MfParams): ServingNet {
+export function portableServing(p: MfParams): Omit<ServingNet, 'scoreRow' | 'scoreRowAll'> {
   const q = { ...p, users: p.users.slice(), items: p.items.slice() };
   const all = Int32Array.from({ length: q.nItems }, (_, k) => k);
   return {

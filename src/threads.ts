@@ -1,0 +1,26 @@
+import fs from 'node:fs';
+import os from 'node:os';
+
+/** Whether a process with this id runs (EPERM: it exists but belongs to someone else). */
+export function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * Lowers the priority of the calling thread only (Linux: a thread id passed as a process id
+ * names one thread), as for the training kernels' threads: where such a thread shares a core
+ * with the request thread, requests win it. On an otherwise idle core it runs at full speed.
+ */
+export function lowerThreadPriority(nice: number): void {
+  try {
+    const tid = Number(fs.readlinkSync('/proc/thread-self').split('/').pop());
+    if (Number.isInteger(tid) && tid > 0) os.setPriority(tid, nice);
+  } catch {
+    // Not Linux, or /proc unavailable: the thread keeps the process's priority.
+  }
+}

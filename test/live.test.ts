@@ -1,0 +1,250 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import type { FastifyInstance } from 'fastify';
+import { loadCheckpoint } from '../src/engine/checkpoint';
+import { memberKinds } from '../src/engine/kinds';
+import { MfMember } from '../src/engine/mf/model';
+import { NnmfMember } from '../src/engine/nnmf-member';
+import { AutorecMember } from '../src/engine/autorec/member';
+import { loadNative } from '../src/engine/native';
+import { ridgeReference } from '../src/engine/ridge';
+import { Rng } from '../src/engine/rng';
+import { selectEngine } from '../src/engine/select';
+import { initParams } from '../src/engine/state';
+import { parseFilter } from '../src/serving/catalogue';
+import { postJson, tempDataDir, testApp } from './helpers/app';
+import { describeNative } from './helpers/native';
+import { syntheticRatings } from './helpers/synthetic';
+import { FAST_TRAINING, importSynthetic, trainModel } from './helpers/training';
+
+const predictOne = async (app: FastifyInstance, userId: string, itemId: string) => {
+  const res = await postJson(app, '/predict', { userId, itemId });
+  expect(res.statusCode).toBe(200);
+  return res.json().predictions[0] as { rating: number; fallback: string | null; source: string };
+};
+
+const recommend = async (app: FastifyInstance, userId: string, query = '') => {
+  const res = await app.inject({ url: `/users/${userId}/recommendations?${query}` });
+  expect(res.statusCode).toBe(200);
+  return res.json<{ items: { itemId: string; score: number }[]; fallback: string | null; source: string }>();
+};
+
+describeNative('live personalisation over HTTP (every model kind in one ensemble)', () => {
+  let app: FastifyInstance;
+  let dataDir: string;
+  let firstModel: string;
+
+  beforeAll(async () => {
+    dataDir = tempDataDir();
+    app = await testApp({}, dataDir);
+    await importSynthetic(app, syntheticRatings(120, 60, 20, 5));
+    const job = await trainModel(app, FAST_TRAINING);
+    expect(job.status).toBe('succeeded');
+    firstModel = job.modelId;
+    expect(app.registry.active?.model.kinds).toEqual(['mf', 'autorec', 'nnmf']);
+  }, 120_000);
+  afterAll(async () => {
+    await app.close();
+  });
+
+  test('a new user goes from fallback to fold-in after rating, and back to fallback after deletion', async () => {
+    const before = await predictOne(app, 'newcomer', 'i3');
+    expect(before).toMatchObject({ fallback: 'item_mean', source: 'fallback' });
+    expect((await recommend(app, 'newcomer', 'n=5')).fallback).toBe('popular');
+
+    const rows = ['i1', 'i2', 'i4', 'i5', 'i6', 'i7', 'i8', 'i9', 'i10', 'i11'].map((itemId, k) => ({ userId: 'newcomer', itemId, rating: k < 5 ? 5 : 1 }));
+    expect((await postJson(app, '/ratings', rows)).statusCode).toBe(200);
+    const after = await predictOne(app, 'newcomer', 'i3');
+    expect(after).toMatchObject({ fallback: null, source: 'foldin' });
+    expect(Number.isFinite(after.rating)).toBe(true);
+    const recs = await recommend(app, 'newcomer', 'n=5');
+    expect(recs).toMatchObject({ fallback: null, source: 'foldin' });
+    expect(recs.items).toHaveLength(5);
+    // Rated items are left out of their recommendations by default.
+    for (const r of recs.items) expect(rows.map((x) => x.itemId)).not.toContain(r.itemId);
+
+    expect((await app.inject({ method: 'DELETE', url: '/users/newcomer' })).statusCode).toBe(204);
+    expect(await predictOne(app, 'newcomer', 'i3')).toMatchObject({ fallback: 'item_mean', source: 'fallback' });
+    expect(await recommend(app, 'newcomer', 'n=5')).toMatchObject({ fallback: 'popular', source: 'fallback' });
+  });
+
+  test("a known user's new rating changes their next prediction without retraining", async () => {
+    const before = await predictOne(app, 'u7', 'i30');
+    expect(before.source).toBe('trained');
+    const rated = (await app.inject({ url: '/users/u7/ratings?limit=100' })).json().ratings as { itemId: string; rating: number }[];
+    // The user now rates everything they rated before at the opposite end of the scale.
+    const flipped = rated.map((r) => ({ userId: 'u7', itemId: r.itemId, rating: r.rating >= 3 ? 1 : 5 }));
+    expect((await postJson(app, '/ratings', flipped)).statusCode).toBe(200);
+    const after = await predictOne(app, 'u7', 'i30');
+    expect(after.source).toBe('foldin');
+    expect(after.rating).not.toBeCloseTo(before.rating, 3);
+    expect((await recommend(app, 'u7', 'n=3')).source).toBe('foldin');
+  });
+
+  test('fold-in of a user whose ratings are all equal gives finite numbers', async () => {
+    const rows = ['i1', 'i2', 'i3', 'i4', 'i5', 'i6'].map((itemId) => ({ userId: 'flat', itemId, rating: 3 }));
+    expect((await postJson(app, '/ratings', rows)).statusCode).toBe(200);
+    const res = await postJson(app, '/predict', { pairs: ['i7', 'i8', 'i9'].map((itemId) => ({ userId: 'flat', itemId })) });
+    for (const p of res.json().predictions) {
+      expect(p.source).toBe('foldin');
+      expect(Number.isFinite(p.rating)).toBe(true);
+    }
+    for (const r of (await recommend(app, 'flat', 'n=4')).items) expect(Number.isFinite(r.score)).toBe(true);
+  });
+
+  test('a hidden item never appears in any list, and comes back when shown', async () => {
+    const popular = await recommend(app, 'nobody-at-all', 'n=3');
+    const target = popular.items[0].itemId;
+    expect((await app.inject({ method: 'PUT', url: `/items/${target}`, payload: { title: 'Withdrawn', hidden: true } })).json().hidden).toBe(true);
+    const lists = [
+      (await recommend(app, 'nobody-at-all', 'n=60')).items,
+      (await recommend(app, 'u3', 'n=60&excludeRated=false')).items,
+      (await postJson(app, '/users/u3/recommendations', { candidates: [target, 'i1', 'i2'] })).json().items,
+      (await app.inject({ url: '/items/i1/similar?n=60' })).json().items,
+    ] as { itemId: string }[][];
+    for (const list of lists) {
+      expect(list.length).toBeGreaterThan(0);
+      expect(list.map((x) => x.itemId)).not.toContain(target);
+    }
+    // Ratings of a hidden item still count: it keeps them.
+    expect((await app.inject({ url: `/items/${target}` })).json().ratingCount).toBeGreaterThan(0);
+    await app.inject({ method: 'PUT', url: `/items/${target}`, payload: { title: 'Back', hidden: false } });
+    expect((await recommend(app, 'nobody-at-all', 'n=3')).items[0].itemId).toBe(target);
+  });
+
+  test('a filter that matches fewer than n items returns exactly those, ranked', async () => {
+    for (const [id, genre] of [
+      ['i4', ['Comedy', 'Drama']],
+      ['i9', 'Comedy'],
+      ['i12', 'Horror'],
+      ['i20', 'Drama'],
+    ] as const) {
+      await app.inject({ method: 'PUT', url: `/items/${id}`, payload: { attributes: { genre } } });
+    }
+    const personal = await recommend(app, 'u5', 'n=10&excludeRated=false&filter=genre:Comedy');
+    expect(personal.items.map((x) => x.itemId).sort()).toEqual(['i4', 'i9']);
+    const either = await recommend(app, 'nobody', 'n=10&filter=genre:Comedy,Horror');
+    expect(either.items.map((x) => x.itemId).sort()).toEqual(['i12', 'i4', 'i9']);
+    const similar = (await app.inject({ url: '/items/i1/similar?n=10&filter=genre:Drama' })).json().items as { itemId: string }[];
+    expect(similar.map((x) => x.itemId).sort()).toEqual(['i20', 'i4']);
+    const bad = await app.inject({ url: '/users/u5/recommendations?filter=genre' });
+    expect(bad.statusCode).toBe(400);
+    expect(bad.json().code).toBe('RECO_ERR_INVALID_FILTER');
+  });
+
+  test('erasure reaches every stored checkpoint, and re-activating an older model does not serve the user', async () => {
+    const job = await trainModel(app, { ...FAST_TRAINING, seed: 2 });
+    expect(job.status).toBe('succeeded');
+    const dirs = [firstModel, job.modelId].map((id) => path.join(dataDir, 'models', id));
+    const victim = 'u11';
+    const indexes = dirs.map((dir) => (JSON.parse(fs.readFileSync(path.join(dir, 'meta.json'), 'utf8')) as { userIds: string[] }).userIds.indexOf(victim));
+    for (const u of indexes) expect(u).toBeGreaterThanOrEqual(0);
+
+    expect((await app.inject({ method: 'DELETE', url: `/users/${victim}` })).statusCode).toBe(204);
+
+    const kinds = memberKinds(selectEngine('native'), 'serve');
+    for (const [k, dir] of dirs.entries()) {
+      const raw = fs.readFileSync(path.join(dir, 'meta.json'), 'utf8');
+      expect(raw).not.toContain(`"${victim}"`);
+      // The checkpoint still verifies (its hashes were updated) and the user's rows are zero.
+      const { model } = await loadCheckpoint(dir, kinds);
+      const u = indexes[k];
+      for (const m of model.members) {
+        if (m instanceof NnmfMember) {
+          const R = m.userRowWidth;
+          expect([...m.params.users.subarray(u * R, (u + 1) * R)].every((v) => v === 0)).toBe(true);
+          expect(m.params.users.subarray(0, R).some((v) => v !== 0) || u === 0).toBe(true);
+        } else if (m instanceof MfMember) {
+          const W = m.userRowWidth;
+          expect([...m.params.users.subarray(u * W, (u + 1) * W)].every((v) => v === 0)).toBe(true);
+        } else if (m instanceof AutorecMember) {
+          const H = m.served.hidden;
+          expect([...m.served.V.subarray(u * H, (u + 1) * H)].every((v) => v === 0)).toBe(true);
+          expect(m.served.c[u]).toBe(0);
+        }
+      }
+    }
+    // Rolling back to the first model: the erased user is still served by a fallback only.
+    expect((await app.inject({ method: 'POST', url: `/models/${firstModel}/activate` })).statusCode).toBe(200);
+    expect(app.registry.active?.modelId).toBe(firstModel);
+    expect(app.registry.active?.hasUser(victim)).toBe(false);
+    expect(await predictOne(app, victim, 'i1')).toMatchObject({ source: 'fallback' });
+    expect((await recommend(app, victim)).fallback).toBe('popular');
+  }, 60_000);
+
+  test('DELETE /items removes the item from every list and its ratings from the store', async () => {
+    expect((await app.inject({ method: 'DELETE', url: '/items/i2' })).statusCode).toBe(204);
+    expect((await app.inject({ url: '/items/i2' })).statusCode).toBe(404);
+    expect((await recommend(app, 'nobody', 'n=60')).items.map((x) => x.itemId)).not.toContain('i2');
+    expect((await recommend(app, 'u1', 'n=60&excludeRated=false')).items.map((x) => x.itemId)).not.toContain('i2');
+    expect(await predictOne(app, 'u1', 'i2')).toMatchObject({ source: 'fallback' });
+    expect((await app.inject({ method: 'DELETE', url: '/items/i2' })).statusCode).toBe(404);
+  });
+});
+
+describeNative('fold-in kernels', () => {
+  test('the native ridge solver agrees with the TypeScript reference, in its primal and dual forms', async () => {
+    const rng = new Rng(3);
+    const addon = loadNative()!;
+    for (const [n, p] of [
+      [40, 6],
+      [5, 30],
+    ]) {
+      const X = Float32Array.from({ length: n * p }, () => rng.normal());
+      const y = Float32Array.from({ length: n }, () => rng.normal());
+      const lambda = Float32Array.from({ length: p }, (_, k) => 0.1 + k * 0.05);
+      const want = ridgeReference(X, y, lambda);
+      const got = await addon.ridge(X, y, lambda);
+      for (let k = 0; k < p; k++) expect(got[k]).toBeCloseTo(want[k], 4);
+      // The solution is a minimum: the gradient Xᵀ(Xw − y) + Λw vanishes.
+      for (let k = 0; k < p; k++) {
+        let g = lambda[k] * want[k];
+        for (let i = 0; i < n; i++) {
+          let r = -y[i];
+          for (let j = 0; j < p; j++) r += X[i * p + j] * want[j];
+          g += X[i * p + k] * r;
+        }
+        expect(Math.abs(g)).toBeLessThan(1e-3);
+      }
+    }
+  });
+
+  test('NNMF fold-in lowers the training objective, and its row is a stationary point (checked by finite differences)', async () => {
+    const addon = loadNative()!;
+    const p = initParams({ nUsers: 1, nItems: 40, d: 3, dp: 5, h1: 8, h2: 8, h3: 8, useBias: true }, 4, 0.5);
+    const rng = new Rng(9);
+    const items = Int32Array.from({ length: 25 }, (_, k) => k);
+    const ratings = Float32Array.from(items, () => 1 + Math.floor(rng.next() * 5));
+    const lambda = 0.5;
+    const objective = (row: Float32Array) => {
+      const y = addon.predict({ ...p, users: row }, new Int32Array(items.length), items);
+      let s = 0;
+      for (let k = 0; k < items.length; k++) s += (y[k] - ratings[k]) ** 2;
+      return s + lambda * row.reduce((a, v) => a + v * v, 0);
+    };
+    const start = new Float32Array(p.users);
+    const row = start.slice();
+    const res = await addon.foldIn(p, items, ratings, row, { lambda, lr: 0.05, steps: 400 });
+    expect(res.loss).toBeCloseTo(objective(row), 2);
+    expect(res.loss).toBeLessThan(objective(start));
+    // Near a minimum every coordinate's central difference is small next to the objective's scale.
+    for (let k = 0; k < row.length; k++) {
+      const h = 1e-2;
+      const a = row.slice();
+      const b = row.slice();
+      a[k] += h;
+      b[k] -= h;
+      expect(Math.abs((objective(a) - objective(b)) / (2 * h))).toBeLessThan(0.05 * res.loss);
+    }
+  });
+});
+
+describe('attribute filters', () => {
+  test('parse conditions joined by ";" with alternatives joined by ","', () => {
+    expect(parseFilter('genre:Comedy,Drama;year:1995')).toEqual([
+      { attribute: 'genre', values: ['Comedy', 'Drama'] },
+      { attribute: 'year', values: ['1995'] },
+    ]);
+    for (const bad of ['genre', ':Comedy', 'genre:', ';', 'a:1;b']) expect(() => parseFilter(bad)).toThrow();
+  });
+});
