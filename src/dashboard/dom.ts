@@ -83,3 +83,25 @@ export function link(href: string, text: string): HTMLAnchorElement {
 }
 
 export const enc = encodeURIComponent;
+
+/**
+ * Runs `step` now and again after `delayMs()` each time, until `signal` fires or a step answers
+ * false (nothing more to watch). A failed step shows its error in `problem`, replacing the last
+ * one, and is tried again; a step that succeeds clears it. Resolves after the first step.
+ */
+export async function every(step: () => Promise<boolean | void>, delayMs: () => number, signal: AbortSignal, problem: HTMLElement): Promise<void> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  signal.addEventListener('abort', () => clearTimeout(timer));
+  const run = async (): Promise<void> => {
+    let again = true;
+    try {
+      again = (await step()) !== false;
+      clear(problem);
+    } catch (err) {
+      if (signal.aborted) return;
+      clear(problem, errorBox(err));
+    }
+    if (again && !signal.aborted) timer = setTimeout(() => void run(), delayMs());
+  };
+  await run();
+}

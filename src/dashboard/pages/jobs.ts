@@ -1,5 +1,5 @@
 import { ApiError, get, post } from '../api';
-import { badge, card, clear, enc, errorBox, h, int, link, num, seconds, table, when } from '../dom';
+import { badge, card, clear, enc, errorBox, every, h, int, link, num, seconds, table, when } from '../dom';
 import type { PageContext } from '../main';
 import { CurveSet, decisionText, scoreTable, sizeBars } from '../report';
 import { choices, operation, type SchemaNode } from '../spec';
@@ -114,9 +114,9 @@ function jobRow(j: Job): (Node | string)[] {
 
 export async function jobsPage({ main, signal }: PageContext): Promise<void> {
   const list = h('div', { 'data-testid': 'jobs-list' });
-  let timer: ReturnType<typeof setTimeout> | undefined;
+  const problem = h('div', {});
+  let busy = false;
   const refresh = async () => {
-    clearTimeout(timer);
     const { jobs } = await get<{ jobs: Job[] }>('/jobs?limit=50');
     if (signal.aborted) return;
     clear(
@@ -125,13 +125,12 @@ export async function jobsPage({ main, signal }: PageContext): Promise<void> {
         ? h('p', { class: 'muted' }, 'No jobs yet.')
         : table(['job', 'status', 'model kind', 'progress', 'created', 'duration', 'evaluation RMSE', 'decision'], jobs.map(jobRow)),
     );
-    // Fast while something is queued or running, slowly otherwise (a scheduled job may appear).
-    const busy = jobs.some((j) => !FINISHED.has(j.status));
-    timer = setTimeout(() => void refresh().catch((err) => list.append(errorBox(err))), busy ? POLL_MS : 10 * POLL_MS);
+    busy = jobs.some((j) => !FINISHED.has(j.status));
   };
-  signal.addEventListener('abort', () => clearTimeout(timer));
-  main.append(h('h1', {}, 'Jobs'), card('Start a training job', await startForm(() => void refresh())), card('Jobs', list));
-  await refresh();
+  // A job just started shows at once; the list is then polled fast while something is queued or
+  // running, slowly otherwise (a scheduled job may appear).
+  main.append(h('h1', {}, 'Jobs'), problem, card('Start a training job', await startForm(() => void refresh().catch(() => undefined))), card('Jobs', list));
+  await every(refresh, () => (busy ? POLL_MS : 10 * POLL_MS), signal, problem);
 }
 
 export async function jobPage({ main, params, signal }: PageContext): Promise<void> {
@@ -141,38 +140,35 @@ export async function jobPage({ main, params, signal }: PageContext): Promise<vo
   const curves = new CurveSet();
   const members = h('div', {});
   const outcome = h('div', {});
+  const problem = h('div', {});
   signal.addEventListener('abort', () => curves.destroy());
   main.append(
     h('h1', {}, 'Job ', h('code', {}, id)),
-    card('Status', head, h('div', { class: 'bar-track wide' }, bar)),
+    card('Status', head, problem, h('div', { class: 'bar-track wide' }, bar)),
     card('Learning curves (RMSE per epoch)', curves.el, members),
     outcome,
   );
 
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  signal.addEventListener('abort', () => clearTimeout(timer));
   const cancel = h('button', { class: 'danger', 'data-testid': 'cancel-job' }, 'Cancel job');
   cancel.addEventListener('click', () => {
     if (!confirm(`Cancel job ${id}?`)) return;
     cancel.disabled = true;
-    post<Job>(`/jobs/${enc(id)}/cancel`)
-      .then(() => poll())
-      .catch((err: unknown) => head.append(errorBox(err)));
+    // The answer comes once the job has stopped; the polling shows it.
+    post<Job>(`/jobs/${enc(id)}/cancel`).catch((err: unknown) => clear(problem, errorBox(err)));
   });
 
-  const poll = async (): Promise<void> => {
-    clearTimeout(timer);
+  const poll = async (): Promise<boolean> => {
     let job: Job;
     try {
       job = await get<Job>(`/jobs/${enc(id)}`);
     } catch (err) {
       if (err instanceof ApiError && err.status === 404) {
         clear(head, errorBox(err));
-        return;
+        return false;
       }
       throw err;
     }
-    if (signal.aborted) return;
+    if (signal.aborted) return false;
     const p = job.progress;
     const done = FINISHED.has(job.status);
     clear(
@@ -213,9 +209,9 @@ export async function jobPage({ main, params, signal }: PageContext): Promise<vo
         job.modelId ? card('Promotion', h('p', {}, 'Model ', link('#/models', job.modelId)), decisionText(job.decision)) : null,
       );
       sizeBars(outcome);
-      return;
+      return false;
     }
-    timer = setTimeout(() => void poll().catch((err) => head.append(errorBox(err))), POLL_MS);
+    return true;
   };
-  await poll();
+  await every(poll, () => POLL_MS, signal, problem);
 }

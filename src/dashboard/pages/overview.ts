@@ -1,6 +1,6 @@
 import { get } from '../api';
 import { barChart } from '../charts';
-import { badge, card, clear, enc, errorBox, h, int, link, num, stat, table, when } from '../dom';
+import { badge, card, clear, enc, every, h, int, link, num, stat, table, when } from '../dom';
 import type { PageContext } from '../main';
 import { scoreTable, sizeBars } from '../report';
 import { jobKind, type Job, type Model, type RatingStats, type Stats } from '../types';
@@ -12,8 +12,10 @@ export async function overviewPage({ main, signal }: PageContext): Promise<void>
   const histogram = barChart('rating', 'ratings', 'histogram');
   const modelBox = h('div', {});
   const jobsBox = h('div', {});
+  const problem = h('div', {});
   main.append(
     h('h1', {}, 'Overview'),
+    problem,
     counts,
     h('div', { class: 'grid2' }, card('Rating distribution', histogram.el), card('Active model', modelBox)),
     card('Recent jobs', jobsBox),
@@ -76,11 +78,5 @@ export async function overviewPage({ main, signal }: PageContext): Promise<void>
     );
   };
 
-  await refresh();
-  const timer = setInterval(() => {
-    refresh().catch((err) => {
-      if (!signal.aborted) main.append(errorBox(err));
-    });
-  }, REFRESH_MS);
-  signal.addEventListener('abort', () => clearInterval(timer));
+  await every(refresh, () => REFRESH_MS, signal, problem);
 }
