@@ -1,23 +1,16 @@
-import { applySettings, defaultsOf, ParamError, scheduleSettings, type SettingsTable } from './settings-table';
+import { applySettings, defaultsOf, ParamError, scheduleSettings, type KindSettings, type SettingsTable } from './settings-table';
 
 export { ParamError };
 
 /** NNMF's training settings: every knob of the trainer (meanings and ranges in NNMF_SETTINGS). */
-export interface TrainParams {
+export interface TrainParams extends KindSettings {
   d: number;
   dp: number;
   hidden: [number, number, number];
   lambda: number | 'auto';
   optimizer: 'adam' | 'rmsprop';
-  lr: number;
-  lrDecay: number;
-  batchSize: number;
-  maxEpochs: number;
-  patience: number;
-  seed: number;
   useBias: boolean;
   alternating: boolean;
-  threads: number;
   initStd: number;
   averaging: number;
 }

@@ -101,6 +101,13 @@ export interface ScheduleSettings {
   seed: number;
 }
 
+/** Settings every model kind has, each kind with its own range and default. */
+export interface KindSettings extends ScheduleSettings {
+  lr: number;
+  batchSize: number;
+  threads: number;
+}
+
 /** The ranges and meanings of the schedule settings; each kind adds its own defaults. */
 export function scheduleSettings(defaults: ScheduleSettings): SettingsTable<ScheduleSettings> {
   return {

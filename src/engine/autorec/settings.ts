@@ -1,17 +1,10 @@
-import { applySettings, defaultsOf, scheduleSettings, type SettingsTable } from '../settings-table';
+import { applySettings, defaultsOf, scheduleSettings, type KindSettings, type SettingsTable } from '../settings-table';
 
 /** Training settings of an I-AutoRec member (meanings and ranges in AUTOREC_SETTINGS). */
-export interface AutorecSettings {
+export interface AutorecSettings extends KindSettings {
   hidden: number;
   lambda: number;
-  lr: number;
-  lrDecay: number;
-  batchSize: number;
-  maxEpochs: number;
-  patience: number;
-  seed: number;
   initScale: number;
-  threads: number;
 }
 
 export const AUTOREC_SETTINGS: SettingsTable<AutorecSettings> = {

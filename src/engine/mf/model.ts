@@ -1,5 +1,5 @@
 import type { ServingNet } from '../engine';
-import type { MemberDims, TrainedMember } from '../member';
+import { MemberBase, type MemberDims, type TrainedMember } from '../member';
 import { Rng } from '../rng';
 import { saveMfLayers } from './layers';
 import { loadMfAddon } from './native';
@@ -54,15 +54,14 @@ export function mfParamsFinite(p: MfParams): boolean {
 }
 
 /** A trained biased MF model; scoring runs in the native kernel. */
-export class MfMember implements TrainedMember {
+export class MfMember extends MemberBase implements TrainedMember {
   readonly kind = 'mf' as const;
-  readonly dims: MemberDims;
 
   constructor(
     readonly params: MfParams,
-    readonly settings: Record<string, unknown>,
+    settings: Record<string, unknown>,
   ) {
-    this.dims = { nUsers: params.nUsers, nItems: params.nItems };
+    super(params, settings);
   }
 
   predict(u: Int32Array, i: Int32Array): Float32Array {

@@ -1,19 +1,12 @@
-import { applySettings, defaultsOf, scheduleSettings, type SettingsTable } from '../settings-table';
+import { applySettings, defaultsOf, scheduleSettings, type KindSettings, type SettingsTable } from '../settings-table';
 
 /** Settings of a biased MF member (meanings and ranges in MF_SETTINGS). */
-export interface MfSettings {
+export interface MfSettings extends KindSettings {
   k: number;
   lambda: number;
   lambdaBias: number;
   optimizer: 'sgd' | 'adam';
-  lr: number;
-  lrDecay: number;
-  batchSize: number;
-  maxEpochs: number;
-  patience: number;
-  seed: number;
   initStd: number;
-  threads: number;
 }
 
 /** MF's settings, with the defaults that meet the MovieLens-1M target (see BENCHMARKS.md). */
