@@ -1,4 +1,8 @@
 {
+  "variables": {
+    # The NNMF kernel, compiled once per instruction set (src/native/kernel.h).
+    "nnmf_kernel_sources": ["src/native/kernel_network.cc", "src/native/kernel_train.cc", "src/native/kernel_score.cc"]
+  },
   "target_defaults": {
     "cflags_cc!": ["-fno-exceptions"],
     "cflags_cc": ["-O3", "-std=c++17", "-fexceptions", "-Wno-psabi"],
@@ -17,7 +21,7 @@
     {
       "target_name": "nnmf_kernel_generic",
       "type": "static_library",
-      "sources": ["src/native/kernel.cc"],
+      "sources": ["<@(nnmf_kernel_sources)"],
       "defines": ["KERNEL_NS=k_generic"],
       "cflags_cc": ["-fPIC"]
     },
@@ -63,14 +67,14 @@
         {
           "target_name": "nnmf_kernel_avx512",
           "type": "static_library",
-          "sources": ["src/native/kernel.cc"],
+          "sources": ["<@(nnmf_kernel_sources)"],
           "defines": ["KERNEL_NS=k_avx512"],
           "cflags_cc": ["-mavx512f", "-mavx2", "-mfma", "-mprefer-vector-width=256", "-fPIC"]
         },
         {
           "target_name": "nnmf_kernel_avx2",
           "type": "static_library",
-          "sources": ["src/native/kernel.cc"],
+          "sources": ["<@(nnmf_kernel_sources)"],
           "defines": ["KERNEL_NS=k_avx2"],
           "cflags_cc": ["-mavx2", "-mfma", "-fPIC"]
         }

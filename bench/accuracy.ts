@@ -1,5 +1,3 @@
-import os from 'node:os';
-import { parseArgs } from '../src/cli/args';
 import { randomSplit } from '../src/engine/dataset';
 import type { EngineName } from '../src/engine/engine';
 import { metrics } from '../src/engine/evaluate';
@@ -8,8 +6,8 @@ import { memberKinds } from '../src/engine/kinds';
 import { selectEngine } from '../src/engine/select';
 import { trainMembers } from '../src/engine/train-ensemble';
 import { heldOut } from '../src/engine/trainer';
-import { loadMovielens, movielensRoot } from './movielens';
-import { printTable, writeResult } from './report';
+import { loadMovielens, movielensCommand } from './movielens';
+import { machine, printTable, runBench, writeResult } from './report';
 
 const PAPER: Record<string, number> = { 'ml-100k': 0.907, 'ml-1m': 0.843 };
 
@@ -19,16 +17,8 @@ const PAPER: Record<string, number> = { 'ml-100k': 0.907, 'ml-1m': 0.843 };
  * then the blend of all of them.
  */
 async function main(): Promise<void> {
-  const args = parseArgs(process.argv.slice(2));
-  const dataset = (args.dataset ?? 'ml-100k') as 'ml-100k' | 'ml-1m';
-  if (!(dataset in PAPER)) throw new Error('--dataset must be ml-100k or ml-1m');
+  const { args, dataset, overrides, root } = movielensCommand('ml-100k');
   const seeds = Number(args.seeds ?? 3);
-  const root = movielensRoot(typeof args.data === 'string' ? args.data : undefined);
-  if (!root) {
-    process.stderr.write('MovieLens not found: pass --data PATH (a folder holding ml-100k/ and ml-1m/) or set MOVIELENS_DIR\n');
-    process.exit(2);
-  }
-  const overrides = typeof args.params === 'string' ? (JSON.parse(args.params) as Record<string, unknown>) : {};
   const model = typeof args.model === 'string' ? args.model : 'ensemble';
   const validationFraction = Number(args.validation ?? 0.02);
   const engine = selectEngine((args.engine ?? 'auto') as 'auto' | EngineName);
@@ -84,12 +74,9 @@ async function main(): Promise<void> {
     means,
     rows,
     runs,
-    machine: { cpus: os.cpus().length, model: os.cpus()[0]?.model, node: process.version },
+    machine: machine(),
     date: new Date().toISOString(),
   });
 }
 
-main().catch((err) => {
-  process.stderr.write(`${err instanceof Error ? err.stack : String(err)}\n`);
-  process.exit(1);
-});
+runBench(main);

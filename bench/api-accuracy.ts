@@ -2,12 +2,11 @@ import { fork, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { parseArgs } from '../src/cli/args';
 import { randomSplit } from '../src/engine/dataset';
 import { projectRoot } from '../src/root';
 import { SERVER_NODE_FLAGS } from '../src/runtime-tuning';
-import { loadMovielens, movielensRoot } from './movielens';
-import { printTable, writeResult } from './report';
+import { loadMovielens, movielensCommand } from './movielens';
+import { machine, printTable, runBench, writeResult } from './report';
 
 /**
  * The accuracy a user of the service gets: 90% of a MovieLens set imported through HTTP, one
@@ -52,14 +51,8 @@ function percentile(xs: number[], q: number): number {
 }
 
 async function main(): Promise<void> {
-  const args = parseArgs(process.argv.slice(2));
-  const dataset = (args.dataset ?? 'ml-1m') as 'ml-100k' | 'ml-1m';
+  const { args, dataset, root } = movielensCommand('ml-1m');
   const seed = Number(args.seed ?? 1);
-  const root = movielensRoot(typeof args.data === 'string' ? args.data : undefined);
-  if (!root) {
-    process.stderr.write('MovieLens not found: pass --data PATH (a folder holding ml-100k/ and ml-1m/) or set MOVIELENS_DIR\n');
-    process.exit(2);
-  }
   const ds = loadMovielens(dataset, root);
   const split = randomSplit(ds, seed, 0.1, 0);
   const trainPositions = [...split.validation, ...split.train];
@@ -161,7 +154,7 @@ async function main(): Promise<void> {
       decision: job.decision,
       latency,
       engineThreads: Number(args.threads ?? 1),
-      machine: { cpus: os.cpus().length, model: os.cpus()[0]?.model, node: process.version },
+      machine: machine(),
       date: new Date().toISOString(),
     });
   } finally {
@@ -171,7 +164,4 @@ async function main(): Promise<void> {
   }
 }
 
-main().catch((err) => {
-  process.stderr.write(`${err instanceof Error ? err.stack : String(err)}\n`);
-  process.exit(1);
-});
+runBench(main);

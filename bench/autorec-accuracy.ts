@@ -1,28 +1,19 @@
-import os from 'node:os';
-import { parseArgs } from '../src/cli/args';
 import { randomSplit } from '../src/engine/dataset';
 import { metrics } from '../src/engine/evaluate';
 import { autorecKind } from '../src/engine/autorec';
 import { loadAutorecNative } from '../src/engine/autorec/native';
-import { loadMovielens, movielensRoot } from './movielens';
-import { printTable, writeResult } from './report';
+import { loadMovielens, movielensCommand } from './movielens';
+import { machine, printTable, runBench, writeResult } from './report';
 
 // Sedhain et al. 2015, I-AutoRec on MovieLens-1M (90/10 split); the PyTorch figure is the same
 // protocol as here (85% train, 5% early stopping, 10% test).
 const REFERENCE = { paper: 0.831, pytorch: 0.8355 };
 
 async function main(): Promise<void> {
-  const args = parseArgs(process.argv.slice(2));
-  const dataset = (args.dataset ?? 'ml-1m') as 'ml-100k' | 'ml-1m';
+  const { args, dataset, overrides, root } = movielensCommand('ml-1m');
   const seeds = Number(args.seeds ?? 1);
-  const root = movielensRoot(typeof args.data === 'string' ? args.data : undefined);
-  if (!root) {
-    process.stderr.write('MovieLens not found: pass --data PATH (a folder holding ml-100k/ and ml-1m/) or set MOVIELENS_DIR\n');
-    process.exit(2);
-  }
   const addon = loadAutorecNative();
   if (!addon) throw new Error('autorec needs the native kernel (npm run build:native)');
-  const overrides = typeof args.params === 'string' ? (JSON.parse(args.params) as Record<string, unknown>) : {};
   const threads = Number(args.threads ?? 1);
   const quiet = args.quiet === true || args.quiet === 'true';
   const ds = loadMovielens(dataset, root);
@@ -76,12 +67,9 @@ async function main(): Promise<void> {
     reference: REFERENCE,
     mean: summary,
     runs,
-    machine: { cpus: os.cpus().length, model: os.cpus()[0]?.model, node: process.version },
+    machine: machine(),
     date: new Date().toISOString(),
   });
 }
 
-main().catch((err) => {
-  process.stderr.write(`${err instanceof Error ? err.stack : String(err)}\n`);
-  process.exit(1);
-});
+runBench(main);

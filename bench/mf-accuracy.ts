@@ -1,24 +1,16 @@
-import { parseArgs } from '../src/cli/args';
 import { randomSplit } from '../src/engine/dataset';
 import { metrics } from '../src/engine/evaluate';
 import { mfKind } from '../src/engine/mf';
-import { loadMovielens, movielensRoot } from './movielens';
+import { loadMovielens, movielensCommand } from './movielens';
 import { machine, printTable, runBench, writeResult } from './report';
 
 // A PyTorch biased MF under the same protocol (85% train, 5% early stopping, 10% test).
 const REFERENCE_RMSE = 0.8479;
 
 async function main(): Promise<void> {
-  const args = parseArgs(process.argv.slice(2));
-  const dataset = (args.dataset ?? 'ml-1m') as 'ml-100k' | 'ml-1m';
+  const { args, dataset, overrides, root } = movielensCommand('ml-1m');
   const seeds = Number(args.seeds ?? 3);
   const threads = Number(args.threads ?? 1);
-  const root = movielensRoot(typeof args.data === 'string' ? args.data : undefined);
-  if (!root) {
-    process.stderr.write('MovieLens not found: pass --data PATH (a folder holding ml-100k/ and ml-1m/) or set MOVIELENS_DIR\n');
-    process.exit(2);
-  }
-  const overrides = typeof args.params === 'string' ? (JSON.parse(args.params) as Record<string, unknown>) : {};
   const ds = loadMovielens(dataset, root);
   process.stdout.write(`${dataset}: ${ds.r.length} ratings, ${ds.userIds.length} users, ${ds.itemIds.length} items; mf ${JSON.stringify(mfKind.resolve(overrides))}\n`);
   const rows: Record<string, string | number>[] = [];

@@ -18,7 +18,7 @@ import path from 'node:path';
 import { parseArgs } from '../src/cli/args';
 import { SERVER_NODE_FLAGS } from '../src/runtime-tuning';
 import { movielensRoot } from './movielens';
-import { printTable, writeResult } from './report';
+import { printTable, runBench, writeResult } from './report';
 import { FULL_SHAPE, writeSyntheticRatings, type SyntheticShape } from './synthetic-ratings';
 
 const PORT = 18093;
@@ -363,7 +363,4 @@ async function main(): Promise<void> {
   agent.destroy();
 }
 
-main().catch((err) => {
-  process.stderr.write(`${err instanceof Error ? err.stack : String(err)}\n`);
-  process.exit(1);
-});
+runBench(main);

@@ -1,10 +1,9 @@
-import os from 'node:os';
 import { parseArgs } from '../src/cli/args';
 import { loadNative } from '../src/engine/native';
 import { Rng } from '../src/engine/rng';
 import { initParams } from '../src/engine/state';
 import { runOnKernel } from './kernel-child';
-import { printTable, writeResult } from './report';
+import { machine, printTable, runBench, writeResult } from './report';
 
 // Scoring one user against a MovieLens-1M-sized catalogue, the work behind every recommendation,
 // timed on one thread for each kernel variant this CPU runs, each in a process of its own.
@@ -65,10 +64,7 @@ async function main(): Promise<void> {
     if (!rows.some((r) => r.kernel === got[0]?.kernel)) rows.push(...got);
   }
   printTable(rows);
-  writeResult('score-speed', { users: USERS, items: ITEMS, calls: CALLS, rows, machine: { cpus: os.cpus().length, model: os.cpus()[0]?.model, node: process.version }, date: new Date().toISOString() });
+  writeResult('score-speed', { users: USERS, items: ITEMS, calls: CALLS, rows, machine: machine(), date: new Date().toISOString() });
 }
 
-main().catch((err) => {
-  process.stderr.write(`${err instanceof Error ? err.stack : String(err)}\n`);
-  process.exit(1);
-});
+runBench(main);

@@ -12,7 +12,7 @@ import { loadNative } from '../src/engine/native';
 import { Rng } from '../src/engine/rng';
 import { SERVER_NODE_FLAGS } from '../src/runtime-tuning';
 import { loadMovielens, movielensRoot } from './movielens';
-import { printTable, writeResult } from './report';
+import { printTable, runBench, writeResult } from './report';
 
 interface AutocannonResult {
   requests: { average: number; total: number };
@@ -241,7 +241,4 @@ function stop(child: ChildProcess): Promise<void> {
   });
 }
 
-main().catch((err) => {
-  process.stderr.write(`${err instanceof Error ? err.stack : String(err)}\n`);
-  process.exit(1);
-});
+runBench(main);

@@ -1,4 +1,3 @@
-import os from 'node:os';
 import { regWeights, type Dataset } from '../src/engine/dataset';
 import type { Engine } from '../src/engine/engine';
 import { parseArgs } from '../src/cli/args';
@@ -9,7 +8,7 @@ import { Rng, range } from '../src/engine/rng';
 import { initParams } from '../src/engine/state';
 import { TfjsEngine } from '../src/engine/tfjs-engine';
 import { runOnKernel } from './kernel-child';
-import { printTable, writeResult } from './report';
+import { machine, printTable, runBench, writeResult } from './report';
 
 const USERS = 6040;
 const ITEMS = 3706;
@@ -96,10 +95,7 @@ async function main(): Promise<void> {
     add('tfjs', `${tfjs.detail} (timed on ${slice} ratings, scaled)`, base, (secs * RATINGS) / slice, slice);
   }
   printTable(rows);
-  writeResult('train-speed', { ratings: RATINGS, users: USERS, items: ITEMS, params: base, rows, machine: { cpus: os.cpus().length, model: os.cpus()[0]?.model, node: process.version }, date: new Date().toISOString() });
+  writeResult('train-speed', { ratings: RATINGS, users: USERS, items: ITEMS, params: base, rows, machine: machine(), date: new Date().toISOString() });
 }
 
-main().catch((err) => {
-  process.stderr.write(`${err instanceof Error ? err.stack : String(err)}\n`);
-  process.exit(1);
-});
+runBench(main);

@@ -43,7 +43,9 @@ export interface AppOptions {
 
 function makeAjv(coerce: boolean): Ajv {
   // Bodies are never coerced: "4" is not a rating. Query strings and path parameters are text and need it.
-  const ajv = new Ajv({ coerceTypes: coerce ? 'array' : false, useDefaults: true, removeAdditional: false, strict: false, allErrors: false });
+  // Nor are defaults filled into bodies: they are documentation there, and a job's params are kept
+  // as posted (a top-level maxEpochs filled in would override every member's own default).
+  const ajv = new Ajv({ coerceTypes: coerce ? 'array' : false, useDefaults: coerce, removeAdditional: false, strict: false, allErrors: false });
   addFormats(ajv);
   ajv.addFormat(ID_FORMAT, { type: 'string', validate: isWellFormed });
   return ajv;

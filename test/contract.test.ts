@@ -6,7 +6,10 @@ import type { FastifyInstance } from 'fastify';
 import YAML from 'yaml';
 import { buildApp } from '../src/app';
 import { loadConfig } from '../src/config';
-import { PARAM_NAMES } from '../src/engine/params';
+import { AUTOREC_SETTINGS } from '../src/engine/autorec/settings';
+import { MF_SETTINGS, resolveMfSettings } from '../src/engine/mf/params';
+import { NNMF_SETTINGS, PARAM_NAMES } from '../src/engine/params';
+import type { Setting, SettingsTable } from '../src/engine/settings-table';
 import { TrainSettings } from '../src/schemas/serving';
 import { closeAfterwards, postJson, tempDataDir } from './helpers/app';
 import { importSynthetic, trainModel } from './helpers/training';
@@ -51,11 +54,27 @@ describe('OpenAPI contract', () => {
     expect(res.json()).toEqual(spec);
   });
 
-  test("the documented training settings are exactly the engine's", () => {
+  test("the documented training settings are exactly the engine's, each with its range, default and meaning", () => {
     // The rest are the job's own settings (engine, buckets) and the per-kind objects.
     const jobLevel = ['engine', 'validationFraction', 'evaluationFraction', 'nnmf', 'mf', 'autorec'];
     const documented = Object.keys(TrainSettings.properties).filter((k) => !jobLevel.includes(k));
     expect(documented.sort()).toEqual([...PARAM_NAMES].sort());
+    const params = spec.paths['/jobs'].post.requestBody.content['application/json'].schema.properties.params.properties;
+    const tables: Record<string, SettingsTable<object>> = { nnmf: NNMF_SETTINGS, mf: MF_SETTINGS, autorec: AUTOREC_SETTINGS };
+    for (const [kind, table] of Object.entries(tables)) {
+      const props = params[kind].properties as Record<string, Record<string, unknown>>;
+      expect(Object.keys(props).sort()).toEqual(Object.keys(table).sort());
+      for (const [name, setting] of Object.entries(table) as [string, Setting][]) {
+        const doc = props[name];
+        expect({ kind, name, description: typeof doc.description, default: doc.default }).toEqual({ kind, name, description: 'string', default: setting.default });
+        if (setting.type === 'integer' || (setting.type === 'number' && !setting.auto)) {
+          expect({ kind, name, min: doc.minimum, max: doc.maximum }).toEqual({ kind, name, min: setting.min, max: setting.max });
+        }
+      }
+    }
+    // The spec's ranges are the engine's: a value just outside one is refused by both.
+    expect(params.mf.properties.k.maximum).toBe(1024);
+    expect(() => resolveMfSettings({ k: 1025 })).toThrow(/k must be an integer 1..1024/);
   });
 
   test('every route is documented', () => {

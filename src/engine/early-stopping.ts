@@ -1,4 +1,5 @@
 import type { MemberProgress, MemberTrainOptions, MemberTrainResult, TrainedMember } from './member';
+import type { KindSettings } from './settings-table';
 import { TrainingCancelledError, TrainingDivergedError } from './trainer';
 
 /** What one epoch of a kernel reports. */
@@ -11,12 +12,10 @@ export interface EpochOutcome {
 export interface EarlyStoppingRun<K> {
   /** Names the model kind in the divergence message. */
   kind: string;
-  maxEpochs: number;
-  patience: number;
-  /** The learning rate of the settings, quoted when training diverges. */
-  lr: number;
-  /** Runs one epoch; `cancel[0]` becomes 1 when the caller's signal aborts. */
-  epoch(epoch: number, cancel: Int32Array): Promise<EpochOutcome>;
+  /** The schedule: epochs, patience, and the learning rate decayed by lrDecay after each epoch. */
+  settings: Pick<KindSettings, 'maxEpochs' | 'patience' | 'lr' | 'lrDecay'>;
+  /** Runs one epoch at learning rate `lr`; `cancel[0]` becomes 1 when the caller's signal aborts. */
+  epoch(epoch: number, cancel: Int32Array, lr: number): Promise<EpochOutcome>;
   /** Whether every parameter is still finite after the epoch. */
   finite(): boolean;
   /** Validation RMSE of the parameters as they are now. */
@@ -43,17 +42,18 @@ export async function trainWithEarlyStopping<K>(run: EarlyStoppingRun<K>, opts: 
   const started = Date.now();
   const history: MemberProgress[] = [];
   let best: { kept: K; epoch: number; rmse: number } | null = null;
+  const s = run.settings;
   try {
-    for (let epoch = 1; epoch <= run.maxEpochs; epoch++) {
+    for (let epoch = 1; epoch <= s.maxEpochs; epoch++) {
       if (opts.signal?.aborted) throw new TrainingCancelledError();
       const t0 = Date.now();
-      const res = await run.epoch(epoch, cancel);
+      const res = await run.epoch(epoch, cancel, s.lr * Math.pow(s.lrDecay, epoch - 1));
       if (res.cancelled || opts.signal?.aborted) throw new TrainingCancelledError();
       const trainRmse = Math.sqrt(res.sse / Math.max(1, res.count));
       // Adaptive optimisers rarely reach Inf; an error far beyond the rating scale is divergence all the same.
       if (!Number.isFinite(res.sse) || trainRmse > divergenceLimit || !run.finite()) {
         throw new TrainingDivergedError(
-          `${run.kind} training diverged in epoch ${epoch}: training RMSE ${trainRmse.toPrecision(3)} (learning rate ${run.lr} is probably too high)`,
+          `${run.kind} training diverged in epoch ${epoch}: training RMSE ${trainRmse.toPrecision(3)} (learning rate ${s.lr} is probably too high)`,
         );
       }
       const rmse = run.validate();
@@ -69,7 +69,7 @@ export async function trainWithEarlyStopping<K>(run: EarlyStoppingRun<K>, opts: 
       };
       history.push(progress);
       opts.onEpoch?.(progress);
-      if (epoch - best!.epoch >= run.patience) break;
+      if (epoch - best!.epoch >= s.patience) break;
     }
   } finally {
     opts.signal?.removeEventListener('abort', onAbort);

@@ -2,7 +2,7 @@ import { DEFAULT_BUCKETS, type BucketScheme } from './buckets';
 import { EngineUnavailableError, type EngineName } from './engine';
 import type { KindRegistry } from './kinds';
 import { MEMBER_KINDS, type MemberKindName } from './member';
-import { ParamError } from './params';
+import { ParamError, settingValue, type SettingsTable } from './settings-table';
 
 export const MODEL_CHOICES = ['ensemble', ...MEMBER_KINDS] as const;
 export type ModelChoice = (typeof MODEL_CHOICES)[number];
@@ -11,7 +11,7 @@ export type ModelChoice = (typeof MODEL_CHOICES)[number];
 export const ENSEMBLE_KINDS: readonly MemberKindName[] = ['mf', 'autorec', 'nnmf'];
 
 /** Settings that every member takes from the top level of a job's params unless its own object says otherwise. */
-const SHARED_MEMBER_SETTINGS = ['seed', 'maxEpochs', 'patience'] as const;
+export const SHARED_MEMBER_SETTINGS = ['seed', 'maxEpochs', 'patience'] as const;
 const JOB_SETTINGS = ['model', 'engine', 'validationFraction', 'evaluationFraction', 'threads', ...SHARED_MEMBER_SETTINGS] as const;
 
 export interface JobSettings {
@@ -23,13 +23,41 @@ export interface JobSettings {
   members: { kind: MemberKindName; settings: object }[];
 }
 
-const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
-
-function fraction(v: unknown, name: string, lo: number, hi: number, def: number): number {
-  if (v === undefined) return def;
-  if (typeof v !== 'number' || !Number.isFinite(v) || v < lo || v > hi) throw new ParamError(`training parameter ${name} must be a number ${lo}..${hi}`);
-  return v;
+/** The settings of the job itself, beside the members' own. */
+export interface JobLevelSettings {
+  /** Undefined (absent) means the server's ENGINE. */
+  engine: 'auto' | EngineName | undefined;
+  validationFraction: number;
+  evaluationFraction: number;
+  /** Undefined (absent) means the operator's ENGINE_THREADS. */
+  threads: number | undefined;
 }
+
+export const JOB_LEVEL_SETTINGS: SettingsTable<JobLevelSettings> = {
+  engine: {
+    type: 'enum',
+    values: ['auto', 'native', 'tfjs'],
+    default: undefined,
+    description: "Engine of the NNMF member: native, tfjs, or auto (native when the kernel is built); the server's ENGINE when absent",
+  },
+  validationFraction: {
+    type: 'number',
+    min: 0.001,
+    max: 0.5,
+    default: DEFAULT_BUCKETS.validation,
+    description: 'Share of ratings in the validation bucket (early stopping, blend weights); with evaluationFraction at most 0.5',
+  },
+  evaluationFraction: {
+    type: 'number',
+    min: 0,
+    max: 0.5,
+    default: DEFAULT_BUCKETS.evaluation,
+    description: 'Share of ratings in the evaluation bucket, never trained on: reports and the promotion gate',
+  },
+  threads: { type: 'integer', min: 1, default: undefined, description: "Native kernel threads of the job; never more than the server's ENGINE_THREADS (the default)" },
+};
+
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 /**
  * Reads a job's params: `model` (default `ensemble`), the held-out buckets, threads, settings
@@ -40,17 +68,13 @@ function fraction(v: unknown, name: string, lo: number, hi: number, def: number)
 export function resolveJobSettings(given: Record<string, unknown>, kinds: KindRegistry, maxThreads: number): JobSettings {
   const model = (given.model ?? 'ensemble') as ModelChoice;
   if (!MODEL_CHOICES.includes(model)) throw new ParamError(`model must be one of ${MODEL_CHOICES.join(', ')}`);
-  const engine = (given.engine ?? 'auto') as JobSettings['engine'];
-  if (!['auto', 'native', 'tfjs'].includes(engine)) throw new ParamError('engine must be auto, native or tfjs');
-  const validation = fraction(given.validationFraction, 'validationFraction', 0.001, 0.5, DEFAULT_BUCKETS.validation);
-  const evaluation = fraction(given.evaluationFraction, 'evaluationFraction', 0, 0.5, DEFAULT_BUCKETS.evaluation);
+  const what = 'training parameter';
+  const engine = settingValue(JOB_LEVEL_SETTINGS, given, 'engine', what) ?? 'auto';
+  const validation = settingValue(JOB_LEVEL_SETTINGS, given, 'validationFraction', what);
+  const evaluation = settingValue(JOB_LEVEL_SETTINGS, given, 'evaluationFraction', what);
   if (validation + evaluation > 0.5) throw new ParamError('validationFraction + evaluationFraction must be at most 0.5');
-  let threads = maxThreads;
-  if (given.threads !== undefined) {
-    if (!Number.isInteger(given.threads) || (given.threads as number) < 1) throw new ParamError('training parameter threads must be an integer ≥ 1');
-    // The operator's ENGINE_THREADS is a ceiling: a request may use fewer threads, never more.
-    threads = Math.min(given.threads as number, maxThreads);
-  }
+  // The operator's ENGINE_THREADS is a ceiling: a request may use fewer threads, never more.
+  const threads = Math.min(settingValue(JOB_LEVEL_SETTINGS, given, 'threads', what) ?? maxThreads, maxThreads);
 
   const shared: Record<string, unknown> = {};
   for (const k of SHARED_MEMBER_SETTINGS) if (given[k] !== undefined) shared[k] = given[k];

@@ -38,6 +38,15 @@ export interface MemberDims {
   nItems: number;
 }
 
+/** The index space and the settings every trained member keeps (its parameters are its own). */
+export abstract class MemberBase {
+  readonly dims: MemberDims;
+
+  constructor(dims: MemberDims, readonly settings: Record<string, unknown>) {
+    this.dims = { nUsers: dims.nUsers, nItems: dims.nItems };
+  }
+}
+
 /**
  * A trained member. It scores index pairs of the dataset it was trained on; IDs, fallbacks,
  * clipping and blending are the caller's business.

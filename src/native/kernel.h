@@ -1,6 +1,8 @@
-// Fused NNMF training and inference kernel. This header is included by kernel.cc, which is
-// compiled once per instruction set (KERNEL_NS names the variant), and by addon.cc, which
-// picks a variant at run time from the CPU's features.
+// Fused NNMF training and inference kernel. This header is included by the kernel's files
+// (kernel_simd.h: vector helpers; kernel_network.*: the network's layout and its forward and
+// backward passes; kernel_train.cc: training; kernel_score.cc: inference), which are compiled
+// once per instruction set (KERNEL_NS names the variant), and by addon.cc, which picks a
+// variant at run time from the CPU's features.
 #pragma once
 #include <cstdint>
 

@@ -1,37 +1,43 @@
 import { Type } from '@sinclair/typebox';
-import { MODEL_CHOICES } from '../engine/job-settings';
+import { AUTOREC_SETTINGS } from '../engine/autorec/settings';
+import { JOB_LEVEL_SETTINGS, MODEL_CHOICES, SHARED_MEMBER_SETTINGS } from '../engine/job-settings';
+import { MF_SETTINGS } from '../engine/mf/params';
+import { NNMF_SETTINGS } from '../engine/params';
 import { JOB_STATUSES } from '../jobs/jobs-repository';
 import { ExternalId, pageQuery } from './common';
+import { settingProperties, settingSchema, settingsObject } from './settings';
 
 const Nullable = <T extends import('@sinclair/typebox').TSchema>(t: T) => Type.Union([t, Type.Null()]);
 const FreeObject = Type.Object({}, { additionalProperties: true });
 
+const KIND_SETTINGS = { nnmf: NNMF_SETTINGS, mf: MF_SETTINGS, autorec: AUTOREC_SETTINGS } as const;
+
+/** seed, maxEpochs, patience at the top level: every member's, each with its own default. */
+const sharedSettings = Object.fromEntries(
+  SHARED_MEMBER_SETTINGS.map((name) => {
+    const defaults = Object.entries(KIND_SETTINGS).map(([kind, table]) => `${kind} ${String(table[name].default)}`);
+    const description = `${NNMF_SETTINGS[name].description}. Given here, it applies to every member whose own object does not set it; default per kind: ${defaults.join(', ')}`;
+    return [name, Type.Optional(settingSchema({ ...NNMF_SETTINGS[name], default: undefined }, description))];
+  }),
+);
+
+/** NNMF's own settings, also taken at the top level (as before ensembles). */
+const topLevelNnmf = Object.fromEntries(
+  Object.entries(settingProperties(NNMF_SETTINGS, [...SHARED_MEMBER_SETTINGS, ...Object.keys(JOB_LEVEL_SETTINGS)])).map(([name, schema]) => [
+    name,
+    { ...schema, description: `NNMF member: ${schema.description}` },
+  ]),
+);
+
+/** A job's training settings: generated from the engine's settings tables, with their ranges, defaults and meanings. */
 export const TrainSettings = Type.Object(
   {
-    engine: Type.Optional(Type.Union([Type.Literal('auto'), Type.Literal('native'), Type.Literal('tfjs')])),
-    d: Type.Optional(Type.Integer()),
-    dp: Type.Optional(Type.Integer()),
-    hidden: Type.Optional(Type.Array(Type.Integer(), { minItems: 3, maxItems: 3 })),
-    lambda: Type.Optional(Type.Union([Type.Number(), Type.Literal('auto')])),
-    optimizer: Type.Optional(Type.Union([Type.Literal('adam'), Type.Literal('rmsprop')])),
-    lr: Type.Optional(Type.Number()),
-    lrDecay: Type.Optional(Type.Number()),
-    batchSize: Type.Optional(Type.Integer()),
-    maxEpochs: Type.Optional(Type.Integer()),
-    patience: Type.Optional(Type.Integer()),
-    seed: Type.Optional(Type.Integer()),
-    useBias: Type.Optional(Type.Boolean()),
-    alternating: Type.Optional(Type.Boolean()),
-    validationFraction: Type.Optional(Type.Number({ description: 'Share of ratings in the validation bucket (early stopping, blend weights); default 0.02' })),
-    evaluationFraction: Type.Optional(
-      Type.Number({ description: 'Share of ratings in the evaluation bucket, never trained on: reports and the promotion gate; default 0.02' }),
-    ),
-    nnmf: Type.Optional(Type.Object({}, { additionalProperties: true, description: 'NNMF settings (also accepted at the top level)' })),
-    mf: Type.Optional(Type.Object({}, { additionalProperties: true, description: 'Biased matrix factorisation settings' })),
-    autorec: Type.Optional(Type.Object({}, { additionalProperties: true, description: 'I-AutoRec settings' })),
-    threads: Type.Optional(Type.Integer()),
-    initStd: Type.Optional(Type.Number()),
-    averaging: Type.Optional(Type.Number()),
+    ...settingProperties(JOB_LEVEL_SETTINGS),
+    ...sharedSettings,
+    ...topLevelNnmf,
+    nnmf: Type.Optional(settingsObject(NNMF_SETTINGS, 'NNMF settings (also accepted at the top level)')),
+    mf: Type.Optional(settingsObject(MF_SETTINGS, 'Biased matrix factorisation settings')),
+    autorec: Type.Optional(settingsObject(AUTOREC_SETTINGS, 'I-AutoRec settings')),
   },
   { additionalProperties: false },
 );

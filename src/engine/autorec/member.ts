@@ -1,6 +1,6 @@
 import type { ServingNet } from '../engine';
 import { readLayersModel, writeLayersModel } from '../layers-io';
-import { zeroRow, type MemberDims, type TrainedMember } from '../member';
+import { MemberBase, zeroRow, type MemberDims, type TrainedMember } from '../member';
 import { solveRidge } from '../ridge';
 import { loadTf } from '../tf';
 import { buildAutorecLayers, servedFromLayers } from './layers';
@@ -52,15 +52,14 @@ export function jsServing(s: AutorecServed): ServingNet {
  * h_i, computed once from the item's training ratings (so it serves without the dataset, and a
  * held-out rating never feeds its own prediction).
  */
-export class AutorecMember implements TrainedMember {
+export class AutorecMember extends MemberBase implements TrainedMember {
   readonly kind = 'autorec' as const;
-  readonly dims: MemberDims;
 
   constructor(
     readonly served: AutorecServed,
-    readonly settings: Record<string, unknown>,
+    settings: Record<string, unknown>,
   ) {
-    this.dims = { nUsers: served.nUsers, nItems: served.nItems };
+    super(served, settings);
   }
 
   predict(u: Int32Array, i: Int32Array): Float32Array {

@@ -1,49 +1,37 @@
-import { applySettings, int, num, SCHEDULE_CHECKS, type Check } from '../params';
+import { applySettings, defaultsOf, scheduleSettings, type KindSettings, type SettingsTable } from '../settings-table';
 
-/** Training settings of an I-AutoRec member. */
-export interface AutorecSettings {
-  /** Sigmoid units of the item code h_i. */
+/** Training settings of an I-AutoRec member (meanings and ranges in AUTOREC_SETTINGS). */
+export interface AutorecSettings extends KindSettings {
   hidden: number;
-  /** Weight of (‖W‖² + ‖V‖²)/2 against the summed squared error of all training ratings (one epoch). */
   lambda: number;
-  lr: number;
-  /** Learning rate multiplied by this after every epoch. */
-  lrDecay: number;
-  /** Items per optimiser step. */
-  batchSize: number;
-  maxEpochs: number;
-  patience: number;
-  seed: number;
-  /** Weights start uniform in ±initScale/√(fan-in) (as a PyTorch Linear layer for 1). */
   initScale: number;
-  /** Native kernel threads; 0 takes the run's. */
-  threads: number;
 }
 
-export const AUTOREC_DEFAULTS: AutorecSettings = {
-  hidden: 500,
-  lambda: 300,
-  lr: 1e-3,
-  lrDecay: 0.95,
-  batchSize: 256,
-  maxEpochs: 40,
-  patience: 4,
-  seed: 1,
-  initScale: 1,
-  threads: 0,
+export const AUTOREC_SETTINGS: SettingsTable<AutorecSettings> = {
+  hidden: { type: 'integer', min: 1, max: 4096, default: 500, description: 'Sigmoid units of the item code h_i' },
+  lambda: {
+    type: 'number',
+    min: 0,
+    max: 1e7,
+    default: 300,
+    description: 'Weight of (‖W‖² + ‖V‖²)/2 against the squared error summed over all training ratings (one epoch); a step over B of the n items carries B/n of it',
+  },
+  lr: { type: 'number', min: 1e-7, max: 1e4, default: 1e-3, description: "Adam's learning rate" },
+  batchSize: { type: 'integer', min: 1, max: 1 << 24, default: 256, description: 'Items per optimiser step' },
+  initScale: {
+    type: 'number',
+    min: 0,
+    max: 100,
+    default: 1,
+    description: 'Weights start uniform in ±initScale/√(fan-in) (as a PyTorch Linear layer for 1); the output bias at the mean rating',
+  },
+  threads: { type: 'integer', min: 0, max: 64, note: "0 = the run's", default: 0, description: "Native kernel threads (0: the job's)" },
+  ...scheduleSettings({ lrDecay: 0.95, maxEpochs: 40, patience: 4, seed: 1 }),
 };
 
-const CHECKS: Record<keyof AutorecSettings, [Check, string]> = {
-  ...SCHEDULE_CHECKS,
-  hidden: [int(1, 4096), 'an integer 1..4096'],
-  lambda: [num(0, 1e7), 'a number 0..1e7'],
-  lr: [num(1e-7, 1e4), 'a number 1e-7..1e4'],
-  batchSize: [int(1, 1 << 24), 'an integer 1..16777216'],
-  initScale: [num(0, 100), 'a number 0..100'],
-  threads: [int(0, 64), 'an integer 0..64 (0 = the run\'s)'],
-};
+export const AUTOREC_DEFAULTS: AutorecSettings = defaultsOf(AUTOREC_SETTINGS);
 
 /** Merges given settings over the defaults; unknown names and bad values are ParamErrors. */
 export function resolveAutorec(given: Record<string, unknown> = {}): AutorecSettings {
-  return applySettings(AUTOREC_DEFAULTS, given, CHECKS, 'autorec setting');
+  return applySettings(AUTOREC_DEFAULTS, given, AUTOREC_SETTINGS, 'autorec setting');
 }

@@ -70,11 +70,8 @@ export async function trainAutorec(ds: Dataset, split: MemberSplit, s: AutorecSe
   return trainWithEarlyStopping(
     {
       kind: 'autorec',
-      maxEpochs: s.maxEpochs,
-      patience: s.patience,
-      lr: s.lr,
-      epoch: async (epoch, cancel) => {
-        const lr = s.lr * Math.pow(s.lrDecay, epoch - 1);
+      settings: s,
+      epoch: async (_epoch, cancel, lr) => {
         const order = rng.shuffle(items.slice());
         // The codes for judging the epoch come with it, computed off the JavaScript thread.
         const codes = new Float32Array(nItems * s.hidden);

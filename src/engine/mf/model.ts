@@ -1,5 +1,5 @@
 import type { ServingNet } from '../engine';
-import { zeroRow, type MemberDims, type TrainedMember } from '../member';
+import { MemberBase, zeroRow, type MemberDims, type TrainedMember } from '../member';
 import { solveRidge } from '../ridge';
 import { Rng } from '../rng';
 import { saveMfLayers } from './layers';
@@ -65,15 +65,14 @@ function rowScoring(p: MfParams): Pick<ServingNet, 'scoreRow' | 'scoreRowAll'> {
 }
 
 /** A trained biased MF model; scoring runs in the native kernel. */
-export class MfMember implements TrainedMember {
+export class MfMember extends MemberBase implements TrainedMember {
   readonly kind = 'mf' as const;
-  readonly dims: MemberDims;
 
   constructor(
     readonly params: MfParams,
-    readonly settings: Record<string, unknown>,
+    settings: Record<string, unknown>,
   ) {
-    this.dims = { nUsers: params.nUsers, nItems: params.nItems };
+    super(params, settings);
   }
 
   predict(u: Int32Array, i: Int32Array): Float32Array {

@@ -1,56 +1,37 @@
-import { applySettings, int, num, SCHEDULE_CHECKS, type Check } from '../params';
+import { applySettings, defaultsOf, scheduleSettings, type KindSettings, type SettingsTable } from '../settings-table';
 
-/** Settings of a biased MF member, with the defaults that meet the MovieLens-1M target (see BENCHMARKS.md). */
-export interface MfSettings {
-  /** Latent factors per user and item. */
+/** Settings of a biased MF member (meanings and ranges in MF_SETTINGS). */
+export interface MfSettings extends KindSettings {
   k: number;
-  /** Weight of ‖p_u‖² + ‖q_i‖², charged once per training rating. */
   lambda: number;
-  /** Weight of b_u² + b_i², charged once per training rating. */
   lambdaBias: number;
   optimizer: 'sgd' | 'adam';
-  lr: number;
-  /** Learning rate multiplied by this after every epoch. */
-  lrDecay: number;
-  /** Ratings per step (1 = classic per-rating SGD). */
-  batchSize: number;
-  maxEpochs: number;
-  patience: number;
-  seed: number;
-  /** Standard deviation of the initial factors (biases start at 0). */
   initStd: number;
-  /** Kernel threads; 0 takes the run's. More than one trains lock-free and is not bit-for-bit repeatable. */
-  threads: number;
 }
 
-export const MF_DEFAULTS: MfSettings = {
-  k: 64,
-  lambda: 0.05,
-  lambdaBias: 0.01,
-  optimizer: 'sgd',
-  lr: 0.01,
-  lrDecay: 0.95,
-  batchSize: 1,
-  maxEpochs: 100,
-  patience: 5,
-  seed: 1,
-  initStd: 0.02,
-  threads: 0,
+/** MF's settings, with the defaults that meet the MovieLens-1M target (see BENCHMARKS.md). */
+export const MF_SETTINGS: SettingsTable<MfSettings> = {
+  k: { type: 'integer', min: 1, max: 1024, default: 64, description: 'Latent factors per user and item' },
+  lambda: { type: 'number', min: 0, max: 1000, default: 0.05, description: 'Weight of ‖p_u‖² + ‖q_i‖², charged once per training rating' },
+  lambdaBias: { type: 'number', min: 0, max: 1000, default: 0.01, description: 'Weight of b_u² + b_i², charged once per training rating' },
+  optimizer: { type: 'enum', values: ['sgd', 'adam'], default: 'sgd', description: 'SGD one rating at a time, or Adam over minibatches' },
+  lr: { type: 'number', min: 1e-7, max: 10, default: 0.01, description: 'Learning rate' },
+  batchSize: { type: 'integer', min: 1, max: 1 << 24, default: 1, description: 'Ratings per step (1 = classic per-rating SGD)' },
+  initStd: { type: 'number', min: 0, max: 10, default: 0.02, description: 'Standard deviation of the initial factors (normal; biases start at 0)' },
+  threads: {
+    type: 'integer',
+    min: 0,
+    max: 64,
+    note: "0 = the run's threads",
+    default: 0,
+    description: "Kernel threads (0: the job's); more than one trains lock-free and is not bit-for-bit repeatable",
+  },
+  ...scheduleSettings({ lrDecay: 0.95, maxEpochs: 100, patience: 5, seed: 1 }),
 };
 
-const CHECKS: Record<keyof MfSettings, [Check, string]> = {
-  ...SCHEDULE_CHECKS,
-  k: [int(1, 1024), 'an integer 1..1024'],
-  lambda: [num(0, 1000), 'a number 0..1000'],
-  lambdaBias: [num(0, 1000), 'a number 0..1000'],
-  optimizer: [(v) => v === 'sgd' || v === 'adam', '"sgd" or "adam"'],
-  lr: [num(1e-7, 10), 'a number 1e-7..10'],
-  batchSize: [int(1, 1 << 24), 'an integer 1..16777216'],
-  initStd: [num(0, 10), 'a number 0..10'],
-  threads: [int(0, 64), 'an integer 0..64 (0 = the run\'s threads)'],
-};
+export const MF_DEFAULTS: MfSettings = defaultsOf(MF_SETTINGS);
 
 /** Merges given settings over the defaults; unknown names and bad values are errors. */
 export function resolveMfSettings(given: Record<string, unknown> = {}): MfSettings {
-  return applySettings(MF_DEFAULTS, given, CHECKS, 'mf parameter');
+  return applySettings(MF_DEFAULTS, given, MF_SETTINGS, 'mf parameter');
 }

@@ -30,17 +30,15 @@ export async function trainMf(ds: Dataset, split: MemberSplit, s: MfSettings, op
   return trainWithEarlyStopping(
     {
       kind: 'mf',
-      maxEpochs: s.maxEpochs,
-      patience: s.patience,
-      lr: s.lr,
-      epoch: async (epoch, cancel) => {
+      settings: s,
+      epoch: async (_epoch, cancel, lr) => {
         const order = await rng.shuffleInSlices(split.train.slice());
         const res = await addon.mfTrainEpoch(
           model,
           { u: ds.u, i: ds.i, r: ds.r, order },
           {
             batchSize: s.batchSize,
-            lr: s.lr * Math.pow(s.lrDecay, epoch - 1),
+            lr,
             lambda: s.lambda,
             lambdaBias: s.lambdaBias,
             optimizer: s.optimizer === 'adam' ? 1 : 0,
