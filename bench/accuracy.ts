@@ -47,7 +47,12 @@ async function main(): Promise<void> {
     };
     const memberRows = res.model.members.map((m, k) => {
       const s = res.members[k];
-      return score(m.kind, m.predict(test.u, test.i), { validationRmse: s.validationRmse, epochs: s.epochs, bestEpoch: s.bestEpoch, seconds: s.seconds });
+      return score(m.kind, m.predict(test.u, test.i), {
+        validationRmse: s.validationRmse,
+        epochs: s.epochs,
+        bestEpoch: s.bestEpoch,
+        seconds: s.seconds,
+      });
     });
     if (res.model.members.length > 1) score('ensemble', res.model.predict(test.u, test.i), { seconds: (Date.now() - t0) / 1000 });
     runs.push({ seed, blend: res.model.blend, members: res.members, rows: memberRows });
@@ -56,7 +61,14 @@ async function main(): Promise<void> {
   const means = kindsSeen.map((kind) => {
     const rs = rows.filter((r) => r.model === kind);
     const mean = (k: string) => rs.reduce((s, r) => s + ((r[k] as number) ?? 0), 0) / rs.length;
-    return { seed: 'mean', model: kind, testRmse: mean('testRmse'), testRmseClipped: mean('testRmseClipped'), testMae: mean('testMae'), seconds: mean('seconds') };
+    return {
+      seed: 'mean',
+      model: kind,
+      testRmse: mean('testRmse'),
+      testRmseClipped: mean('testRmseClipped'),
+      testMae: mean('testMae'),
+      seconds: mean('seconds'),
+    };
   });
   printTable([...rows, ...means]);
   const nnmf = means.find((m) => m.model === 'nnmf');

@@ -37,7 +37,8 @@ async function json(url: string, init?: RequestInit): Promise<any> {
   return body;
 }
 
-const post = (url: string, body: unknown) => json(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+const post = (url: string, body: unknown) =>
+  json(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
 
 async function timedPredict(userId: string, itemId: string): Promise<number> {
   const t0 = process.hrtime.bigint();
@@ -68,7 +69,9 @@ async function main(): Promise<void> {
     let t0 = Date.now();
     const imported = await json('/ratings/import?format=movielens-1m', { method: 'POST', headers: { 'content-type': 'text/plain' }, body: text });
     const importSeconds = (Date.now() - t0) / 1000;
-    process.stdout.write(`${dataset}: imported ${imported.inserted} ratings through HTTP in ${importSeconds.toFixed(1)} s; ${split.test.length} held out\n`);
+    process.stdout.write(
+      `${dataset}: imported ${imported.inserted} ratings through HTTP in ${importSeconds.toFixed(1)} s; ${split.test.length} held out\n`,
+    );
 
     const probeUser = ds.userIds[ds.u[split.test[0]]];
     const probeItem = ds.itemIds[ds.i[split.test[0]]];
@@ -115,9 +118,7 @@ async function main(): Promise<void> {
     }
     const n = split.test.length;
     const report = job.report;
-    const rows: Record<string, string | number>[] = [
-      { model: `served (${model ?? 'default'})`, testRmse: Math.sqrt(se / n), testMae: ae / n },
-    ];
+    const rows: Record<string, string | number>[] = [{ model: `served (${model ?? 'default'})`, testRmse: Math.sqrt(se / n), testMae: ae / n }];
     if (report) {
       rows.push({ model: 'evaluation bucket: blend', testRmse: report.blend.rmse, testMae: report.blend.mae });
       for (const [kind, s] of Object.entries(report.members as Record<string, { rmse: number; mae: number }>)) {

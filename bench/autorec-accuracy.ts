@@ -17,7 +17,9 @@ async function main(): Promise<void> {
   const threads = Number(args.threads ?? 1);
   const quiet = args.quiet === true || args.quiet === 'true';
   const ds = loadMovielens(dataset, root);
-  process.stdout.write(`${dataset}: ${ds.r.length} ratings, ${ds.userIds.length} users, ${ds.itemIds.length} items; kernel ${addon.kernel}, ${threads} thread(s)\n`);
+  process.stdout.write(
+    `${dataset}: ${ds.r.length} ratings, ${ds.userIds.length} users, ${ds.itemIds.length} items; kernel ${addon.kernel}, ${threads} thread(s)\n`,
+  );
   const scale = { min: 1, max: 5 };
   const rows: Record<string, string | number>[] = [];
   const runs = [];
@@ -30,7 +32,10 @@ async function main(): Promise<void> {
       scale,
       threads,
       onEpoch: (p) => {
-        if (!quiet) process.stdout.write(`  epoch ${p.epoch}: train ${p.trainRmse.toFixed(4)} validation ${p.validationRmse.toFixed(4)} (${p.seconds.toFixed(2)} s)${p.best ? ' *' : ''}\n`);
+        if (!quiet)
+          process.stdout.write(
+            `  epoch ${p.epoch}: train ${p.trainRmse.toFixed(4)} validation ${p.validationRmse.toFixed(4)} (${p.seconds.toFixed(2)} s)${p.best ? ' *' : ''}\n`,
+          );
       },
     });
     const wall = (Date.now() - t0) / 1000;
@@ -51,13 +56,17 @@ async function main(): Promise<void> {
     };
     rows.push(row);
     runs.push({ ...row, settings, history: res.history });
-    process.stdout.write(`seed ${seed}: test RMSE ${test.rmseClipped.toFixed(4)} clipped (${test.rmse.toFixed(4)} raw) after ${res.epochs} epochs, ${wall.toFixed(1)} s\n`);
+    process.stdout.write(
+      `seed ${seed}: test RMSE ${test.rmseClipped.toFixed(4)} clipped (${test.rmse.toFixed(4)} raw) after ${res.epochs} epochs, ${wall.toFixed(1)} s\n`,
+    );
   }
   const mean = (k: string) => rows.reduce((s, r) => s + (r[k] as number), 0) / rows.length;
   const keys = Object.keys(rows[0]).filter((k) => k !== 'seed');
   const summary: Record<string, string | number> = { seed: 'mean', ...Object.fromEntries(keys.map((k) => [k, mean(k)])) };
   printTable([...rows, summary]);
-  process.stdout.write(`reference: paper ${REFERENCE.paper}, PyTorch on this protocol ${REFERENCE.pytorch}; this run ${(summary.testRmseClipped as number).toFixed(4)} clipped\n`);
+  process.stdout.write(
+    `reference: paper ${REFERENCE.paper}, PyTorch on this protocol ${REFERENCE.pytorch}; this run ${(summary.testRmseClipped as number).toFixed(4)} clipped\n`,
+  );
   writeResult(`autorec-accuracy-${dataset}`, {
     dataset,
     kernel: addon.kernel,

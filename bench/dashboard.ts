@@ -41,7 +41,11 @@ async function call(method: string, url: string, body?: unknown, raw?: fs.ReadSt
 
 function startServer(dataDir: string): Promise<ChildProcess> {
   const env = { ...process.env, DATA_DIR: dataDir, PORT: String(PORT), HOST: '127.0.0.1', LOG_LEVEL: 'warn' };
-  const child = fork(path.join(__dirname, '..', 'src', 'server.js'), [], { env, execArgv: SERVER_NODE_FLAGS, stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
+  const child = fork(path.join(__dirname, '..', 'src', 'server.js'), [], {
+    env,
+    execArgv: SERVER_NODE_FLAGS,
+    stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
+  });
   return new Promise((resolve, reject) => {
     child.once('exit', (code) => reject(new Error(`server exited with ${code}`)));
     const poll = setInterval(() => {
@@ -129,7 +133,10 @@ runBench(async () => {
     const active = (await call('GET', '/stats/ratings')).activeModel.modelId as string;
     // The heaviest user of ML-1M (2,314 ratings; the page reads the first 1,000 and predicts them).
     const user = '4169';
-    const rated = (await call('GET', `/users/${user}/ratings?limit=1000`)).ratings.map((r: { itemId: string }) => ({ userId: user, itemId: r.itemId }));
+    const rated = (await call('GET', `/users/${user}/ratings?limit=1000`)).ratings.map((r: { itemId: string }) => ({
+      userId: user,
+      itemId: r.itemId,
+    }));
     const api: [string, string, string, unknown?][] = [
       ['overview', 'GET', '/stats'],
       ['overview', 'GET', '/stats/ratings'],
@@ -161,13 +168,24 @@ runBench(async () => {
           executablePath: CHROMIUM,
           headless: true,
           viewport: { width: 1360, height: 900 },
-          args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+          args: [
+            '--headless',
+            '--no-sandbox',
+            '--disable-gpu',
+            '--disable-quic',
+            '--no-first-run',
+            '--disable-background-networking',
+            '--disable-component-update',
+            '--disable-sync',
+          ],
         });
         try {
           const page = context.pages()[0] ?? (await context.newPage());
           await page.goto(`${BASE}/dashboard/${hash}`);
           await page.locator(ready).first().waitFor({ timeout: 30_000 });
-          const t = await page.evaluate<{ now: number; fcp?: number }>(`(() => ({ now: performance.now(), fcp: (performance.getEntriesByName('first-contentful-paint')[0] || {}).startTime }))()`);
+          const t = await page.evaluate<{ now: number; fcp?: number }>(
+            `(() => ({ now: performance.now(), fcp: (performance.getEntriesByName('first-contentful-paint')[0] || {}).startTime }))()`,
+          );
           if (t.fcp === undefined) throw new Error(`${name}: no first-contentful-paint entry`);
           fcp.push(t.fcp);
           loaded.push(t.now);
@@ -176,13 +194,30 @@ runBench(async () => {
           fs.rmSync(profile, { recursive: true, force: true });
         }
       }
-      pageRows.push({ page: name, runs, fcp_p50_ms: quantile(fcp, 0.5), fcp_max_ms: Math.max(...fcp), data_shown_p50_ms: quantile(loaded, 0.5), data_shown_max_ms: Math.max(...loaded) });
+      pageRows.push({
+        page: name,
+        runs,
+        fcp_p50_ms: quantile(fcp, 0.5),
+        fcp_max_ms: Math.max(...fcp),
+        data_shown_p50_ms: quantile(loaded, 0.5),
+        data_shown_max_ms: Math.max(...loaded),
+      });
     }
     printTable(pageRows);
     const overviewWorst = Math.max(...apiRows.filter((r) => r.page === 'overview').map((r) => r.p95_ms));
     const fcpWorst = Math.max(...pageRows.map((r) => r.fcp_p50_ms));
-    process.stdout.write(`overview API calls: worst p95 ${overviewWorst.toFixed(1)} ms (target 50); first contentful paint: worst median ${fcpWorst.toFixed(0)} ms (target 300)\n`);
-    writeResult('dashboard-ml-1m', { machine: machine(), stats, runs, calls, api: apiRows, pages: pageRows, targets: { overviewApiMs: 50, fcpMs: 300 } });
+    process.stdout.write(
+      `overview API calls: worst p95 ${overviewWorst.toFixed(1)} ms (target 50); first contentful paint: worst median ${fcpWorst.toFixed(0)} ms (target 300)\n`,
+    );
+    writeResult('dashboard-ml-1m', {
+      machine: machine(),
+      stats,
+      runs,
+      calls,
+      api: apiRows,
+      pages: pageRows,
+      targets: { overviewApiMs: 50, fcpMs: 300 },
+    });
   } finally {
     server.kill('SIGTERM');
     await new Promise((r) => server.once('exit', r));

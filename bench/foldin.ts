@@ -32,7 +32,13 @@ const pct = (xs: number[], q: number) => {
 };
 
 /** Trains the job's default model (or --model) on a dataset as a job would (2% validation), served by a Predictor. */
-async function train(ds: Dataset, model: string, seed: number, threads: number, engineName: string): Promise<{ predictor: Predictor; seconds: number }> {
+async function train(
+  ds: Dataset,
+  model: string,
+  seed: number,
+  threads: number,
+  engineName: string,
+): Promise<{ predictor: Predictor; seconds: number }> {
   const engine = selectEngine(engineName as 'auto' | EngineName);
   const kinds = memberKinds(engine);
   const settings = resolveJobSettings({ model, seed }, kinds, threads);
@@ -96,7 +102,10 @@ runBench(async () => {
   const latency: number[] = [];
   for (const id of chosen) {
     const t0 = process.hrtime.bigint();
-    const row = await a.predictor.foldIn(id, firstHalf.get(id)!.map(([, itemId, rating]) => ({ itemId, rating })));
+    const row = await a.predictor.foldIn(
+      id,
+      firstHalf.get(id)!.map(([, itemId, rating]) => ({ itemId, rating })),
+    );
     latency.push(Number(process.hrtime.bigint() - t0) / 1e6);
     const pairs = secondHalf.get(id)!.map(([userId, itemId]) => ({ userId, itemId }));
     const views = new Map<string, UserView>([[id, row ? { kind: 'folded', row } : { kind: 'none' }]]);
@@ -110,7 +119,10 @@ runBench(async () => {
     const all = [...firstHalf.get(id)!, ...secondHalf.get(id)!];
     if (all.length < 100) continue;
     const t0 = process.hrtime.bigint();
-    await a.predictor.foldIn(id, all.slice(0, 100).map(([, itemId, rating]) => ({ itemId, rating })));
+    await a.predictor.foldIn(
+      id,
+      all.slice(0, 100).map(([, itemId, rating]) => ({ itemId, rating })),
+    );
     latency100.push(Number(process.hrtime.bigint() - t0) / 1e6);
   }
 
@@ -137,8 +149,18 @@ runBench(async () => {
     { method: 'retrained with the first halves', rmse: result.retrainedRmse.toFixed(4) },
   ]);
   printTable([
-    { fold_in: 'half of each user (ms)', p50: result.foldinMs.p50.toFixed(2), p90: result.foldinMs.p90.toFixed(2), p99: result.foldinMs.p99.toFixed(2) },
-    { fold_in: `100 ratings, ${latency100.length} users (ms)`, p50: result.foldin100Ms.p50.toFixed(2), p90: result.foldin100Ms.p90.toFixed(2), p99: result.foldin100Ms.p99.toFixed(2) },
+    {
+      fold_in: 'half of each user (ms)',
+      p50: result.foldinMs.p50.toFixed(2),
+      p90: result.foldinMs.p90.toFixed(2),
+      p99: result.foldinMs.p99.toFixed(2),
+    },
+    {
+      fold_in: `100 ratings, ${latency100.length} users (ms)`,
+      p50: result.foldin100Ms.p50.toFixed(2),
+      p90: result.foldin100Ms.p90.toFixed(2),
+      p99: result.foldin100Ms.p99.toFixed(2),
+    },
   ]);
   process.stdout.write(
     `fold-in vs item mean: ${(result.itemMeanRmse - result.foldinRmse).toFixed(4)} better (target >= 0.05); vs retraining: ${(result.foldinRmse - result.retrainedRmse).toFixed(4)} worse (target <= 0.02)\n`,

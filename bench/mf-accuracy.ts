@@ -12,7 +12,9 @@ async function main(): Promise<void> {
   const seeds = Number(args.seeds ?? 3);
   const threads = Number(args.threads ?? 1);
   const ds = loadMovielens(dataset, root);
-  process.stdout.write(`${dataset}: ${ds.r.length} ratings, ${ds.userIds.length} users, ${ds.itemIds.length} items; mf ${JSON.stringify(mfKind.resolve(overrides))}\n`);
+  process.stdout.write(
+    `${dataset}: ${ds.r.length} ratings, ${ds.userIds.length} users, ${ds.itemIds.length} items; mf ${JSON.stringify(mfKind.resolve(overrides))}\n`,
+  );
   const rows: Record<string, string | number>[] = [];
   const runs = [];
   for (let seed = 1; seed <= seeds; seed++) {
@@ -21,7 +23,10 @@ async function main(): Promise<void> {
     const split = randomSplit(ds, seed, 0.1, 5 / 90);
     const res = await mfKind.train(ds, split, settings, { scale: { min: 1, max: 5 }, threads });
     const test = metrics(
-      res.member.predict(Int32Array.from(split.test, (p) => ds.u[p]), Int32Array.from(split.test, (p) => ds.i[p])),
+      res.member.predict(
+        Int32Array.from(split.test, (p) => ds.u[p]),
+        Int32Array.from(split.test, (p) => ds.i[p]),
+      ),
       Float32Array.from(split.test, (p) => ds.r[p]),
       1,
       5,
@@ -39,13 +44,17 @@ async function main(): Promise<void> {
     };
     rows.push(row);
     runs.push({ ...row, history: res.history });
-    process.stdout.write(`seed ${seed}: test RMSE ${test.rmse.toFixed(4)} (clipped ${test.rmseClipped.toFixed(4)}), best epoch ${res.bestEpoch} of ${res.epochs}, ${res.seconds.toFixed(1)} s\n`);
+    process.stdout.write(
+      `seed ${seed}: test RMSE ${test.rmse.toFixed(4)} (clipped ${test.rmseClipped.toFixed(4)}), best epoch ${res.bestEpoch} of ${res.epochs}, ${res.seconds.toFixed(1)} s\n`,
+    );
   }
   const mean = (k: string) => rows.reduce((s, r) => s + (r[k] as number), 0) / rows.length;
   const summary: Record<string, string | number> = { seed: 'mean' };
   for (const k of Object.keys(rows[0]).filter((c) => c !== 'seed')) summary[k] = mean(k);
   printTable([...rows, summary]);
-  process.stdout.write(`reference (PyTorch biased MF, same protocol): ${REFERENCE_RMSE}; this run: ${(summary.testRmse as number).toFixed(4)} unclipped\n`);
+  process.stdout.write(
+    `reference (PyTorch biased MF, same protocol): ${REFERENCE_RMSE}; this run: ${(summary.testRmse as number).toFixed(4)} unclipped\n`,
+  );
   writeResult(`mf-accuracy-${dataset}`, {
     dataset,
     settings: mfKind.resolve(overrides),

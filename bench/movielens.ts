@@ -6,7 +6,12 @@ import { datasetFromTriples, type Dataset } from '../src/engine/dataset';
 
 /** Where MovieLens lives: --data PATH, else MOVIELENS_DIR, else ../shared/data when it exists. */
 export function movielensRoot(given?: string): string | null {
-  const candidates = [given, process.env.MOVIELENS_DIR, path.resolve(projectRoot(), '..', 'shared', 'data'), path.resolve(process.cwd(), '..', 'shared', 'data')];
+  const candidates = [
+    given,
+    process.env.MOVIELENS_DIR,
+    path.resolve(projectRoot(), '..', 'shared', 'data'),
+    path.resolve(process.cwd(), '..', 'shared', 'data'),
+  ];
   for (const c of candidates) if (c && fs.existsSync(c)) return path.resolve(c);
   return null;
 }
@@ -17,7 +22,12 @@ export type MovielensSet = 'ml-100k' | 'ml-1m';
  * A MovieLens benchmark's command line: its flags, the data set (--dataset, else `defaultSet`),
  * the settings given by --params (JSON), and where MovieLens is; exits with 2 when it is not found.
  */
-export function movielensCommand(defaultSet: MovielensSet): { args: Record<string, string | true>; dataset: MovielensSet; overrides: Record<string, unknown>; root: string } {
+export function movielensCommand(defaultSet: MovielensSet): {
+  args: Record<string, string | true>;
+  dataset: MovielensSet;
+  overrides: Record<string, unknown>;
+  root: string;
+} {
   const args = parseArgs(process.argv.slice(2));
   const dataset = (args.dataset ?? defaultSet) as MovielensSet;
   if (dataset !== 'ml-100k' && dataset !== 'ml-1m') throw new Error('--dataset must be ml-100k or ml-1m');

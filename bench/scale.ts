@@ -123,7 +123,11 @@ async function probed<T>(label: string, predictBody: string, work: () => Promise
 
 function startServer(dataDir: string): Promise<ChildProcess> {
   const env = { ...process.env, DATA_DIR: dataDir, PORT: String(PORT), HOST: '127.0.0.1', LOG_LEVEL: 'warn', IMPORT_LIMIT: '4gb' };
-  const child = fork(path.join(__dirname, '..', 'src', 'server.js'), [], { env, execArgv: SERVER_NODE_FLAGS, stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
+  const child = fork(path.join(__dirname, '..', 'src', 'server.js'), [], {
+    env,
+    execArgv: SERVER_NODE_FLAGS,
+    stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
+  });
   return new Promise((resolve, reject) => {
     child.once('exit', (code) => reject(new Error(`server exited with ${code}`)));
     const poll = setInterval(() => {
@@ -163,7 +167,12 @@ async function seedModel(): Promise<string> {
 }
 
 async function importFile(file: string, format: string, atomic: boolean): Promise<any> {
-  const res = await send('POST', `/ratings/import?format=${format}&atomic=${atomic}`, fs.createReadStream(file, { highWaterMark: 1 << 20 }), 'text/plain');
+  const res = await send(
+    'POST',
+    `/ratings/import?format=${format}&atomic=${atomic}`,
+    fs.createReadStream(file, { highWaterMark: 1 << 20 }),
+    'text/plain',
+  );
   if (res.status !== 200) throw new Error(`import answered ${res.status}: ${res.body}`);
   return JSON.parse(res.body);
 }
@@ -179,13 +188,19 @@ async function statsLatency(n: number) {
 }
 
 function cliImport(file: string, dataDir: string): Promise<{ seconds: number; peakMb: number; line: string }> {
-  const child = spawn(process.execPath, [path.join(__dirname, '..', 'src', 'cli', 'import.js'), '--file', file, '--format', 'movielens-1m', '--data-dir', dataDir], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
+  const child = spawn(
+    process.execPath,
+    [path.join(__dirname, '..', 'src', 'cli', 'import.js'), '--file', file, '--format', 'movielens-1m', '--data-dir', dataDir],
+    {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    },
+  );
   let out = '';
   child.stdout.on('data', (c) => (out += c));
   const started = performance.now();
-  const done = new Promise<void>((resolve, reject) => child.once('exit', (code) => (code === 0 ? resolve() : reject(new Error(`import exited with ${code}`)))));
+  const done = new Promise<void>((resolve, reject) =>
+    child.once('exit', (code) => (code === 0 ? resolve() : reject(new Error(`import exited with ${code}`)))),
+  );
   return peakRss(child.pid!, done).then(({ peakMb }) => ({ seconds: (performance.now() - started) / 1000, peakMb, line: out.trim() }));
 }
 
@@ -204,7 +219,13 @@ async function jobEnd(id: string): Promise<any> {
  * and its idle RSS after. First the default job is asked for, to record whether MAX_TRAIN_MEMORY
  * admits it at this size (when it does, it is cancelled at once and `model` runs instead).
  */
-async function trainingRun(server: ChildProcess, model: string, predictBody: string, results: Record<string, unknown>, probes: Record<string, unknown>[]) {
+async function trainingRun(
+  server: ChildProcess,
+  model: string,
+  predictBody: string,
+  results: Record<string, unknown>,
+  probes: Record<string, unknown>[],
+) {
   const asked = await send('POST', '/jobs', JSON.stringify({ type: 'train', params: { maxEpochs: 2 } }));
   const defaultJob: Record<string, unknown> = { status: asked.status };
   if (asked.status === 202) {
@@ -241,7 +262,12 @@ async function trainingRun(server: ChildProcess, model: string, predictBody: str
     defaultJob,
     model,
     seconds: run.result.seconds,
-    epochs: job.progress.history.map((h: { member: string; epoch: number; seconds: number; validationRmse: number }) => ({ member: h.member, epoch: h.epoch, seconds: h.seconds, validationRmse: h.validationRmse })),
+    epochs: job.progress.history.map((h: { member: string; epoch: number; seconds: number; validationRmse: number }) => ({
+      member: h.member,
+      epoch: h.epoch,
+      seconds: h.seconds,
+      validationRmse: h.validationRmse,
+    })),
     decision: job.decision,
     activatedByApiSeconds: activatedByApi,
     evaluationRmse: job.report?.blend?.rmse ?? null,
@@ -251,7 +277,14 @@ async function trainingRun(server: ChildProcess, model: string, predictBody: str
   };
 }
 
-async function syntheticRuns(shape: SyntheticShape, work: string, skipCli: boolean, jobModel: string, results: Record<string, unknown>, probes: Record<string, unknown>[]) {
+async function syntheticRuns(
+  shape: SyntheticShape,
+  work: string,
+  skipCli: boolean,
+  jobModel: string,
+  results: Record<string, unknown>,
+  probes: Record<string, unknown>[],
+) {
   process.stdout.write(`generating ${shape.ratings} ratings (${shape.users} users, ${shape.items} items)...\n`);
   const t = performance.now();
   const file = writeSyntheticRatings(work, shape);
@@ -274,7 +307,10 @@ async function syntheticRuns(shape: SyntheticShape, work: string, skipCli: boole
     const predictBody = await seedModel();
     const before = procStatus(server.pid!, 'VmRSS');
     process.stdout.write('importing through the service (non-atomic), probing /health and /predict...\n');
-    const run = await peakRss(server.pid!, probed(`import ${shape.ratings}`, predictBody, () => importFile(file, 'movielens-1m', false)));
+    const run = await peakRss(
+      server.pid!,
+      probed(`import ${shape.ratings}`, predictBody, () => importFile(file, 'movielens-1m', false)),
+    );
     probes.push(...run.result.rows);
     const summary = run.result.result;
     await new Promise((r) => setTimeout(r, 5000));
@@ -309,7 +345,10 @@ async function movielensRuns(root: string, results: Record<string, unknown>, pro
     results.ml1mAtomic = { inserted: atomic.result.inserted, seconds: atomic.seconds };
 
     // Four writers post the same ratings under other user IDs, 1,000 rows per request.
-    const lines = fs.readFileSync(file, 'latin1').split('\n').filter((l) => l.trim());
+    const lines = fs
+      .readFileSync(file, 'latin1')
+      .split('\n')
+      .filter((l) => l.trim());
     const batches: string[] = [];
     for (let k = 0; k < lines.length; k += 1000) {
       batches.push(
@@ -351,7 +390,8 @@ async function main(): Promise<void> {
   const work = typeof args.work === 'string' ? args.work : path.join(os.tmpdir(), 'reco-bench-scale');
   const results: Record<string, unknown> = { shape, machine: { cpus: os.cpus().length, model: os.cpus()[0]?.model } };
   const probes: Record<string, unknown>[] = [];
-  if (args['skip-synthetic'] !== true) await syntheticRuns(shape, work, args['skip-cli'] === true, typeof args['job-model'] === 'string' ? args['job-model'] : 'nnmf', results, probes);
+  if (args['skip-synthetic'] !== true)
+    await syntheticRuns(shape, work, args['skip-cli'] === true, typeof args['job-model'] === 'string' ? args['job-model'] : 'nnmf', results, probes);
   const root = args['skip-ml'] === true ? null : movielensRoot(typeof args.data === 'string' ? args.data : undefined);
   if (root) await movielensRuns(root, results, probes);
   else if (args['skip-ml'] !== true) process.stdout.write('MovieLens not found (--data PATH): the MovieLens-1M probes are skipped\n');

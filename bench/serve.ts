@@ -153,7 +153,11 @@ async function main(): Promise<void> {
       'recommendations n=10': {
         url: `http://127.0.0.1:${SERVICE_PORT}/users/1/recommendations?n=10`,
         method: 'GET',
-        requests: [{ setupRequest: (req: Record<string, unknown>) => ({ ...req, path: `/users/${1 + Math.floor(Math.random() * 6040)}/recommendations?n=10` }) }],
+        requests: [
+          {
+            setupRequest: (req: Record<string, unknown>) => ({ ...req, path: `/users/${1 + Math.floor(Math.random() * 6040)}/recommendations?n=10` }),
+          },
+        ],
       },
     };
     const pidOf = (name: string) => (name.startsWith('bare') ? echo.pid! : service.pid!);
@@ -162,7 +166,16 @@ async function main(): Promise<void> {
       const cpu0 = cpuSeconds(pidOf(name));
       const res = await autocannon({ ...t, connections: conns, duration: secs, headers: { 'content-type': 'application/json' } });
       const serverCpuUsPerRequest = ((cpuSeconds(pidOf(name)) - cpu0) * 1e6) / Math.max(1, res.requests.total);
-      return { phase, target: name, connections: conns, reqPerSec: res.requests.average, p50ms: res.latency.p50, p99ms: res.latency.p99, serverCpuUsPerRequest, errors: res.errors + res.non2xx };
+      return {
+        phase,
+        target: name,
+        connections: conns,
+        reqPerSec: res.requests.average,
+        p50ms: res.latency.p50,
+        p99ms: res.latency.p99,
+        serverCpuUsPerRequest,
+        errors: res.errors + res.non2xx,
+      };
     };
     const median = (xs: number[]) => {
       const v = [...xs].sort((a, b) => a - b);
@@ -224,7 +237,16 @@ async function main(): Promise<void> {
         `resident memory with the model loaded, idle: ${rss.toFixed(0)} MB (target <= 400)\n` +
         `kernel variant: ${kernel}\n`,
     );
-    writeResult('serve', { source, modelId: done.modelId, connections, duration, rows, summary, machine: { cpus: os.cpus().length, model: os.cpus()[0]?.model, node: process.version, kernel }, date: new Date().toISOString() });
+    writeResult('serve', {
+      source,
+      modelId: done.modelId,
+      connections,
+      duration,
+      rows,
+      summary,
+      machine: { cpus: os.cpus().length, model: os.cpus()[0]?.model, node: process.version, kernel },
+      date: new Date().toISOString(),
+    });
   } finally {
     await Promise.all([stop(service), stop(echo)]);
     // The data folder holds a copy of the ratings (and, for MovieLens, data that must not be

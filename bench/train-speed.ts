@@ -36,9 +36,18 @@ function flopsPerRating(p: TrainParams): number {
 }
 
 async function timeEpoch(engine: Engine, ds: Dataset, p: TrainParams, ratings: number) {
-  const params = initParams({ nUsers: USERS, nItems: ITEMS, d: p.d, dp: p.dp, h1: p.hidden[0], h2: p.hidden[1], h3: p.hidden[2], useBias: p.useBias }, 1);
+  const params = initParams(
+    { nUsers: USERS, nItems: ITEMS, d: p.d, dp: p.dp, h1: p.hidden[0], h2: p.hidden[1], h3: p.hidden[2], useBias: p.useBias },
+    1,
+  );
   const order = new Rng(7).shuffle(range(RATINGS)).slice(0, ratings);
-  const input = { data: ds, order, regU: regWeights(ds.u, order, USERS, effectiveLambda(p, RATINGS, USERS)), regI: regWeights(ds.i, order, ITEMS, effectiveLambda(p, RATINGS, USERS)), lr: p.lr };
+  const input = {
+    data: ds,
+    order,
+    regU: regWeights(ds.u, order, USERS, effectiveLambda(p, RATINGS, USERS)),
+    regI: regWeights(ds.i, order, ITEMS, effectiveLambda(p, RATINGS, USERS)),
+    lr: p.lr,
+  };
   const batchSize = p.batchSize || 16384;
   const session = await engine.createSession(params, { ...p, batchSize });
   const t0 = process.hrtime.bigint();
@@ -64,11 +73,14 @@ async function main(): Promise<void> {
       gflops: (flopsPerRating(p) * RATINGS) / secondsPerEpoch / 1e9,
       measuredOn,
     });
-    process.stdout.write(`${engine} ${detail} threads=${p.threads} ${p.alternating ? 'alternating' : 'joint'}: ${secondsPerEpoch.toFixed(2)} s/epoch\n`);
+    process.stdout.write(
+      `${engine} ${detail} threads=${p.threads} ${p.alternating ? 'alternating' : 'joint'}: ${secondsPerEpoch.toFixed(2)} s/epoch\n`,
+    );
   };
   if (loadNative()) {
     const native = new NativeEngine();
-    const configs: Partial<TrainParams>[] = only === 'native-generic' ? [{}] : [{}, { threads: 2 }, { alternating: false }, { alternating: false, threads: 2 }];
+    const configs: Partial<TrainParams>[] =
+      only === 'native-generic' ? [{}] : [{}, { threads: 2 }, { alternating: false }, { alternating: false, threads: 2 }];
     for (const c of configs) {
       const p = { ...base, ...c };
       await timeEpoch(native, ds, p, 50_000); // warm-up
@@ -95,7 +107,15 @@ async function main(): Promise<void> {
     add('tfjs', `${tfjs.detail} (timed on ${slice} ratings, scaled)`, base, (secs * RATINGS) / slice, slice);
   }
   printTable(rows);
-  writeResult('train-speed', { ratings: RATINGS, users: USERS, items: ITEMS, params: base, rows, machine: machine(), date: new Date().toISOString() });
+  writeResult('train-speed', {
+    ratings: RATINGS,
+    users: USERS,
+    items: ITEMS,
+    params: base,
+    rows,
+    machine: machine(),
+    date: new Date().toISOString(),
+  });
 }
 
 runBench(main);

@@ -30,7 +30,10 @@ export interface Config {
 }
 
 export class ConfigError extends Error {
-  constructor(readonly variable: string, message: string) {
+  constructor(
+    readonly variable: string,
+    message: string,
+  ) {
     super(`invalid ${variable}: ${message}`);
   }
 }
@@ -95,7 +98,10 @@ export function loadConfig(env: Env = process.env): Config {
   const ratingMin = numVar(env, 'RATING_MIN', 1);
   const ratingMax = numVar(env, 'RATING_MAX', 5);
   if (!(ratingMin < ratingMax)) throw new ConfigError('RATING_MAX', `must be greater than RATING_MIN (${ratingMin})`);
-  const apiKeys = (env.API_KEYS ?? '').split(',').map((k) => k.trim()).filter((k) => k.length > 0);
+  const apiKeys = (env.API_KEYS ?? '')
+    .split(',')
+    .map((k) => k.trim())
+    .filter((k) => k.length > 0);
   for (const k of apiKeys) {
     if (k.length < 16) throw new ConfigError('API_KEYS', 'every key must be at least 16 characters long');
   }

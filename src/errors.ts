@@ -51,7 +51,11 @@ export function statusOfCode(code: string): number | undefined {
 /** An error raised by a route itself, named by its catalogue entry. */
 export class AppError extends CodedError {
   readonly code: (typeof ErrorCodes)[ErrorKind]['code'];
-  constructor(kind: ErrorKind, message: string, readonly details?: unknown) {
+  constructor(
+    kind: ErrorKind,
+    message: string,
+    readonly details?: unknown,
+  ) {
     super(message);
     this.code = ErrorCodes[kind].code;
   }
@@ -119,7 +123,12 @@ function classify(err: FastifyError): { status: number; code: string; message: s
   }
   if (err instanceof BodyTimeoutError) {
     const summary = importSummaryOf(err);
-    return { status: 408, code: ErrorCodes.REQUEST_TIMEOUT.code, message: `the request body stalled: ${err.message}`, details: summary && committed(summary) };
+    return {
+      status: 408,
+      code: ErrorCodes.REQUEST_TIMEOUT.code,
+      message: `the request body stalled: ${err.message}`,
+      details: summary && committed(summary),
+    };
   }
   const write = err as unknown;
   if (write instanceof WriteError && write.problem) {
@@ -195,9 +204,7 @@ export function createErrorHandler(limits: BodyLimits) {
 }
 
 export function notFoundHandler(request: FastifyRequest, reply: FastifyReply): void {
-  void reply
-    .status(404)
-    .send(errorBody(404, ErrorCodes.NOT_FOUND.code, `route ${request.method} ${request.url.split('?')[0]} not found`));
+  void reply.status(404).send(errorBody(404, ErrorCodes.NOT_FOUND.code, `route ${request.method} ${request.url.split('?')[0]} not found`));
 }
 
 /**

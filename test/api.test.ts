@@ -42,7 +42,9 @@ describe('ratings API happy paths', () => {
   test('items: stats and metadata', async () => {
     const item = await request(app.server).get('/items/book-1').expect(200);
     expect(item.body).toEqual({ itemId: 'book-1', title: null, attributes: null, hidden: false, ratingCount: 2, ratingMean: 1.75 });
-    const put = await request(app.server).put('/items/book-1').send({ title: 'Dune', attributes: { year: 1965, tags: ['sf'] } });
+    const put = await request(app.server)
+      .put('/items/book-1')
+      .send({ title: 'Dune', attributes: { year: 1965, tags: ['sf'] } });
     expect(put.status).toBe(200);
     expect(put.body.title).toBe('Dune');
     const created = await request(app.server).put('/items/book-9').send({ title: 'New' });
@@ -73,15 +75,23 @@ describe('ratings API happy paths', () => {
       .set('content-type', 'text/csv')
       .send('userId,itemId,rating,timestamp\n"u,1",i1,4,100\nu2,"i ""2""",3.5,\n');
     expect(csv.body).toMatchObject({ inserted: 2, updated: 0, rejected: 0, format: 'csv' });
-    const tsv = await request(app.server).post('/ratings/import?format=tsv').set('content-type', 'text/tab-separated-values').send('itemId\tuserId\trating\ni1\tu2\t2\n');
+    const tsv = await request(app.server)
+      .post('/ratings/import?format=tsv')
+      .set('content-type', 'text/tab-separated-values')
+      .send('itemId\tuserId\trating\ni1\tu2\t2\n');
     expect(tsv.body).toMatchObject({ inserted: 1, rejected: 0 });
-    const ml100 = await request(app.server).post('/ratings/import?format=movielens-100k').set('content-type', 'text/plain').send('1\t10\t3\t881250949\n2\t10\t4\t881250950\n');
+    const ml100 = await request(app.server)
+      .post('/ratings/import?format=movielens-100k')
+      .set('content-type', 'text/plain')
+      .send('1\t10\t3\t881250949\n2\t10\t4\t881250950\n');
     expect(ml100.body).toMatchObject({ inserted: 2, rejected: 0 });
     const ml1m = await request(app.server).post('/ratings/import').set('content-type', 'text/plain').send('1::10::5::978300760\n3::11::2\n');
     expect(ml1m.body).toMatchObject({ inserted: 1, updated: 1, rejected: 0, format: 'movielens-1m' });
     const r = await request(app.server).get('/users/u,1/ratings'.replace(',', '%2C')).expect(200);
     expect(r.body.ratings).toEqual([{ itemId: 'i1', rating: 4, timestamp: 100 }]);
-    const quoted = await request(app.server).get(`/items/${encodeURIComponent('i "2"')}`).expect(200);
+    const quoted = await request(app.server)
+      .get(`/items/${encodeURIComponent('i "2"')}`)
+      .expect(200);
     expect(quoted.body.ratingMean).toBe(3.5);
   });
 

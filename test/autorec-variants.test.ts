@@ -57,7 +57,8 @@ withAddon('autorec kernel variants', () => {
     const ds = syntheticDataset(30, 20, 10);
     const w = initAutorec(30, 20, resolveAutorec({ hidden: 45, initScale: 3 }), 3);
     const r = ratingsByItem(ds, range(ds.r.length), 20);
-    const plain = (o: object) => Object.fromEntries(Object.entries(o).map(([k, v]) => [k, ArrayBuffer.isView(v) ? Array.from(v as Float32Array) : v]));
+    const plain = (o: object) =>
+      Object.fromEntries(Object.entries(o).map(([k, v]) => [k, ArrayBuffer.isView(v) ? Array.from(v as Float32Array) : v]));
     const file = path.join(dir, 'model.json');
     fs.writeFileSync(file, JSON.stringify({ w: plain(w), r: plain(r) }));
     const best = run(file, undefined);

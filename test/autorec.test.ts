@@ -61,7 +61,10 @@ describe('autorec settings', () => {
     expect(rows.flatMap(namesOf).sort()).toEqual(Object.keys(autorecKind.defaults).sort());
     for (const r of rows) {
       const names = namesOf(r);
-      const defaults = r.split('|')[2].split(',').map((v) => v.trim());
+      const defaults = r
+        .split('|')[2]
+        .split(',')
+        .map((v) => v.trim());
       names.forEach((n, k) => expect(Number(defaults[k])).toBe(autorecKind.defaults[n as keyof typeof autorecKind.defaults]));
     }
   });
@@ -134,8 +137,18 @@ withAddon('autorec native kernel', () => {
     expect(() => addon!.autorecCodes(w, badStart)).toThrow(/must not decrease/);
     expect(() => addon!.autorecCodes(w, { ...ratings, users: ratings.users.map((u) => u + dims.nUsers) })).toThrow(/user index/);
     expect(() => addon!.autorecLossAndGrad(w, { ...ratings, order: Int32Array.of(dims.nItems) }, 1)).toThrow(/item index/);
-    expect(() => addon!.autorecTrainEpoch({ ...w, ...zeroSlots(w), mW: new Float32Array(1) }, { ...ratings, order: one }, { batchSize: 1, lr: 1e-3, lambda: 1, step: 0, threads: 1 })).toThrow(/mW has length/);
-    const cancelled = addon!.autorecTrainEpoch({ ...w, ...zeroSlots(w) }, { ...ratings, order: one }, { batchSize: 1, lr: 1e-3, lambda: 1, step: 0, threads: 1, cancel: Int32Array.of(1) });
+    expect(() =>
+      addon!.autorecTrainEpoch(
+        { ...w, ...zeroSlots(w), mW: new Float32Array(1) },
+        { ...ratings, order: one },
+        { batchSize: 1, lr: 1e-3, lambda: 1, step: 0, threads: 1 },
+      ),
+    ).toThrow(/mW has length/);
+    const cancelled = addon!.autorecTrainEpoch(
+      { ...w, ...zeroSlots(w) },
+      { ...ratings, order: one },
+      { batchSize: 1, lr: 1e-3, lambda: 1, step: 0, threads: 1, cancel: Int32Array.of(1) },
+    );
     await expect(cancelled).resolves.toMatchObject({ cancelled: true, step: 0, count: 0 });
     const net = new addon!.AutorecServing(served);
     expect(() => net.scoreAll(0, new Float32Array(dims.nItems - 1))).toThrow(/shorter/);
@@ -155,7 +168,7 @@ withAddon('autorec member', () => {
   });
   afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
 
-  test('learns: validation error below the training mean\'s, best epoch kept', () => {
+  test("learns: validation error below the training mean's, best epoch kept", () => {
     const val = pairsOf(ds, split.validation);
     const mean = Array.from(split.train, (p) => ds.r[p]).reduce((a, b) => a + b, 0) / split.train.length;
     const baseline = metrics(new Float32Array(val.r.length).fill(mean), val.r, scale.min, scale.max).rmse;
@@ -219,7 +232,11 @@ withAddon('autorec member', () => {
     const json = JSON.parse(fs.readFileSync(path.join(dir, 'model.json'), 'utf8'));
     const weights = fs.readFileSync(path.join(dir, 'weights.bin'));
     const model = await tf.loadLayersModel(
-      tf.io.fromMemory({ modelTopology: json.modelTopology, weightSpecs: json.weightsManifest[0].weights, weightData: new Uint8Array(weights).buffer }),
+      tf.io.fromMemory({
+        modelTopology: json.modelTopology,
+        weightSpecs: json.weightsManifest[0].weights,
+        weightData: new Uint8Array(weights).buffer,
+      }),
     );
     const out = tf.tidy(() => (model.predict(tf.tensor2d([[4]], [1, 1], 'int32')) as ReturnType<typeof tf.tensor>).dataSync() as Float32Array);
     model.dispose();
@@ -229,13 +246,30 @@ withAddon('autorec member', () => {
 
   const linuxOnly = process.platform === 'linux' ? test : test.skip;
   linuxOnly('epochs run on threads at a lower priority than the JavaScript thread', async () => {
-    const before = new Set(threadNices().filter((t) => t.nice !== 0).map((t) => t.tid));
+    const before = new Set(
+      threadNices()
+        .filter((t) => t.nice !== 0)
+        .map((t) => t.tid),
+    );
     const seen: number[] = [];
-    const poll = setInterval(() => seen.push(...threadNices().filter((t) => !before.has(t.tid)).map((t) => t.nice)), 0);
+    const poll = setInterval(
+      () =>
+        seen.push(
+          ...threadNices()
+            .filter((t) => !before.has(t.tid))
+            .map((t) => t.nice),
+        ),
+      0,
+    );
     const ctl = new AbortController();
     const started = Date.now();
     const settings = autorecKind.resolve({ ...small, hidden: 200, maxEpochs: 10_000, patience: 10_000 });
-    const run = autorecKind.train(ds, split, settings, { scale, threads: 2, signal: ctl.signal, onEpoch: () => Date.now() - started > 1500 && ctl.abort() });
+    const run = autorecKind.train(ds, split, settings, {
+      scale,
+      threads: 2,
+      signal: ctl.signal,
+      onEpoch: () => Date.now() - started > 1500 && ctl.abort(),
+    });
     await expect(run).rejects.toThrow(TrainingCancelledError);
     clearInterval(poll);
     expect(seen).toContain(10);

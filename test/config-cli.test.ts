@@ -11,7 +11,10 @@ describe('configuration from the environment', () => {
   test('npm start and the Docker image pass node the flags the server expects', () => {
     const root = path.join(__dirname, '..');
     const start = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8')).scripts.start as string;
-    const cmd = fs.readFileSync(path.join(root, 'Dockerfile'), 'utf8').split('\n').find((l) => l.startsWith('CMD '))!;
+    const cmd = fs
+      .readFileSync(path.join(root, 'Dockerfile'), 'utf8')
+      .split('\n')
+      .find((l) => l.startsWith('CMD '))!;
     expect(SERVER_NODE_FLAGS.length).toBeGreaterThan(0);
     for (const flag of SERVER_NODE_FLAGS) {
       expect(start.split(' ')).toContain(flag);
@@ -70,7 +73,11 @@ describe('import command line (compiled by npm install)', () => {
     const dir = tempDataDir();
     const file = path.join(dir, 'ratings.dat');
     fs.writeFileSync(file, '1::10::5::978300760\n1::11::3::978300761\n2::10::4\n2::12::nine\n');
-    const out = execFileSync(process.execPath, [path.join(root, 'dist', 'src', 'cli', 'import.js'), '--file', file, '--format', 'movielens-1m', '--data-dir', path.join(dir, 'data')], { encoding: 'utf8' });
+    const out = execFileSync(
+      process.execPath,
+      [path.join(root, 'dist', 'src', 'cli', 'import.js'), '--file', file, '--format', 'movielens-1m', '--data-dir', path.join(dir, 'data')],
+      { encoding: 'utf8' },
+    );
     expect(out).toMatch(/inserted 3, updated 0, rejected 1/);
     const db = openDatabase(path.join(dir, 'data'));
     expect(new RatingsRepository(db).stats()).toEqual({ users: 2, items: 2, ratings: 3 });

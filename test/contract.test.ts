@@ -66,7 +66,12 @@ describe('OpenAPI contract', () => {
       expect(Object.keys(props).sort()).toEqual(Object.keys(table).sort());
       for (const [name, setting] of Object.entries(table) as [string, Setting][]) {
         const doc = props[name];
-        expect({ kind, name, description: typeof doc.description, default: doc.default }).toEqual({ kind, name, description: 'string', default: setting.default });
+        expect({ kind, name, description: typeof doc.description, default: doc.default }).toEqual({
+          kind,
+          name,
+          description: 'string',
+          default: setting.default,
+        });
         if (setting.type === 'integer' || (setting.type === 'number' && !setting.auto)) {
           expect({ kind, name, min: doc.minimum, max: doc.maximum }).toEqual({ kind, name, min: setting.min, max: setting.max });
         }
@@ -108,7 +113,16 @@ describe('OpenAPI contract', () => {
       ['GET', `/models/${job.modelId}`],
       ['POST', `/models/${job.modelId}/activate`],
       ['POST', '/predict', { userId: 'u1', itemId: 'i2' }],
-      ['POST', '/predict', { pairs: [{ userId: 'u1', itemId: 'i2' }, { userId: 'new', itemId: 'i2' }] }],
+      [
+        'POST',
+        '/predict',
+        {
+          pairs: [
+            { userId: 'u1', itemId: 'i2' },
+            { userId: 'new', itemId: 'i2' },
+          ],
+        },
+      ],
       ['GET', '/users/u1/recommendations?n=5&exclude=i3'],
       ['GET', '/users/stranger/recommendations?n=3'],
       ['POST', '/users/u1/recommendations', { candidates: ['i1', 'i2', 'zzz'], n: 3 }],
@@ -125,9 +139,15 @@ describe('OpenAPI contract', () => {
     for (const [method, url, body] of calls) {
       if (body === undefined) await app.inject({ method: method as 'GET', url });
       else await postJson(app, url, body).then(() => undefined);
-      if (body !== undefined && method !== 'POST') await app.inject({ method: method as 'PUT', url, payload: JSON.stringify(body), headers: { 'content-type': 'application/json' } });
+      if (body !== undefined && method !== 'POST')
+        await app.inject({ method: method as 'PUT', url, payload: JSON.stringify(body), headers: { 'content-type': 'application/json' } });
     }
-    await app.inject({ method: 'POST', url: '/ratings/import?format=csv', payload: 'userId,itemId,rating\nu5,i5,3\n', headers: { 'content-type': 'text/csv' } });
+    await app.inject({
+      method: 'POST',
+      url: '/ratings/import?format=csv',
+      payload: 'userId,itemId,rating\nu5,i5,3\n',
+      headers: { 'content-type': 'text/csv' },
+    });
 
     const ajv = new Ajv({ strict: false, allErrors: true });
     addFormats(ajv);
@@ -151,7 +171,9 @@ describe('OpenAPI contract', () => {
         continue;
       }
       if (!s.type.startsWith('application/json')) continue;
-      const validate = ajv.compile({ $ref: `spec.json#/${pointer('paths', p, m, 'responses', String(s.status), 'content', 'application/json', 'schema')}` });
+      const validate = ajv.compile({
+        $ref: `spec.json#/${pointer('paths', p, m, 'responses', String(s.status), 'content', 'application/json', 'schema')}`,
+      });
       if (!validate(JSON.parse(s.body))) problems.push(`${m} ${p} ${s.status}: ${ajv.errorsText(validate.errors)}`);
     }
     expect(problems).toEqual([]);

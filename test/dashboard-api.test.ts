@@ -43,26 +43,49 @@ describe('rating histogram kept by the writer (migration 006)', () => {
       expect(got.binWidth).toBe(0.5);
     };
     await check();
-    expect((await postJson(app, '/ratings', [
-      { userId: 'a', itemId: 'x', rating: 3.3 },
-      { userId: 'a', itemId: 'y', rating: 3.7 },
-      { userId: 'b', itemId: 'x', rating: 0.25 },
-      { userId: 'b', itemId: 'y', rating: 10 },
-    ])).statusCode).toBe(200);
+    expect(
+      (
+        await postJson(app, '/ratings', [
+          { userId: 'a', itemId: 'x', rating: 3.3 },
+          { userId: 'a', itemId: 'y', rating: 3.7 },
+          { userId: 'b', itemId: 'x', rating: 0.25 },
+          { userId: 'b', itemId: 'y', rating: 10 },
+        ])
+      ).statusCode,
+    ).toBe(200);
     await check();
     // An update moves a rating from one bin to another; a repeated pair in one batch keeps the last.
-    await postJson(app, '/ratings', [{ userId: 'a', itemId: 'x', rating: 8 }, { userId: 'c', itemId: 'z', rating: 1 }, { userId: 'c', itemId: 'z', rating: 2 }]);
+    await postJson(app, '/ratings', [
+      { userId: 'a', itemId: 'x', rating: 8 },
+      { userId: 'c', itemId: 'z', rating: 1 },
+      { userId: 'c', itemId: 'z', rating: 2 },
+    ]);
     await check();
     const rows: [string, string, number][] = [];
     for (let k = 0; k < 300; k++) rows.push([`u${k % 37}`, `i${k % 23}`, (k % 21) / 2]);
-    const bulk = await app.inject({ method: 'POST', url: '/ratings/import?format=csv', headers: { 'content-type': 'text/csv' }, payload: csvOf(rows) + 'bad,row\n' });
+    const bulk = await app.inject({
+      method: 'POST',
+      url: '/ratings/import?format=csv',
+      headers: { 'content-type': 'text/csv' },
+      payload: csvOf(rows) + 'bad,row\n',
+    });
     expect(bulk.json()).toMatchObject({ rejected: 1 });
     await check();
-    const atomic = await app.inject({ method: 'POST', url: '/ratings/import?format=csv&atomic=true', headers: { 'content-type': 'text/csv' }, payload: csvOf(rows.map(([u, i, r]) => [`v${u}`, i, 10 - r])) });
+    const atomic = await app.inject({
+      method: 'POST',
+      url: '/ratings/import?format=csv&atomic=true',
+      headers: { 'content-type': 'text/csv' },
+      payload: csvOf(rows.map(([u, i, r]) => [`v${u}`, i, 10 - r])),
+    });
     expect(atomic.statusCode).toBe(200);
     await check();
     // A rejected atomic import changes nothing.
-    const rejected = await app.inject({ method: 'POST', url: '/ratings/import?format=csv&atomic=true', headers: { 'content-type': 'text/csv' }, payload: csvOf([['w', 'x', 4]]) + 'w,y,99\n' });
+    const rejected = await app.inject({
+      method: 'POST',
+      url: '/ratings/import?format=csv&atomic=true',
+      headers: { 'content-type': 'text/csv' },
+      payload: csvOf([['w', 'x', 4]]) + 'w,y,99\n',
+    });
     expect(rejected.statusCode).toBe(400);
     await check();
     expect((await app.inject({ method: 'DELETE', url: '/users/a/ratings/y' })).statusCode).toBe(204);
@@ -149,7 +172,12 @@ describe('the dashboard files', () => {
     expect(js.headers['content-type']).toMatch(/javascript/);
     expect(js.headers['cache-control']).toContain('immutable');
     expect((await app.inject({ url: `/dashboard/${style}` })).headers['content-type']).toMatch(/^text\/css/);
-    expect((await app.inject({ url: '/dashboard/config.json' })).json()).toEqual({ apiKeyRequired: true, ratingMin: 0, ratingMax: 10, maxBatch: 500 });
+    expect((await app.inject({ url: '/dashboard/config.json' })).json()).toEqual({
+      apiKeyRequired: true,
+      ratingMin: 0,
+      ratingMax: 10,
+      maxBatch: 500,
+    });
     // The data stays behind the key.
     expect((await app.inject({ url: '/stats/ratings' })).json().code).toBe('RECO_ERR_UNAUTHORIZED');
     expect((await app.inject({ url: '/stats/ratings', headers: { authorization: `Bearer ${key}` } })).statusCode).toBe(200);

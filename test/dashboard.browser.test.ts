@@ -25,7 +25,16 @@ const ARTIFACTS = path.join(__dirname, '..', 'test-artifacts');
 const KEY = 'browser-test-key-0123456789abcdef';
 
 /** Settings of the job the test starts from the form: TF.js is slow enough on this data (a few hundred ms an epoch) for the page to see the curve grow. */
-const FORM_SETTINGS: Record<string, string> = { d: '4', dp: '8', hidden: '16,16,16', lambda: '2', lr: '0.01', patience: '20', lrDecay: '1', averaging: '0' };
+const FORM_SETTINGS: Record<string, string> = {
+  d: '4',
+  dp: '8',
+  hidden: '16,16,16',
+  lambda: '2',
+  lr: '0.01',
+  patience: '20',
+  lrDecay: '1',
+  averaging: '0',
+};
 const EPOCHS = 20;
 
 function describeBrowser(name: string, body: () => void): void {
@@ -37,11 +46,19 @@ async function service(env: Record<string, string>, dashboardDir: string): Promi
   const config = loadConfig({ DATA_DIR: tempDataDir(), LOG_LEVEL: 'silent', ...env });
   const app = closeAfterwards(await buildApp({ config, logger: false, dashboardDir }));
   await app.listen({ port: 0, host: '127.0.0.1' });
-  const headers: Record<string, string> = { 'content-type': 'application/json', ...(env.API_KEYS ? { authorization: `Bearer ${env.API_KEYS}` } : {}) };
+  const headers: Record<string, string> = {
+    'content-type': 'application/json',
+    ...(env.API_KEYS ? { authorization: `Bearer ${env.API_KEYS}` } : {}),
+  };
   const rows = syntheticRatings(120, 80, 25).map(([userId, itemId, rating]) => ({ userId, itemId, rating }));
   const res = await app.inject({ method: 'POST', url: '/ratings', headers, payload: JSON.stringify(rows) });
   if (res.statusCode !== 200) throw new Error(`import failed: ${res.body}`);
-  await app.inject({ method: 'PUT', url: '/items/i1', headers, payload: JSON.stringify({ title: 'The First Item', attributes: { genre: 'drama' } }) });
+  await app.inject({
+    method: 'PUT',
+    url: '/items/i1',
+    headers,
+    payload: JSON.stringify({ title: 'The First Item', attributes: { genre: 'drama' } }),
+  });
   return { app, base: `http://127.0.0.1:${(app.server.address() as AddressInfo).port}` };
 }
 
@@ -51,7 +68,16 @@ async function browser(): Promise<BrowserContext> {
     executablePath: CHROMIUM,
     headless: true,
     viewport: { width: 1360, height: 900 },
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
   });
   onRelease(() => context.close());
   return context;
@@ -147,7 +173,7 @@ describeBrowser('dashboard in headless Chromium', () => {
       const pointsSeen = new Set<number>();
       let etaSeen = false;
       let midShot = false;
-      for (const end = Date.now() + 90_000; Date.now() < end; ) {
+      for (const end = Date.now() + 90_000; Date.now() < end;) {
         const status = await text(page, 'job-status');
         const points = Number(await page.getByTestId('curves').getAttribute('data-points'));
         if (points > 0) pointsSeen.add(points);
@@ -160,7 +186,10 @@ describeBrowser('dashboard in headless Chromium', () => {
         await page.waitForTimeout(100);
       }
       expect(await text(page, 'job-status')).toBe('succeeded');
-      await page.getByTestId('curves').and(page.locator(`[data-points="${EPOCHS}"]`)).waitFor();
+      await page
+        .getByTestId('curves')
+        .and(page.locator(`[data-points="${EPOCHS}"]`))
+        .waitFor();
       // Seen part-drawn while running, then whole: the curve grew in front of the page.
       expect([...pointsSeen].some((p) => p > 0 && p < EPOCHS)).toBe(true);
       expect(etaSeen).toBe(true);
@@ -193,7 +222,9 @@ describeBrowser('dashboard in headless Chromium', () => {
 
       // Data: an import with a bad line reports it by line number; a user is deleted after confirmation.
       await page.locator('#nav a[data-page=data]').click();
-      await page.getByTestId('import-file').setInputFiles({ name: 'more.csv', mimeType: 'text/csv', buffer: Buffer.from('userId,itemId,rating\nnew1,i1,4\nnew1,i2,oops\nnew2,i3,5\n') });
+      await page
+        .getByTestId('import-file')
+        .setInputFiles({ name: 'more.csv', mimeType: 'text/csv', buffer: Buffer.from('userId,itemId,rating\nnew1,i1,4\nnew1,i2,oops\nnew2,i3,5\n') });
       await page.getByTestId('import-result').waitFor();
       expect(await text(page, 'import-result')).toContain('2 inserted, 0 updated, 1 rejected');
       expect(await page.getByTestId('import-result').locator('tbody td').first().textContent()).toBe('3');

@@ -18,7 +18,13 @@ async function twentySteps(engine: Engine, settings: TrainParams): Promise<{ p: 
   const order = new Rng(5).shuffle(range(ds.r.length)).slice(0, 20 * settings.batchSize);
   const session = await engine.createSession(p, settings);
   const res = await session.epoch(
-    { data: ds, order, regU: regWeights(ds.u, order, dims.nUsers, settings.lambda as number), regI: regWeights(ds.i, order, dims.nItems, settings.lambda as number), lr: settings.lr },
+    {
+      data: ds,
+      order,
+      regU: regWeights(ds.u, order, dims.nUsers, settings.lambda as number),
+      regI: regWeights(ds.i, order, dims.nItems, settings.lambda as number),
+      lr: settings.lr,
+    },
     new Int32Array(1),
   );
   session.dispose();

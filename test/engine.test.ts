@@ -110,7 +110,11 @@ function engineSuite(make: () => Engine): void {
     const tf = loadTf();
     const json = JSON.parse(fs.readFileSync(path.join(member, 'model.json'), 'utf8'));
     const model = await tf.loadLayersModel(
-      tf.io.fromMemory({ modelTopology: json.modelTopology, weightSpecs: json.weightsManifest[0].weights, weightData: fs.readFileSync(path.join(member, 'weights.bin')).buffer }),
+      tf.io.fromMemory({
+        modelTopology: json.modelTopology,
+        weightSpecs: json.weightsManifest[0].weights,
+        weightData: fs.readFileSync(path.join(member, 'weights.bin')).buffer,
+      }),
     );
     const out = model.predict([tf.tensor2d(u, [300, 1], 'int32'), tf.tensor2d(i, [300, 1], 'int32')]) as import('@tensorflow/tfjs-core').Tensor;
     const viaTf = out.dataSync();
@@ -153,7 +157,14 @@ describeNative('native engine specifics', () => {
     expect(() => addon.predict(p, Int32Array.of(3), Int32Array.of(0))).toThrow(/out of range/);
     expect(() => addon.predict(p, Int32Array.of(-1), Int32Array.of(0))).toThrow(/out of range/);
     expect(() => addon.predict({ ...p, net: new Float32Array(3) }, Int32Array.of(0), Int32Array.of(0))).toThrow(/length/);
-    const data = { u: Int32Array.of(0), i: Int32Array.of(1), r: Float32Array.of(Number.NaN), order: Int32Array.of(0), regU: new Float32Array(3), regI: new Float32Array(2) };
+    const data = {
+      u: Int32Array.of(0),
+      i: Int32Array.of(1),
+      r: Float32Array.of(Number.NaN),
+      order: Int32Array.of(0),
+      regU: new Float32Array(3),
+      regI: new Float32Array(2),
+    };
     expect(() => addon.lossAndGrad(p, data)).toThrow(/not finite/);
     expect(() => addon.lossAndGrad(p, { ...data, r: Float32Array.of(3), order: Int32Array.of(5) })).toThrow(/out of range/);
     const model = new addon.ServingModel(p);
@@ -177,13 +188,31 @@ describeNative('native engine specifics', () => {
   const linuxOnly = process.platform === 'linux' ? test : test.skip;
   linuxOnly('epochs run on threads at a lower priority than the JavaScript thread', async () => {
     const nices = threadNices;
-    const before = new Set(nices().filter((t) => t.nice !== 0).map((t) => t.tid));
+    const before = new Set(
+      nices()
+        .filter((t) => t.nice !== 0)
+        .map((t) => t.tid),
+    );
     const seen: number[] = [];
-    const poll = setInterval(() => seen.push(...nices().filter((t) => !before.has(t.tid)).map((t) => t.nice)), 0);
+    const poll = setInterval(
+      () =>
+        seen.push(
+          ...nices()
+            .filter((t) => !before.has(t.tid))
+            .map((t) => t.nice),
+        ),
+      0,
+    );
     const ctl = new AbortController();
     const params = resolveParams({ ...small, maxEpochs: 10_000, patience: 10_000 });
     const started = Date.now();
-    const run = train(ds, split, { engine: new NativeEngine(), params, scale, signal: ctl.signal, onEpoch: () => Date.now() - started > 1500 && ctl.abort() });
+    const run = train(ds, split, {
+      engine: new NativeEngine(),
+      params,
+      scale,
+      signal: ctl.signal,
+      onEpoch: () => Date.now() - started > 1500 && ctl.abort(),
+    });
     await expect(run).rejects.toThrow(TrainingCancelledError);
     clearInterval(poll);
     expect(seen).toContain(10);
@@ -207,7 +236,19 @@ describeNative('predictor', () => {
     const model = asModel(res.params, engine);
     const pred = new Predictor(
       'm1',
-      checkpointMeta(model, { kind: 'nnmf', buckets: null, userIds: ds.userIds, itemIds: ds.itemIds, scale, summary, engine: 'native', params: {}, metrics: {}, fingerprint: 'x', createdAt: '' }),
+      checkpointMeta(model, {
+        kind: 'nnmf',
+        buckets: null,
+        userIds: ds.userIds,
+        itemIds: ds.itemIds,
+        scale,
+        summary,
+        engine: 'native',
+        params: {},
+        metrics: {},
+        fingerprint: 'x',
+        createdAt: '',
+      }),
       model,
     );
     const out = pred.predict([

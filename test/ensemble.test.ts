@@ -67,8 +67,18 @@ describe('blending', () => {
   const a = Float32Array.from({ length: nUsers * nItems }, () => 0.6 * rng.normal());
   const b = Float32Array.from({ length: nUsers * nItems }, () => 0.6 * rng.normal());
   const truth = Float32Array.from(a, (x, k) => Math.min(5, Math.max(1, 3.2 + x + b[k] + 0.2 * rng.normal())));
-  const memberA = new TableMember('nnmf', Float32Array.from(a, (x, k) => 3.2 + x + 0.3 * b[k]), nUsers, nItems);
-  const memberB = new TableMember('mf', Float32Array.from(b, (x, k) => 3.2 + x + 0.6 * a[k] + 0.3 * rng.normal()), nUsers, nItems);
+  const memberA = new TableMember(
+    'nnmf',
+    Float32Array.from(a, (x, k) => 3.2 + x + 0.3 * b[k]),
+    nUsers,
+    nItems,
+  );
+  const memberB = new TableMember(
+    'mf',
+    Float32Array.from(b, (x, k) => 3.2 + x + 0.6 * a[k] + 0.3 * rng.normal()),
+    nUsers,
+    nItems,
+  );
   const pairs = (from: number, to: number) => ({
     u: Int32Array.from({ length: to - from }, (_, k) => Math.floor((from + k) / nItems)),
     i: Int32Array.from({ length: to - from }, (_, k) => (from + k) % nItems),
@@ -97,14 +107,21 @@ describe('blending', () => {
     out.forEach((v, k) => expect(v).toBeCloseTo(direct[k], 5));
     const all = new Float32Array(nItems);
     await net.scoreAll(3, all);
-    const byPair = model.predict(new Int32Array(nItems).fill(3), Int32Array.from({ length: nItems }, (_, k) => k));
+    const byPair = model.predict(
+      new Int32Array(nItems).fill(3),
+      Int32Array.from({ length: nItems }, (_, k) => k),
+    );
     all.forEach((v, k) => expect(v).toBeCloseTo(byPair[k], 5));
   });
 
   test('a blend without validation ratings, or a degenerate one, falls back to an average', () => {
     expect(fitBlend([new Float32Array(0), new Float32Array(0)], new Float32Array(0), scale)).toEqual({ intercept: 0, weights: [0.5, 0.5] });
     const same = new Float32Array(100).fill(3);
-    const w = fitBlend([same, same], Float32Array.from({ length: 100 }, (_, k) => 1 + (k % 5)), scale);
+    const w = fitBlend(
+      [same, same],
+      Float32Array.from({ length: 100 }, (_, k) => 1 + (k % 5)),
+      scale,
+    );
     expect(w.weights.every(Number.isFinite)).toBe(true);
   });
 });
@@ -115,14 +132,19 @@ describe('baselines', () => {
     const ub = Array.from({ length: 80 }, () => 0.7 * rng.normal());
     const ib = Array.from({ length: 60 }, () => 0.7 * rng.normal());
     const rows: [string, string, number][] = [];
-    for (let u = 0; u < 80; u++) for (let i = 0; i < 60; i++) if (rng.next() < 0.5) rows.push([`u${u}`, `i${i}`, 3.5 + ub[u] + ib[i] + 0.3 * rng.normal()]);
+    for (let u = 0; u < 80; u++)
+      for (let i = 0; i < 60; i++) if (rng.next() < 0.5) rows.push([`u${u}`, `i${i}`, 3.5 + ub[u] + ib[i] + 0.3 * rng.normal()]);
     const ds = datasetFromTriples(rows);
     const all = Int32Array.from(rows, (_, k) => k);
     const train = all.filter((k) => k % 5 !== 0);
     const held = all.filter((k) => k % 5 === 0);
     const m = fitBiases(ds, train);
     const truth = Float32Array.from(held, (p) => ds.r[p]);
-    const pred = predictBiases(m, Int32Array.from(held, (p) => ds.u[p]), Int32Array.from(held, (p) => ds.i[p]));
+    const pred = predictBiases(
+      m,
+      Int32Array.from(held, (p) => ds.u[p]),
+      Int32Array.from(held, (p) => ds.i[p]),
+    );
     const rmse = metrics(pred, truth, -10, 10).rmse;
     const meanRmse = metrics(new Float32Array(held.length).fill(m.globalMean), truth, -10, 10).rmse;
     expect(rmse).toBeLessThan(0.5 * meanRmse);

@@ -44,7 +44,11 @@ describe('jobs in the training thread', () => {
     await importSynthetic(app, syntheticRatings(2500, 600, 60, 3));
     const started = performance.now();
     const [thread0, process0] = [cpuSeconds('thread-self'), cpuSeconds('self')];
-    const res = await postJson(app, '/jobs', { type: 'train', model: 'nnmf', params: { ...FAST_TRAINING, d: 16, dp: 64, maxEpochs: 6, validationFraction: 0.01, evaluationFraction: 0.01 } });
+    const res = await postJson(app, '/jobs', {
+      type: 'train',
+      model: 'nnmf',
+      params: { ...FAST_TRAINING, d: 16, dp: 64, maxEpochs: 6, validationFraction: 0.01, evaluationFraction: 0.01 },
+    });
     expect(res.statusCode).toBe(202);
     const done = waitForJob(app, res.json().id, 120_000);
     const health = await healthWhile(app, done);

@@ -52,7 +52,11 @@ describeNative('live personalisation over HTTP (every model kind in one ensemble
     expect(before).toMatchObject({ fallback: 'item_mean', source: 'fallback' });
     expect((await recommend(app, 'newcomer', 'n=5')).fallback).toBe('popular');
 
-    const rows = ['i1', 'i2', 'i4', 'i5', 'i6', 'i7', 'i8', 'i9', 'i10', 'i11'].map((itemId, k) => ({ userId: 'newcomer', itemId, rating: k < 5 ? 5 : 1 }));
+    const rows = ['i1', 'i2', 'i4', 'i5', 'i6', 'i7', 'i8', 'i9', 'i10', 'i11'].map((itemId, k) => ({
+      userId: 'newcomer',
+      itemId,
+      rating: k < 5 ? 5 : 1,
+    }));
     expect((await postJson(app, '/ratings', rows)).statusCode).toBe(200);
     const after = await predictOne(app, 'newcomer', 'i3');
     expect(after).toMatchObject({ fallback: null, source: 'foldin' });
@@ -137,7 +141,9 @@ describeNative('live personalisation over HTTP (every model kind in one ensemble
     expect(job.status).toBe('succeeded');
     const dirs = [firstModel, job.modelId].map((id) => path.join(dataDir, 'models', id));
     const victim = 'u11';
-    const indexes = dirs.map((dir) => (JSON.parse(fs.readFileSync(path.join(dir, 'meta.json'), 'utf8')) as { userIds: string[] }).userIds.indexOf(victim));
+    const indexes = dirs.map((dir) =>
+      (JSON.parse(fs.readFileSync(path.join(dir, 'meta.json'), 'utf8')) as { userIds: string[] }).userIds.indexOf(victim),
+    );
     for (const u of indexes) expect(u).toBeGreaterThanOrEqual(0);
 
     expect((await app.inject({ method: 'DELETE', url: `/users/${victim}` })).statusCode).toBe(204);

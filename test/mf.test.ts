@@ -25,11 +25,13 @@ const dims = { nUsers: ds.userIds.length, nItems: ds.itemIds.length };
 const scale = { min: 1, max: 5 };
 
 /** The ratings of `data` at `positions`, as parallel arrays. */
-const gatherFrom = (data: Dataset) => (positions: Int32Array): MfRatings => ({
-  u: Int32Array.from(positions, (p) => data.u[p]),
-  i: Int32Array.from(positions, (p) => data.i[p]),
-  r: Float32Array.from(positions, (p) => data.r[p]),
-});
+const gatherFrom =
+  (data: Dataset) =>
+  (positions: Int32Array): MfRatings => ({
+    u: Int32Array.from(positions, (p) => data.u[p]),
+    i: Int32Array.from(positions, (p) => data.i[p]),
+    r: Float32Array.from(positions, (p) => data.r[p]),
+  });
 const gather = gatherFrom(ds);
 
 describe('mf settings', () => {
@@ -173,7 +175,10 @@ withAddon(`mf training, serving and checkpoints${why}`, () => {
 
   // 2,430 training ratings: two threads of at least 1,024 each, so the lock-free split really runs.
   test('trains with two threads and with Adam', async () => {
-    for (const s of [{ threads: 2, batchSize: 1 }, { optimizer: 'adam', batchSize: 32, lr: 0.01 }]) {
+    for (const s of [
+      { threads: 2, batchSize: 1 },
+      { optimizer: 'adam', batchSize: 32, lr: 0.01 },
+    ]) {
       const res = await mfKind.train(ds, split, mfKind.resolve({ k: 8, maxEpochs: 40, patience: 40, ...s }), opts);
       expect(rmse(res.member, split.test)).toBeLessThan(rmse(trained.member, split.test) * 1.15);
     }
@@ -257,7 +262,9 @@ withAddon(`mf training, serving and checkpoints${why}`, () => {
     );
     const names = model.layers.map((l) => l.name);
     expect(names).toEqual(expect.arrayContaining(['P', 'Q', 'user_bias', 'item_bias', 'global_mean']));
-    const out = model.predict([tf.tensor2d(s.u, [s.u.length, 1], 'int32'), tf.tensor2d(s.i, [s.i.length, 1], 'int32')]) as ReturnType<typeof tf.tensor>;
+    const out = model.predict([tf.tensor2d(s.u, [s.u.length, 1], 'int32'), tf.tensor2d(s.i, [s.i.length, 1], 'int32')]) as ReturnType<
+      typeof tf.tensor
+    >;
     expect(relErr(out.dataSync() as Float32Array, m.predict(s.u, s.i))).toBeLessThan(1e-6);
     model.dispose();
     await expect(mfKind.load(target, { ...m.settings, k: 9 }, m.dims)).rejects.toThrow(/expected/);
@@ -272,13 +279,25 @@ withAddon(`mf binding refuses bad input${why}`, () => {
 
   test.each([
     ['a short users table', () => addon!.mfPredict({ ...p, users: p.users.subarray(1) }, Int32Array.of(0), Int32Array.of(0)), /users has length/],
-    ['a Float64Array', () => addon!.mfPredict({ ...p, items: new Float64Array(p.items.length) as never }, Int32Array.of(0), Int32Array.of(0)), /Float32Array/],
+    [
+      'a Float64Array',
+      () => addon!.mfPredict({ ...p, items: new Float64Array(p.items.length) as never }, Int32Array.of(0), Int32Array.of(0)),
+      /Float32Array/,
+    ],
     ['a user index out of range', () => addon!.mfPredict(p, Int32Array.of(dims.nUsers), Int32Array.of(0)), /out of range/],
     ['an item index below zero', () => addon!.mfPredict(p, Int32Array.of(0), Int32Array.of(-1)), /out of range/],
     ['lists of different lengths', () => addon!.mfPredict(p, Int32Array.of(0, 1), Int32Array.of(0)), /differ/],
     ['a non-finite mean', () => addon!.mfPredict({ ...p, mean: Number.NaN }, Int32Array.of(0), Int32Array.of(0)), /mean/],
-    ['an order position past the ratings', () => addon!.mfLossAndGrad(p, { ...data, order: Int32Array.of(ds.r.length) }, { lambda: 0, lambdaBias: 0 }), /out of range/],
-    ['a rating that is not finite', () => addon!.mfLossAndGrad(p, { ...data, r: new Float32Array(ds.r.length).fill(Number.NaN) }, { lambda: 0, lambdaBias: 0 }), /not finite/],
+    [
+      'an order position past the ratings',
+      () => addon!.mfLossAndGrad(p, { ...data, order: Int32Array.of(ds.r.length) }, { lambda: 0, lambdaBias: 0 }),
+      /out of range/,
+    ],
+    [
+      'a rating that is not finite',
+      () => addon!.mfLossAndGrad(p, { ...data, r: new Float32Array(ds.r.length).fill(Number.NaN) }, { lambda: 0, lambdaBias: 0 }),
+      /not finite/,
+    ],
     ['missing optimiser slots', () => addon!.mfTrainEpoch(p as never, data, o), /usersS1/],
     ['a batch size of 0', () => addon!.mfTrainEpoch(state, data, { ...o, batchSize: 0 }), /batchSize/],
     ['a cancel flag that is not an Int32Array', () => addon!.mfTrainEpoch(state, data, { ...o, cancel: new Float32Array(1) as never }), /Int32Array/],

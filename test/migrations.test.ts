@@ -33,7 +33,10 @@ describe('migrations', () => {
   });
 
   test('a failing migration is rolled back whole and not recorded', () => {
-    const { db, migDir } = scratch({ '001_ok.sql': 'CREATE TABLE a (x INTEGER);', '002_bad.sql': 'CREATE TABLE b (x INTEGER); INSERT INTO nowhere VALUES (1);' });
+    const { db, migDir } = scratch({
+      '001_ok.sql': 'CREATE TABLE a (x INTEGER);',
+      '002_bad.sql': 'CREATE TABLE b (x INTEGER); INSERT INTO nowhere VALUES (1);',
+    });
     expect(() => migrate(db, migDir)).toThrow();
     expect(currentVersion(db)).toBe(1);
     expect(db.prepare("SELECT name FROM sqlite_master WHERE name = 'b'").get()).toBeUndefined();
@@ -42,13 +45,25 @@ describe('migrations', () => {
 });
 
 test('migration 004 fills the kept counts from the data already stored', () => {
-  const { db, migDir } = scratch(Object.fromEntries(listMigrations().filter((m) => m.version <= 2).map((m) => [m.name, m.sql])));
+  const { db, migDir } = scratch(
+    Object.fromEntries(
+      listMigrations()
+        .filter((m) => m.version <= 2)
+        .map((m) => [m.name, m.sql]),
+    ),
+  );
   migrate(db, migDir);
   db.exec(`INSERT INTO users (id, ext_id, created_at) VALUES (1, 'a', 0), (2, 'b', 0);
     INSERT INTO items (id, ext_id, created_at) VALUES (1, 'x', 0), (2, 'y', 0), (3, 'z', 0);
     INSERT INTO ratings (user_id, item_id, rating) VALUES (1, 1, 4), (2, 1, 2), (1, 2, 5);`);
-  expect(migrate(db)).toEqual(listMigrations().filter((m) => m.version > 2).map((m) => m.version));
-  const meta = Object.fromEntries((db.prepare("SELECT key, value FROM meta WHERE key IN ('users', 'items', 'ratings')").raw().all() as [string, number][]));
+  expect(migrate(db)).toEqual(
+    listMigrations()
+      .filter((m) => m.version > 2)
+      .map((m) => m.version),
+  );
+  const meta = Object.fromEntries(
+    db.prepare("SELECT key, value FROM meta WHERE key IN ('users', 'items', 'ratings')").raw().all() as [string, number][],
+  );
   expect(meta).toEqual({ users: 2, items: 3, ratings: 3 });
   expect(db.prepare('SELECT ext_id, rating_count, rating_sum FROM items ORDER BY ext_id').raw().all()).toEqual([
     ['x', 2, 6],

@@ -142,9 +142,18 @@ describe('training jobs and serving, end to end over HTTP', () => {
     const recs: Promise<{ statusCode: number; modelId: string; items: string }>[] = [];
     const swaps: Promise<void>[] = [];
     for (let k = 0; k < 40; k++) {
-      requests.push(postJson(app, '/predict', { pairs: [{ userId: 'u1', itemId: 'i1' }, { userId: 'u2', itemId: 'i3' }] }).then((r) => ({ statusCode: r.statusCode, modelId: r.json().modelId })));
+      requests.push(
+        postJson(app, '/predict', {
+          pairs: [
+            { userId: 'u1', itemId: 'i1' },
+            { userId: 'u2', itemId: 'i3' },
+          ],
+        }).then((r) => ({ statusCode: r.statusCode, modelId: r.json().modelId })),
+      );
       // Recommendations score the catalogue off the JavaScript thread, so swaps land while they are in flight.
-      recs.push(app.inject({ url: recsUrl }).then((r) => ({ statusCode: r.statusCode, modelId: r.json().modelId, items: JSON.stringify(r.json().items) })));
+      recs.push(
+        app.inject({ url: recsUrl }).then((r) => ({ statusCode: r.statusCode, modelId: r.json().modelId, items: JSON.stringify(r.json().items) })),
+      );
       if (k % 4 === 0) swaps.push(activate(ids[k % 8 === 0 ? 1 : 0]));
       // Every eighth request waits for the swaps so far, so that both models answer some.
       if (k % 8 === 7) await Promise.all(swaps);

@@ -11,7 +11,6 @@ import { ImportFailedError, ImportSession } from '../src/writer/import-session';
 import { RatingsStore } from '../src/writer/store';
 import { postJson, tempDataDir, testApp } from './helpers/app';
 
- 
 type Json = Record<string, any>;
 
 /** The app listening on a real port, for behaviour that lives in the HTTP connection itself. */
@@ -24,7 +23,11 @@ async function listening(env: Record<string, string> = {}, dataDir?: string): Pr
 /** What the database holds, counted from the tables themselves. */
 function scanned(app: FastifyInstance) {
   const n = (sql: string) => (app.db.prepare(sql).get() as { n: number }).n;
-  return { users: n('SELECT COUNT(*) AS n FROM users'), items: n('SELECT COUNT(*) AS n FROM items'), ratings: n('SELECT COUNT(*) AS n FROM ratings') };
+  return {
+    users: n('SELECT COUNT(*) AS n FROM users'),
+    items: n('SELECT COUNT(*) AS n FROM items'),
+    ratings: n('SELECT COUNT(*) AS n FROM ratings'),
+  };
 }
 
 function csv(rows: number, prefix = 'u'): string {
@@ -34,7 +37,11 @@ function csv(rows: number, prefix = 'u'): string {
 }
 
 /** A raw HTTP exchange, for requests fetch refuses to send (huge headers) or sends too politely. */
-function rawRequest(base: string, options: http.RequestOptions, body?: string): Promise<{ status: number; headers: http.IncomingHttpHeaders; body: string }> {
+function rawRequest(
+  base: string,
+  options: http.RequestOptions,
+  body?: string,
+): Promise<{ status: number; headers: http.IncomingHttpHeaders; body: string }> {
   return new Promise((resolve, reject) => {
     const req = http.request(base, options, (res) => {
       let text = '';
@@ -61,7 +68,9 @@ describe('counts kept by the writer', () => {
     expect(stats).toEqual(scanned(app));
     // Per-item count and mean, kept alongside, against the ratings themselves.
     const items = app.db
-      .prepare('SELECT i.ext_id AS id, COUNT(r.rating) AS n, AVG(r.rating) AS mean FROM items i LEFT JOIN ratings r ON r.item_id = i.id GROUP BY i.id')
+      .prepare(
+        'SELECT i.ext_id AS id, COUNT(r.rating) AS n, AVG(r.rating) AS mean FROM items i LEFT JOIN ratings r ON r.item_id = i.id GROUP BY i.id',
+      )
       .all() as { id: string; n: number; mean: number | null }[];
     for (const it of items) {
       const got = (await app.inject({ url: `/items/${encodeURIComponent(it.id)}` })).json();
@@ -93,7 +102,12 @@ describe('counts kept by the writer', () => {
     });
     expect(imported.json()).toMatchObject({ rejected: 1 });
     await expectCountsToMatch();
-    const atomic = await app.inject({ method: 'POST', url: '/ratings/import?format=csv&atomic=true', headers: { 'content-type': 'text/csv' }, payload: csv(500, 'v') });
+    const atomic = await app.inject({
+      method: 'POST',
+      url: '/ratings/import?format=csv&atomic=true',
+      headers: { 'content-type': 'text/csv' },
+      payload: csv(500, 'v'),
+    });
     expect(atomic.statusCode).toBe(200);
     await expectCountsToMatch();
     expect((await app.inject({ method: 'DELETE', url: '/users/a/ratings/y' })).statusCode).toBe(204);
@@ -198,7 +212,12 @@ describe('import limits and spool files', () => {
       fs.rmSync(live);
       const ok = await app.inject({ method: 'POST', url: '/ratings/import?atomic=true', headers: { 'content-type': 'text/csv' }, payload: csv(100) });
       expect(ok.statusCode).toBe(200);
-      const bad = await app.inject({ method: 'POST', url: '/ratings/import?atomic=true', headers: { 'content-type': 'text/csv' }, payload: csv(100) + 'x,y,nine\n' });
+      const bad = await app.inject({
+        method: 'POST',
+        url: '/ratings/import?atomic=true',
+        headers: { 'content-type': 'text/csv' },
+        payload: csv(100) + 'x,y,nine\n',
+      });
       expect(bad.statusCode).toBe(400);
       expect(fs.readdirSync(tmp)).toEqual([]);
     } finally {
@@ -251,10 +270,20 @@ describe('HTTP edges', () => {
   });
 
   test('lone surrogates in IDs are refused; paired ones are fine', async () => {
-    const lone = await app.inject({ method: 'POST', url: '/ratings', headers: { 'content-type': 'application/json' }, payload: '{"userId":"a\\ud800","itemId":"i","rating":3}' });
+    const lone = await app.inject({
+      method: 'POST',
+      url: '/ratings',
+      headers: { 'content-type': 'application/json' },
+      payload: '{"userId":"a\\ud800","itemId":"i","rating":3}',
+    });
     expect(lone.statusCode).toBe(400);
     expect(lone.json().code).toBe('RECO_ERR_INVALID_ID');
-    const trailing = await app.inject({ method: 'POST', url: '/predict', headers: { 'content-type': 'application/json' }, payload: '{"userId":"a","itemId":"\\udc00x"}' });
+    const trailing = await app.inject({
+      method: 'POST',
+      url: '/predict',
+      headers: { 'content-type': 'application/json' },
+      payload: '{"userId":"a","itemId":"\\udc00x"}',
+    });
     expect(trailing.statusCode).toBe(400);
     expect(trailing.json().code).toBe('RECO_ERR_INVALID_ID');
     const paired = await postJson(app, '/ratings', { userId: 'a\ud83d\ude00', itemId: 'i', rating: 3 });
@@ -334,7 +363,13 @@ test('a client that aborts its upload is logged at info, without an error or a s
   await app.listen({ port: 0, host: '127.0.0.1' });
   try {
     const port = (app.server.address() as AddressInfo).port;
-    const req = http.request({ port, host: '127.0.0.1', path: '/ratings/import?format=csv', method: 'POST', headers: { 'content-type': 'text/csv' } });
+    const req = http.request({
+      port,
+      host: '127.0.0.1',
+      path: '/ratings/import?format=csv',
+      method: 'POST',
+      headers: { 'content-type': 'text/csv' },
+    });
     req.on('error', () => undefined);
     req.write(csv(1000));
     await new Promise((resolve) => setTimeout(resolve, 100));
@@ -386,12 +421,18 @@ test('bulk writes tell inserts from updates, let the later of two rows win and k
   // 20 existing pairs among 20 new ones, and one pair twice in the same chunk.
   const mixed = [...Array.from({ length: 20 }, (_, k) => row(k % 5, k, 5)), ...Array.from({ length: 20 }, (_, k) => row(9, k, 1)), row(9, 0, 4)];
   expect(store.upsert(mixed)).toEqual({ inserted: 20, updated: 21 });
-  const get = (u: number, i: number) => db.prepare('SELECT rating FROM ratings r JOIN users a ON a.id = r.user_id JOIN items b ON b.id = r.item_id WHERE a.ext_id = ? AND b.ext_id = ?').pluck().get(`u${u}`, `i${i}`);
+  const get = (u: number, i: number) =>
+    db
+      .prepare('SELECT rating FROM ratings r JOIN users a ON a.id = r.user_id JOIN items b ON b.id = r.item_id WHERE a.ext_id = ? AND b.ext_id = ?')
+      .pluck()
+      .get(`u${u}`, `i${i}`);
   expect(get(9, 0)).toBe(4);
   expect(get(0, 0)).toBe(5);
   expect(get(1, 21)).toBe(3);
   const totals = db.prepare('SELECT ext_id, rating_count AS n, rating_sum AS s FROM items').all() as { ext_id: string; n: number; s: number }[];
-  const actual = db.prepare('SELECT b.ext_id, COUNT(*) AS n, SUM(r.rating) AS s FROM ratings r JOIN items b ON b.id = r.item_id GROUP BY b.ext_id').all();
+  const actual = db
+    .prepare('SELECT b.ext_id, COUNT(*) AS n, SUM(r.rating) AS s FROM ratings r JOIN items b ON b.id = r.item_id GROUP BY b.ext_id')
+    .all();
   expect(totals.filter((t) => t.n > 0).sort((a, b) => a.ext_id.localeCompare(b.ext_id))).toEqual(
     (actual as { ext_id: string }[]).sort((a, b) => a.ext_id.localeCompare(b.ext_id)),
   );

@@ -19,8 +19,42 @@ import { ConfigError, loadConfig } from '../config';
 import { Rng } from '../engine/rng';
 import { parseArgs } from './args';
 
-const ADJECTIVES = ['Silent', 'Golden', 'Broken', 'Hidden', 'Crimson', 'Last', 'Distant', 'Electric', 'Quiet', 'Wild', 'Frozen', 'Secret', 'Lucky', 'Midnight', 'Paper', 'Northern'];
-const NOUNS = ['Harbor', 'Garden', 'Signal', 'Orchard', 'Machine', 'River', 'Letter', 'Empire', 'Lantern', 'Voyage', 'Mirror', 'Circus', 'Station', 'Forest', 'Island', 'Summer'];
+const ADJECTIVES = [
+  'Silent',
+  'Golden',
+  'Broken',
+  'Hidden',
+  'Crimson',
+  'Last',
+  'Distant',
+  'Electric',
+  'Quiet',
+  'Wild',
+  'Frozen',
+  'Secret',
+  'Lucky',
+  'Midnight',
+  'Paper',
+  'Northern',
+];
+const NOUNS = [
+  'Harbor',
+  'Garden',
+  'Signal',
+  'Orchard',
+  'Machine',
+  'River',
+  'Letter',
+  'Empire',
+  'Lantern',
+  'Voyage',
+  'Mirror',
+  'Circus',
+  'Station',
+  'Forest',
+  'Island',
+  'Summer',
+];
 const GENRES = ['drama', 'comedy', 'thriller', 'documentary', 'science fiction', 'romance', 'animation', 'western'];
 
 interface DemoOptions {
@@ -45,7 +79,12 @@ function options(argv: string[]): DemoOptions {
 }
 
 async function json(app: FastifyInstance, method: 'GET' | 'POST' | 'PUT', url: string, body?: unknown, headers: Record<string, string> = {}) {
-  const res = await app.inject({ method, url, headers: { ...headers, ...(body === undefined ? {} : { 'content-type': 'application/json' }) }, payload: body === undefined ? undefined : JSON.stringify(body) });
+  const res = await app.inject({
+    method,
+    url,
+    headers: { ...headers, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+    payload: body === undefined ? undefined : JSON.stringify(body),
+  });
   if (res.statusCode >= 400) throw new Error(`${method} ${url}: ${res.statusCode} ${res.body}`);
   return res.json<Record<string, unknown>>();
 }
@@ -71,7 +110,13 @@ async function fill(app: FastifyInstance, opts: DemoOptions, auth: Record<string
   const pick = <T>(xs: T[]) => xs[Math.floor(rng.next() * xs.length)];
   for (let i = 1; i <= opts.items; i++) {
     const title = `The ${pick(ADJECTIVES)} ${pick(NOUNS)}`;
-    await json(app, 'PUT', `/items/${i}`, { title, attributes: { genre: pick(GENRES), year: 1950 + Math.floor(rng.next() * 75), synthetic: true } }, auth);
+    await json(
+      app,
+      'PUT',
+      `/items/${i}`,
+      { title, attributes: { genre: pick(GENRES), year: 1950 + Math.floor(rng.next() * 75), synthetic: true } },
+      auth,
+    );
   }
 }
 
@@ -94,7 +139,10 @@ async function train(app: FastifyInstance, model: string, auth: Record<string, s
     }
     if (job.status === 'succeeded') {
       const r = job.report;
-      if (r) console.log(`model RMSE ${r.blend.rmse.toFixed(4)} on held-out ratings; baselines: user + item bias ${r.baselines.bias.rmse.toFixed(4)}, global mean ${r.baselines.globalMean.rmse.toFixed(4)}`);
+      if (r)
+        console.log(
+          `model RMSE ${r.blend.rmse.toFixed(4)} on held-out ratings; baselines: user + item bias ${r.baselines.bias.rmse.toFixed(4)}, global mean ${r.baselines.globalMean.rmse.toFixed(4)}`,
+        );
       return;
     }
     if (job.status === 'failed' || job.status === 'cancelled') throw new Error(`training job ${job.status}: ${job.error}`);

@@ -23,7 +23,10 @@ if (require.main === module) {
   renderOpenApi().then(
     (text) => {
       const file = path.join(projectRoot(), 'openapi.yaml');
-      fs.writeFileSync(file, `# Generated from the route schemas by \`npm run openapi\`; a test fails when this file and the served spec differ.\n${text}`);
+      fs.writeFileSync(
+        file,
+        `# Generated from the route schemas by \`npm run openapi\`; a test fails when this file and the served spec differ.\n${text}`,
+      );
       process.stdout.write(`wrote ${file}\n`);
     },
     (err) => {

@@ -44,7 +44,12 @@ export class Chart {
   }
 }
 
-const axis = (label: string): uPlot.Axis => ({ label, stroke: '#475569', grid: { stroke: '#e2e8f0', width: 1 }, ticks: { stroke: '#cbd5e1', width: 1 } });
+const axis = (label: string): uPlot.Axis => ({
+  label,
+  stroke: '#475569',
+  grid: { stroke: '#e2e8f0', width: 1 },
+  ticks: { stroke: '#cbd5e1', width: 1 },
+});
 
 /**
  * The y range of learning curves: from the lowest value to a little above the 95th percentile, so
@@ -65,7 +70,14 @@ function curveRange(u: uPlot): uPlot.Range.MinMax {
  * Curves over epochs: one line per named series, x the epoch. `dashed` series (train curves
  * next to validation ones) are drawn dashed; `colours` gives each series its colour index.
  */
-export function lineChart(names: string[], xLabel = 'epoch', yLabel = 'RMSE', testId?: string, height = 220, style: { dashed?: boolean[]; colours?: number[] } = {}): Chart {
+export function lineChart(
+  names: string[],
+  xLabel = 'epoch',
+  yLabel = 'RMSE',
+  testId?: string,
+  height = 220,
+  style: { dashed?: boolean[]; colours?: number[] } = {},
+): Chart {
   return new Chart(
     (width) => ({
       width,
@@ -112,7 +124,10 @@ export function barChart(xLabel: string, yLabel: string, testId?: string): Chart
  * them. Actual ratings are few distinct values, so each point is moved sideways by a small
  * fixed amount (by its index) to keep them apart.
  */
-export function scatterChart(scale: { min: number; max: number }, testId?: string): { chart: Chart; data: (pairs: [number, number][]) => uPlot.AlignedData } {
+export function scatterChart(
+  scale: { min: number; max: number },
+  testId?: string,
+): { chart: Chart; data: (pairs: [number, number][]) => uPlot.AlignedData } {
   const chart = new Chart(
     (width) => ({
       width: Math.min(width, 520),
@@ -121,7 +136,13 @@ export function scatterChart(scale: { min: number; max: number }, testId?: strin
       axes: [axis('actual rating'), axis('predicted rating')],
       series: [
         { label: 'actual' },
-        { label: 'predicted', stroke: '#2563eb', fill: 'rgba(37, 99, 235, 0.35)', paths: () => null, points: { show: true, size: 6, space: 0, fill: 'rgba(37, 99, 235, 0.5)' } },
+        {
+          label: 'predicted',
+          stroke: '#2563eb',
+          fill: 'rgba(37, 99, 235, 0.35)',
+          paths: () => null,
+          points: { show: true, size: 6, space: 0, fill: 'rgba(37, 99, 235, 0.5)' },
+        },
         { label: 'perfect', stroke: '#94a3b8', width: 1, dash: [4, 4], points: { show: false }, spanGaps: true },
       ],
     }),

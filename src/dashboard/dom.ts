@@ -55,8 +55,26 @@ export function table(headers: string[], rows: (Child | Child[])[][], cls = ''):
   return h(
     'table',
     { class: cls },
-    h('thead', {}, h('tr', {}, headers.map((t) => h('th', {}, t)))),
-    h('tbody', {}, rows.map((r) => h('tr', {}, r.map((c) => h('td', {}, c))))),
+    h(
+      'thead',
+      {},
+      h(
+        'tr',
+        {},
+        headers.map((t) => h('th', {}, t)),
+      ),
+    ),
+    h(
+      'tbody',
+      {},
+      rows.map((r) =>
+        h(
+          'tr',
+          {},
+          r.map((c) => h('td', {}, c)),
+        ),
+      ),
+    ),
   );
 }
 

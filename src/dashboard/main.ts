@@ -62,13 +62,17 @@ function showAuth(required: boolean): void {
     el,
     h('span', { class: 'muted' }, 'key set'),
     ' ',
-    h('button', {
-      class: 'link',
-      onclick: () => {
-        forgetKey();
-        void askForKey().then(render);
+    h(
+      'button',
+      {
+        class: 'link',
+        onclick: () => {
+          forgetKey();
+          void askForKey().then(render);
+        },
       },
-    }, 'change key'),
+      'change key',
+    ),
   );
 }
 

@@ -10,9 +10,7 @@ import type { CheckpointMeta } from './checkpoint';
 const USER_WEIGHTS: Record<string, { layers: string[]; axis: 0 | 1 }[]> = {
   nnmf: [{ layers: ['U', 'U_prime', 'user_bias'], axis: 0 }],
   mf: [{ layers: ['P', 'user_bias'], axis: 0 }],
-  autorec: [
-    { layers: ['decoder'], axis: 1 },
-  ],
+  autorec: [{ layers: ['decoder'], axis: 1 }],
 };
 
 interface WeightSpec {
@@ -37,8 +35,9 @@ function replaceFile(file: string, data: Buffer | string): void {
 function eraseInMember(dir: string, kind: string, u: number, nUsers: number): Buffer | null {
   const rules = USER_WEIGHTS[kind];
   if (!rules) return null;
-  const manifest = (JSON.parse(fs.readFileSync(path.join(dir, 'model.json'), 'utf8')) as { weightsManifest: { paths: string[]; weights: WeightSpec[] }[] })
-    .weightsManifest[0];
+  const manifest = (
+    JSON.parse(fs.readFileSync(path.join(dir, 'model.json'), 'utf8')) as { weightsManifest: { paths: string[]; weights: WeightSpec[] }[] }
+  ).weightsManifest[0];
   const file = path.join(dir, manifest.paths[0]);
   const data = fs.readFileSync(file);
   const floats = new Float32Array(data.buffer, data.byteOffset, data.byteLength / 4);

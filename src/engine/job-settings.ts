@@ -54,7 +54,12 @@ export const JOB_LEVEL_SETTINGS: SettingsTable<JobLevelSettings> = {
     default: DEFAULT_BUCKETS.evaluation,
     description: 'Share of ratings in the evaluation bucket, never trained on: reports and the promotion gate',
   },
-  threads: { type: 'integer', min: 1, default: undefined, description: "Native kernel threads of the job; never more than the server's ENGINE_THREADS (the default)" },
+  threads: {
+    type: 'integer',
+    min: 1,
+    default: undefined,
+    description: "Native kernel threads of the job; never more than the server's ENGINE_THREADS (the default)",
+  },
 };
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -92,14 +97,16 @@ export function resolveJobSettings(given: Record<string, unknown>, kinds: KindRe
   const nnmf = kinds.get('nnmf');
   if (nnmf && Object.keys(legacyNnmf).length > 0) nnmf.resolve({ ...shared, ...legacyNnmf });
   for (const k of MEMBER_KINDS) {
-    if (given[k] !== undefined && !kinds.has(k)) throw new EngineUnavailableError(`model kind ${k} is not available in this installation (the native kernel was not built)`);
+    if (given[k] !== undefined && !kinds.has(k))
+      throw new EngineUnavailableError(`model kind ${k} is not available in this installation (the native kernel was not built)`);
   }
 
   let chosen: MemberKindName[];
   if (model === 'ensemble') {
     chosen = ENSEMBLE_KINDS.filter((k) => kinds.has(k));
   } else {
-    if (!kinds.has(model)) throw new EngineUnavailableError(`model kind ${model} is not available in this installation (the native kernel was not built)`);
+    if (!kinds.has(model))
+      throw new EngineUnavailableError(`model kind ${model} is not available in this installation (the native kernel was not built)`);
     chosen = [model];
   }
   const members = chosen.map((kind) => {

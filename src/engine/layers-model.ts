@@ -7,9 +7,9 @@ const denseLayerName = (k: number) => (k < 3 ? `hidden${k + 1}` : 'output');
 
 /** An embedding layer `name` (rows × width, zeros until weights are set) looked up by `input`, flattened to [batch, width]. */
 export function flatEmbedding(tf: Tf, input: TF.SymbolicTensor, rows: number, width: number, name: string): TF.SymbolicTensor {
-  return tf.layers.flatten({ name: `${name}_flat` }).apply(
-    tf.layers.embedding({ inputDim: rows, outputDim: width, name, embeddingsInitializer: 'zeros' }).apply(input),
-  ) as TF.SymbolicTensor;
+  return tf.layers
+    .flatten({ name: `${name}_flat` })
+    .apply(tf.layers.embedding({ inputDim: rows, outputDim: width, name, embeddingsInitializer: 'zeros' }).apply(input)) as TF.SymbolicTensor;
 }
 
 /**
@@ -67,11 +67,7 @@ export function setModelWeights(tf: Tf, model: TF.LayersModel, p: ModelParams): 
     assign(c.layer, [out], [[n, c.width]]);
   }
   netLayout(p).forEach((l, k) => {
-    assign(
-      denseLayerName(k),
-      [p.net.slice(l.kernel, l.kernel + l.in * l.out), p.net.slice(l.bias, l.bias + l.out)],
-      [[l.in, l.out], [l.out]],
-    );
+    assign(denseLayerName(k), [p.net.slice(l.kernel, l.kernel + l.in * l.out), p.net.slice(l.bias, l.bias + l.out)], [[l.in, l.out], [l.out]]);
   });
 }
 

@@ -42,7 +42,10 @@ export interface MemberDims {
 export abstract class MemberBase {
   readonly dims: MemberDims;
 
-  constructor(dims: MemberDims, readonly settings: Record<string, unknown>) {
+  constructor(
+    dims: MemberDims,
+    readonly settings: Record<string, unknown>,
+  ) {
     this.dims = { nUsers: dims.nUsers, nItems: dims.nItems };
   }
 }

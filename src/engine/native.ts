@@ -49,7 +49,13 @@ export interface NativeAddon {
   kernel: string;
   ServingModel: new (model: ModelParams) => NativeNnmfServing;
   /** Fits `row` (starting point, overwritten) to the ratings of `items`, everything else frozen; off the JavaScript thread. */
-  foldIn(model: ModelParams, items: Int32Array, ratings: Float32Array, row: Float32Array, opts: FoldInOptions): Promise<{ loss: number; rmse: number }>;
+  foldIn(
+    model: ModelParams,
+    items: Int32Array,
+    ratings: Float32Array,
+    row: Float32Array,
+    opts: FoldInOptions,
+  ): Promise<{ loss: number; rmse: number }>;
   /** Ridge regression (X: n × p row-major): w minimising ‖Xw − y‖² + Σ lambda[k]·w_k²; off the JavaScript thread. */
   ridge(X: Float32Array, y: Float32Array, lambda: Float32Array): Promise<Float32Array>;
   trainEpoch(
@@ -58,10 +64,7 @@ export interface NativeAddon {
     opts: NativeOptions,
   ): Promise<{ sse: number; count: number; step: number; cancelled: boolean }>;
   predict(model: ModelParams, users: Int32Array, items: Int32Array): Float32Array;
-  lossAndGrad(
-    model: ModelParams,
-    data: NativeData,
-  ): { loss: number; gNet: Float32Array; gUsers: Float32Array; gItems: Float32Array };
+  lossAndGrad(model: ModelParams, data: NativeData): { loss: number; gNet: Float32Array; gUsers: Float32Array; gItems: Float32Array };
 }
 
 let cached: NativeAddon | null | undefined;

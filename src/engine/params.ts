@@ -21,8 +21,14 @@ export interface TrainParams extends KindSettings {
  */
 export const NNMF_SETTINGS: SettingsTable<TrainParams> = {
   // Both latent parts are layers of the network: a zero-width one cannot be built or saved.
-  d: { type: 'integer', min: 1, max: 64, default: 10, description: "Latent size D: the width of U_u and V_i, which enter the network whole" },
-  dp: { type: 'integer', min: 1, max: 64, default: 60, description: "Latent size D': the width of U'_u and V'_i, which enter as their elementwise product" },
+  d: { type: 'integer', min: 1, max: 64, default: 10, description: 'Latent size D: the width of U_u and V_i, which enter the network whole' },
+  dp: {
+    type: 'integer',
+    min: 1,
+    max: 64,
+    default: 60,
+    description: "Latent size D': the width of U'_u and V'_i, which enter as their elementwise product",
+  },
   hidden: { type: 'integers', count: 3, min: 1, max: 128, default: [50, 50, 50], description: 'Sigmoid units of the three hidden layers' },
   lambda: {
     type: 'number',
@@ -46,7 +52,8 @@ export const NNMF_SETTINGS: SettingsTable<TrainParams> = {
   alternating: {
     type: 'boolean',
     default: true,
-    description: 'Each step: an optimiser step on the network with the latents fixed, then one on the latents with the new network fixed (the paper\'s alternation); false reuses one pass',
+    description:
+      "Each step: an optimiser step on the network with the latents fixed, then one on the latents with the new network fixed (the paper's alternation); false reuses one pass",
   },
   threads: { type: 'integer', min: 1, max: 64, default: 1, description: "Native kernel threads, at most the job's" },
   initStd: { type: 'number', min: 0, max: 10, default: 0.1, description: 'Standard deviation of the initial latents and weights (truncated normal)' },

@@ -39,7 +39,7 @@ export class Rng {
    * requests should not spend in one piece.
    */
   async shuffleInSlices(a: Int32Array, slice = 65_536): Promise<Int32Array> {
-    for (let k = a.length - 1; k > 0; ) {
+    for (let k = a.length - 1; k > 0;) {
       const stop = Math.max(0, k - slice);
       for (; k > stop; k--) {
         const j = Math.floor(this.next() * (k + 1));

@@ -120,6 +120,12 @@ export function scheduleSettings(defaults: ScheduleSettings): SettingsTable<Sche
       default: defaults.patience,
       description: 'Epochs without a better validation RMSE before training stops (the best epoch is kept)',
     },
-    seed: { type: 'integer', min: 0, max: 2 ** 31 - 1, default: defaults.seed, description: 'Seed of the initial weights and the epoch order: the same seed and data train the same model' },
+    seed: {
+      type: 'integer',
+      min: 0,
+      max: 2 ** 31 - 1,
+      default: defaults.seed,
+      description: 'Seed of the initial weights and the epoch order: the same seed and data train the same model',
+    },
   };
 }

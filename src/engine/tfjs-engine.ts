@@ -15,8 +15,7 @@ interface NetTensors {
 let variableCounter = 0;
 
 function netTensors(tf: Tf, p: ModelParams, variables: boolean): NetTensors {
-  const make = (a: Float32Array, shape: number[], name: string) =>
-    variables ? tf.variable(tf.tensor(a, shape), true, name) : tf.tensor(a, shape);
+  const make = (a: Float32Array, shape: number[], name: string) => (variables ? tf.variable(tf.tensor(a, shape), true, name) : tf.tensor(a, shape));
   const kernels: Tensor[] = [];
   const biases: Tensor[] = [];
   netLayout(p).forEach((l, k) => {
@@ -78,8 +77,7 @@ export class TfjsEngine implements Engine {
     const net = netTensors(tf, params, true);
     const vars = [...net.kernels, ...net.biases] as TF.Variable[];
     const eps = 1e-7;
-    const optimizer =
-      s.optimizer === 'adam' ? tf.train.adam(s.lr, 0.9, 0.999, eps) : tf.train.rmsprop(s.lr, 0.9, 0, eps);
+    const optimizer = s.optimizer === 'adam' ? tf.train.adam(s.lr, 0.9, 0.999, eps) : tf.train.rmsprop(s.lr, 0.9, 0, eps);
     // Optimiser slots of the latent rows, updated only for rows a batch touches.
     const slots = {
       users: [new Float32Array(params.users.length), new Float32Array(params.users.length)],
@@ -89,15 +87,7 @@ export class TfjsEngine implements Engine {
 
     const loss = (uT: Tensor, iT: Tensor, r: Tensor, regU: Tensor, regI: Tensor) => batchLoss(tf, dims, net, uT, iT, r, regU, regI);
 
-    const stepRows = (
-      table: Float32Array,
-      s1: Float32Array,
-      s2: Float32Array,
-      rows: Int32Array,
-      grad: Float32Array,
-      lr: number,
-      t: number,
-    ) => {
+    const stepRows = (table: Float32Array, s1: Float32Array, s2: Float32Array, rows: Int32Array, grad: Float32Array, lr: number, t: number) => {
       // Sum the per-sample gradients into one gradient per distinct row.
       const index = new Map<number, number>();
       const distinct: number[] = [];
@@ -234,10 +224,8 @@ export class TfjsEngine implements Engine {
   }
 
   prepare(params: ModelParams): ServingNet {
-    const score = (u: Int32Array, i: Int32Array, n: number, out: Float32Array) =>
-      out.set(this.predict(params, u.subarray(0, n), i.subarray(0, n)));
-    const scoreUser = async (u: number, items: Int32Array, n: number, out: Float32Array) =>
-      score(new Int32Array(n).fill(u), items, n, out);
+    const score = (u: Int32Array, i: Int32Array, n: number, out: Float32Array) => out.set(this.predict(params, u.subarray(0, n), i.subarray(0, n)));
+    const scoreUser = async (u: number, items: Int32Array, n: number, out: Float32Array) => score(new Int32Array(n).fill(u), items, n, out);
     const allItems = Int32Array.from({ length: params.nItems }, (_, k) => k);
     // A folded-in user is the only user of a one-row copy of the model.
     const scoreRow = (row: Float32Array, items: Int32Array, n: number, out: Float32Array) =>
@@ -268,7 +256,13 @@ export class TfjsEngine implements Engine {
           for (const x of a) if (x < 0 || x >= n) throw new RangeError('index out of range');
         }
         const y = tf.tidy(() =>
-          forward(tf, params, net, tf.tensor2d(gatherRows(params.users, us, R), [us.length, R]), tf.tensor2d(gatherRows(params.items, is, R), [is.length, R])),
+          forward(
+            tf,
+            params,
+            net,
+            tf.tensor2d(gatherRows(params.users, us, R), [us.length, R]),
+            tf.tensor2d(gatherRows(params.items, is, R), [is.length, R]),
+          ),
         );
         out.set(y.dataSync(), start);
         y.dispose();

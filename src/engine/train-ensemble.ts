@@ -51,16 +51,21 @@ export interface EnsembleTrainOptions {
   onEpoch?: (kind: MemberKindName, p: MemberProgress) => void;
 }
 
-
 /**
  * Splits the ratings into stable buckets, trains the members on the training bucket with early
  * stopping and blend weights on the validation bucket, and reports every model and the
  * baselines on the evaluation bucket.
  */
-export async function trainEnsemble(ds: Dataset, settings: JobSettings, kinds: KindRegistry, opts: EnsembleTrainOptions): Promise<EnsembleTrainResult> {
+export async function trainEnsemble(
+  ds: Dataset,
+  settings: JobSettings,
+  kinds: KindRegistry,
+  opts: EnsembleTrainOptions,
+): Promise<EnsembleTrainResult> {
   const started = Date.now();
   const buckets = assignBuckets(ds, settings.buckets);
-  if (buckets.train.length === 0 || buckets.validation.length === 0) throw new Error('not enough ratings to train: the training or validation bucket is empty');
+  if (buckets.train.length === 0 || buckets.validation.length === 0)
+    throw new Error('not enough ratings to train: the training or validation bucket is empty');
   const { model, members } = await trainMembers(ds, buckets, settings, kinds, opts);
   return { model, buckets, members, report: await evaluationReport(ds, buckets, model, opts.scale), seconds: (Date.now() - started) / 1000 };
 }
@@ -85,7 +90,14 @@ export async function trainMembers(
       onEpoch: (p) => opts.onEpoch?.(m.kind, p),
     });
     members.push(res.member);
-    summaries.push({ kind: m.kind, epochs: res.epochs, bestEpoch: res.bestEpoch, validationRmse: res.validationRmse, seconds: res.seconds, history: res.history });
+    summaries.push({
+      kind: m.kind,
+      epochs: res.epochs,
+      bestEpoch: res.bestEpoch,
+      validationRmse: res.validationRmse,
+      seconds: res.seconds,
+      history: res.history,
+    });
   }
   const val = heldOut(ds, split.validation);
   const preds = [];
@@ -94,7 +106,12 @@ export async function trainMembers(
   return { model: new Ensemble(members, blend, opts.scale), members: summaries };
 }
 
-async function evaluationReport(ds: Dataset, buckets: Buckets, model: Ensemble, scale: { min: number; max: number }): Promise<EvaluationReport | null> {
+async function evaluationReport(
+  ds: Dataset,
+  buckets: Buckets,
+  model: Ensemble,
+  scale: { min: number; max: number },
+): Promise<EvaluationReport | null> {
   if (buckets.evaluation.length === 0) return null;
   const ev = heldOut(ds, buckets.evaluation);
   const score = (pred: Float32Array): Score => {

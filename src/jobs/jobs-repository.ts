@@ -86,7 +86,9 @@ export class JobsRepository {
       finish: p(
         `UPDATE jobs SET status = ?, finished_at = ?, error = ?, model_id = ?, decision = ?, report = ? WHERE id = ? AND status IN ('queued', 'running')`,
       ),
-      interrupted: p(`UPDATE jobs SET status = 'failed', finished_at = ?, error = 'interrupted: the service stopped while the job was running' WHERE status = 'running'`),
+      interrupted: p(
+        `UPDATE jobs SET status = 'failed', finished_at = ?, error = 'interrupted: the service stopped while the job was running' WHERE status = 'running'`,
+      ),
       pending: p(`SELECT COUNT(*) AS n FROM jobs WHERE status IN ('queued', 'running')`),
     };
   }
@@ -125,7 +127,9 @@ export class JobsRepository {
     extra: { error?: string; modelId?: string; decision?: Record<string, unknown>; report?: object | null } = {},
   ): boolean {
     const json = (v: object | null | undefined) => (v ? JSON.stringify(v) : null);
-    return this.s.finish.run(status, Date.now(), extra.error ?? null, extra.modelId ?? null, json(extra.decision), json(extra.report), id).changes === 1;
+    return (
+      this.s.finish.run(status, Date.now(), extra.error ?? null, extra.modelId ?? null, json(extra.decision), json(extra.report), id).changes === 1
+    );
   }
 
   /** After a restart nothing is running any more: jobs left as running are failed as interrupted. */

@@ -16,7 +16,10 @@ export class RetrainScheduler {
   private timer: NodeJS.Timeout | null = null;
   private readonly log: FastifyBaseLogger;
 
-  constructor(private readonly intervalMs: number, private readonly deps: SchedulerDeps) {
+  constructor(
+    private readonly intervalMs: number,
+    private readonly deps: SchedulerDeps,
+  ) {
     this.log = deps.log.child({ component: 'scheduler' });
   }
 

@@ -69,7 +69,11 @@ export async function trainJob(data: TrainingThreadData, signal: AbortSignal, io
   if (size(ds) < MIN_RATINGS_TO_TRAIN) {
     throw new Error(`not enough ratings to train: ${size(ds)} stored, at least ${MIN_RATINGS_TO_TRAIN} needed`);
   }
-  io.log('info', { ratings: size(ds), users: ds.userIds.length, items: ds.itemIds.length, engine: engine.name, model: settings.model }, 'snapshot read');
+  io.log(
+    'info',
+    { ratings: size(ds), users: ds.userIds.length, items: ds.itemIds.length, engine: engine.name, model: settings.model },
+    'snapshot read',
+  );
 
   let bestEpoch = 0;
   let maxEpochs = 0;
@@ -89,7 +93,12 @@ export async function trainJob(data: TrainingThreadData, signal: AbortSignal, io
     onEpoch: (kind, p) => {
       if (p.best) bestEpoch = p.epoch;
       const member = progress.members[progress.members.length - 1];
-      Object.assign(member, { epochs: p.epoch, bestEpoch, validationRmse: p.best ? p.validationRmse : member.validationRmse, seconds: p.elapsedSeconds });
+      Object.assign(member, {
+        epochs: p.epoch,
+        bestEpoch,
+        validationRmse: p.best ? p.validationRmse : member.validationRmse,
+        seconds: p.elapsedSeconds,
+      });
       progress.epoch = p.epoch;
       progress.trainLoss = p.trainRmse;
       progress.validationRmse = p.validationRmse;
@@ -149,7 +158,14 @@ export async function trainJob(data: TrainingThreadData, signal: AbortSignal, io
     return {
       result: {
         model: packed,
-        record: { kind: settings.model, engine: engine.name, params: jobParams, metrics, fingerprint: fields.fingerprint, dataVersion: snap.dataVersion },
+        record: {
+          kind: settings.model,
+          engine: engine.name,
+          params: jobParams,
+          metrics,
+          fingerprint: fields.fingerprint,
+          dataVersion: snap.dataVersion,
+        },
         decision,
         report: evaluation,
       },

@@ -38,5 +38,10 @@ trainJob(data, ctl.signal, {
     }),
 }).then(
   ({ result, transfer }) => post({ type: 'done', result }, transfer),
-  (err: unknown) => post({ type: 'failed', message: err instanceof Error ? err.message : String(err), cancelled: ctl.signal.aborted || err instanceof TrainingCancelledError }),
+  (err: unknown) =>
+    post({
+      type: 'failed',
+      message: err instanceof Error ? err.message : String(err),
+      cancelled: ctl.signal.aborted || err instanceof TrainingCancelledError,
+    }),
 );

@@ -35,14 +35,25 @@ export async function promotionDecision(
   const rmseOf = async (pr: Predictor) => {
     if (!pairs.length) return null;
     const predicted = (await inSlices(pairs.length, (a, b) => pr.predict(pairs.slice(a, b)))) as Prediction[];
-    return metrics(Float32Array.from(predicted, (x) => x.rating), truth, scale.min, scale.max).rmseClipped;
+    return metrics(
+      Float32Array.from(predicted, (x) => x.rating),
+      truth,
+      scale.min,
+      scale.max,
+    ).rmseClipped;
   };
   const newRmse = await rmseOf(fresh);
   const base = { evaluationCount: pairs.length, newModelRmse: newRmse, activeModelId: active?.modelId ?? null };
   if (!active) return { ...base, activated: true, reason: 'no active model', activeModelRmse: null, fair: true };
   const activeRmse = await rmseOf(active);
   if (newRmse === null || activeRmse === null) {
-    return { ...base, activated: true, reason: 'no evaluation ratings to compare on: the newest model is served', activeModelRmse: activeRmse, fair: false };
+    return {
+      ...base,
+      activated: true,
+      reason: 'no evaluation ratings to compare on: the newest model is served',
+      activeModelRmse: activeRmse,
+      fair: false,
+    };
   }
   if (!sameScheme(active.meta.buckets, scheme)) {
     return {

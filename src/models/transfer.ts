@@ -111,7 +111,12 @@ export interface PackedSummary {
 }
 
 export function packSummary(s: RatingSummary): { packed: PackedSummary; transfer: ArrayBuffer[] } {
-  const packed = { globalMean: s.globalMean, userMean: Float64Array.from(s.userMean), itemMean: Float64Array.from(s.itemMean), itemCount: Float64Array.from(s.itemCount) };
+  const packed = {
+    globalMean: s.globalMean,
+    userMean: Float64Array.from(s.userMean),
+    itemMean: Float64Array.from(s.itemMean),
+    itemCount: Float64Array.from(s.itemCount),
+  };
   return { packed, transfer: [packed.userMean.buffer, packed.itemMean.buffer, packed.itemCount.buffer] };
 }
 
@@ -153,5 +158,9 @@ export async function predictorFrom(p: PackedModel): Promise<Predictor> {
   const items = await unpackIds(p.itemIds);
   const meta: CheckpointMeta = { ...p.meta, userIds: users.ids, itemIds: items.ids, summary: unpackSummary(p.summary) };
   await yieldNow();
-  return new Predictor(p.modelId, meta, unpackEnsemble(p.ensemble, p.meta.engine as EngineName), { users: users.index, items: items.index, popular: p.popular });
+  return new Predictor(p.modelId, meta, unpackEnsemble(p.ensemble, p.meta.engine as EngineName), {
+    users: users.index,
+    items: items.index,
+    popular: p.popular,
+  });
 }

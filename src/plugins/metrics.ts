@@ -24,9 +24,11 @@ export default fp(
   async (app) => {
     const registry = new Registry();
     collectDefaultMetrics({ register: registry });
-    const latency = new LatencyHistogram('http_request_duration_seconds', 'Request latency by route', [
-      0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10,
-    ]);
+    const latency = new LatencyHistogram(
+      'http_request_duration_seconds',
+      'Request latency by route',
+      [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10],
+    );
     // Every route registered after this plugin gets its own recorder and onResponse hook, so a
     // request never looks up its route's labels.
     app.addHook('onRoute', (route) => {
@@ -49,7 +51,12 @@ export default fp(
       buckets: [1, 5, 15, 30, 60, 120, 300, 600, 1800, 3600],
       registers: [registry],
     });
-    const jobs = new Counter({ name: 'training_jobs_total', help: 'Finished training jobs by outcome', labelNames: ['status'], registers: [registry] });
+    const jobs = new Counter({
+      name: 'training_jobs_total',
+      help: 'Finished training jobs by outcome',
+      labelNames: ['status'],
+      registers: [registry],
+    });
     const modelRmse = new Gauge({ name: 'active_model_test_rmse', help: 'Held-out RMSE of the active model (NaN when none)', registers: [registry] });
     modelRmse.set(Number.NaN);
     new Gauge({

@@ -61,7 +61,10 @@ export class LineParser {
   private columns: number[] | null = null;
   private sawFirst = false;
 
-  constructor(readonly format: ConcreteFormat, private readonly scale: RatingScale) {
+  constructor(
+    readonly format: ConcreteFormat,
+    private readonly scale: RatingScale,
+  ) {
     if (format === 'movielens-100k' || format === 'movielens-1m') this.columns = [0, 1, 2, 3];
   }
 

@@ -83,8 +83,7 @@ export class RatingsRepository {
 
   item(itemId: string): ItemInfo | null {
     const row = this.s.item.get(itemId) as
-      | { ext_id: string; title: string | null; attributes: string | null; hidden: number; rating_count: number; rating_sum: number }
-      | undefined;
+      { ext_id: string; title: string | null; attributes: string | null; hidden: number; rating_count: number; rating_sum: number } | undefined;
     if (!row) return null;
     return {
       itemId: row.ext_id,

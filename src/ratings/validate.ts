@@ -59,7 +59,8 @@ export function timestampProblem(value: unknown): string | null {
 
 /** Checks one untrusted rating object; returns the row or the reason it is rejected. */
 export function checkRatingInput(input: unknown, scale: RatingScale): { row: RatingRow } | { reason: string } {
-  if (typeof input !== 'object' || input === null || Array.isArray(input)) return { reason: 'each entry must be an object with userId, itemId and rating' };
+  if (typeof input !== 'object' || input === null || Array.isArray(input))
+    return { reason: 'each entry must be an object with userId, itemId and rating' };
   const o = input as Record<string, unknown>;
   const extra = Object.keys(o).filter((k) => !['userId', 'itemId', 'rating', 'timestamp'].includes(k));
   if (extra.length) return { reason: `unknown field ${extra[0]}` };
@@ -76,7 +77,9 @@ export function checkRatingFields(
 ): { row: RatingRow } | { reason: string } {
   const problem = idProblem(userId, 'userId') ?? idProblem(itemId, 'itemId') ?? ratingProblem(rating, scale) ?? timestampProblem(timestamp);
   if (problem) return { reason: problem };
-  return { row: { userId: userId as string, itemId: itemId as string, rating: rating as number, timestamp: (timestamp as number | undefined) ?? null } };
+  return {
+    row: { userId: userId as string, itemId: itemId as string, rating: rating as number, timestamp: (timestamp as number | undefined) ?? null },
+  };
 }
 
 /** Why a batch is refused, named as in the error catalogue (src/errors.ts). */

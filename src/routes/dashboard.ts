@@ -12,7 +12,8 @@ export const DASHBOARD_DIR = path.join(projectRoot(), 'dist', 'dashboard');
  * The page may load its own scripts, styles and images and call this service's API, nothing
  * else: no inline script, no other origin, not framed.
  */
-const CSP = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
+const CSP =
+  "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
 
 /**
  * The dashboard: static files under /dashboard/, answered without an API key. They hold no

@@ -30,7 +30,7 @@ const items: FastifyPluginAsyncTypebox = async (app) => {
     {
       schema: {
         tags: ['items'],
-        summary: "Create an item or replace its metadata",
+        summary: 'Create an item or replace its metadata',
         operationId: 'putItem',
         description:
           'Sets the title and attributes of an item, and whether it is hidden: 201 when the item was new, 200 otherwise. Training uses the ratings only; attributes serve the filters of recommendations and similar items; a hidden item is never recommended (its ratings still train).',

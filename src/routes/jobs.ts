@@ -11,7 +11,8 @@ const jobs: FastifyPluginAsyncTypebox = async (app) => {
         tags: ['jobs'],
         summary: 'Queue a training job; one runs at a time',
         operationId: 'createJob',
-        description: "Answers 202 with the job's ID at once; poll GET /jobs/{id} for progress. The job trains on a snapshot of the ratings as they are when it starts, with params overriding the default settings. Its model becomes active when its RMSE on its held-out ratings is at least as good as the active model's.",
+        description:
+          "Answers 202 with the job's ID at once; poll GET /jobs/{id} for progress. The job trains on a snapshot of the ratings as they are when it starts, with params overriding the default settings. Its model becomes active when its RMSE on its held-out ratings is at least as good as the active model's.",
         body: JobCreateBody,
         response: responses({ 202: JobCreated }, [413, 415, 429]),
       },
@@ -48,7 +49,8 @@ const jobs: FastifyPluginAsyncTypebox = async (app) => {
         tags: ['jobs'],
         summary: 'One job with its progress',
         operationId: 'getJob',
-        description: 'Status; progress (epoch, losses, validation RMSE, elapsed time, estimate of the time left); the model it produced and the activation decision.',
+        description:
+          'Status; progress (epoch, losses, validation RMSE, elapsed time, estimate of the time left); the model it produced and the activation decision.',
         params: IdParam,
         response: responses({ 200: JobSchema }, [404]),
       },
@@ -68,7 +70,8 @@ const jobs: FastifyPluginAsyncTypebox = async (app) => {
         tags: ['jobs'],
         summary: 'Cancel a queued or running job',
         operationId: 'cancelJob',
-        description: 'A queued job is dropped; a running one stops between minibatches. Answers the job once it has stopped; 409 (RECO_ERR_JOB_NOT_CANCELLABLE) when it had already finished.',
+        description:
+          'A queued job is dropped; a running one stops between minibatches. Answers the job once it has stopped; 409 (RECO_ERR_JOB_NOT_CANCELLABLE) when it had already finished.',
         params: IdParam,
         response: responses({ 200: JobSchema }, [404, 409]),
       },

@@ -28,7 +28,10 @@ const predict: FastifyPluginAsyncTypebox<{ maxBatch: number }> = async (app, opt
       const pairs = 'pairs' in body ? body.pairs : [body];
       if (pairs.length > opts.maxBatch) throw new AppError('BATCH_TOO_LARGE', `at most ${opts.maxBatch} pairs per request, got ${pairs.length}`);
       const model = requireModel(app.registry.active);
-      const views = await app.live.views(model, pairs.map((p) => p.userId));
+      const views = await app.live.views(
+        model,
+        pairs.map((p) => p.userId),
+      );
       return { modelId: model.modelId, predictions: model.predict(pairs, views) };
     },
   );

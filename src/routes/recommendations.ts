@@ -15,7 +15,13 @@ const recommendations: FastifyPluginAsyncTypebox = async (app) => {
     const live = await app.live.view(model, userId);
     const items = await model.topN(userId, n, exclude, candidates, live.view);
     if (items) return { modelId: model.modelId, userId, items, fallback: null, source: live.source };
-    return { modelId: model.modelId, userId, items: model.popularItems(n, exclude, candidates), fallback: 'popular' as const, source: 'fallback' as const };
+    return {
+      modelId: model.modelId,
+      userId,
+      items: model.popularItems(n, exclude, candidates),
+      fallback: 'popular' as const,
+      source: 'fallback' as const,
+    };
   };
 
   /** The items a filter lets through (before ranking), or undefined for no filter. */
@@ -55,7 +61,12 @@ const recommendations: FastifyPluginAsyncTypebox = async (app) => {
       const model = requireModel(app.registry.active);
       const { userId } = request.params;
       const q = request.query;
-      const exclude = new Set((q.exclude ?? '').split(',').map((s) => s.trim()).filter(Boolean));
+      const exclude = new Set(
+        (q.exclude ?? '')
+          .split(',')
+          .map((s) => s.trim())
+          .filter(Boolean),
+      );
       const candidates = filtered(q.filter);
       const n = q.n ?? 10;
       const res = await recommend(model, userId, n, exclude, q.excludeRated ?? true, candidates);
@@ -71,7 +82,8 @@ const recommendations: FastifyPluginAsyncTypebox = async (app) => {
         tags: ['serving'],
         summary: "Rerank the caller's candidate items for a user",
         operationId: 'rerankItems',
-        description: 'Scores the given candidate items for the user and answers the best n (all of them when n is absent). Candidates the model has never seen follow the scored ones, at the global mean.',
+        description:
+          'Scores the given candidate items for the user and answers the best n (all of them when n is absent). Candidates the model has never seen follow the scored ones, at the global mean.',
         params: UserIdParam,
         body: RerankBody,
         response: responses({ 200: RecommendResponse }, [413, 415, 503]),

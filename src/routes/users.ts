@@ -35,7 +35,7 @@ const users: FastifyPluginAsyncTypebox = async (app) => {
         summary: 'Delete a user and all their ratings, and erase them from every model',
         operationId: 'deleteUser',
         description:
-          "Removes the user and every rating of theirs, then erases them from the models: the active model forgets their ID and zeroes their rows in memory, and every stored checkpoint has their rows zeroed and their ID removed, so activating an older model cannot bring them back. When the answer arrives, no endpoint returns anything derived from their ratings: predictions fall back and recommendations are the popular list.",
+          'Removes the user and every rating of theirs, then erases them from the models: the active model forgets their ID and zeroes their rows in memory, and every stored checkpoint has their rows zeroed and their ID removed, so activating an older model cannot bring them back. When the answer arrives, no endpoint returns anything derived from their ratings: predictions fall back and recommendations are the popular list.',
         params: UserIdParam,
         response: responses({ 204: Type.Null() }, [404, 507]),
       },

@@ -17,7 +17,12 @@ export const RatingsBody = Type.Union([RatingInput, Type.Array(RatingInput, { mi
 export const UpsertResponse = Type.Object({ inserted: Type.Integer(), updated: Type.Integer() });
 
 export const ImportQuery = Type.Object({
-  format: Type.Optional(Type.Union(IMPORT_FORMATS.map((f) => Type.Literal(f)), { default: 'auto' })),
+  format: Type.Optional(
+    Type.Union(
+      IMPORT_FORMATS.map((f) => Type.Literal(f)),
+      { default: 'auto' },
+    ),
+  ),
   atomic: Type.Optional(Type.Boolean({ default: false })),
 });
 
@@ -36,9 +41,7 @@ export const UserRatingsResponse = Type.Object({
   total: Type.Integer(),
   limit: Type.Integer(),
   offset: Type.Integer(),
-  ratings: Type.Array(
-    Type.Object({ itemId: Type.String(), rating: Type.Number(), timestamp: Type.Union([Type.Integer(), Type.Null()]) }),
-  ),
+  ratings: Type.Array(Type.Object({ itemId: Type.String(), rating: Type.Number(), timestamp: Type.Union([Type.Integer(), Type.Null()]) })),
 });
 
 export const ItemResponse = Type.Object({

@@ -42,9 +42,12 @@ export const TrainSettings = Type.Object(
   { additionalProperties: false },
 );
 
-export const ModelChoiceSchema = Type.Union(MODEL_CHOICES.map((m) => Type.Literal(m)), {
-  description: 'What to train: an ensemble of every available kind (default), or one kind alone',
-});
+export const ModelChoiceSchema = Type.Union(
+  MODEL_CHOICES.map((m) => Type.Literal(m)),
+  {
+    description: 'What to train: an ensemble of every available kind (default), or one kind alone',
+  },
+);
 
 export const JobCreateBody = Type.Object(
   { type: Type.Literal('train'), model: Type.Optional(ModelChoiceSchema), params: Type.Optional(TrainSettings) },
@@ -124,10 +127,7 @@ export const ModelSchema = Type.Object({
 
 export const ModelList = Type.Object({ models: Type.Array(ModelSchema) });
 
-const Pair = Type.Object(
-  { userId: ExternalId('User ID'), itemId: ExternalId('Item ID') },
-  { additionalProperties: false },
-);
+const Pair = Type.Object({ userId: ExternalId('User ID'), itemId: ExternalId('Item ID') }, { additionalProperties: false });
 
 export const PredictBody = Type.Union([
   Pair,

@@ -15,8 +15,14 @@ function importResult(r: ImportResult): HTMLElement {
       ? h(
           'div',
           { class: 'scroll' },
-          table(['line', 'why it was rejected'], r.errors.slice(0, MAX_ERRORS_SHOWN).map((e) => [String(e.line), e.reason]), 'compact errors'),
-          r.errors.length > MAX_ERRORS_SHOWN ? h('p', { class: 'muted small' }, `the first ${MAX_ERRORS_SHOWN} of ${int(r.errors.length)} listed`) : null,
+          table(
+            ['line', 'why it was rejected'],
+            r.errors.slice(0, MAX_ERRORS_SHOWN).map((e) => [String(e.line), e.reason]),
+            'compact errors',
+          ),
+          r.errors.length > MAX_ERRORS_SHOWN
+            ? h('p', { class: 'muted small' }, `the first ${MAX_ERRORS_SHOWN} of ${int(r.errors.length)} listed`)
+            : null,
         )
       : null,
   );
@@ -25,7 +31,11 @@ function importResult(r: ImportResult): HTMLElement {
 async function importCard(): Promise<HTMLElement> {
   const formatParam = (await operation('/ratings/import', 'post')).parameters?.find((p) => p.name === 'format');
   const formats = (formatParam && choices(formatParam.schema)) ?? ['auto'];
-  const format = h('select', { name: 'format', 'aria-label': 'format' }, formats.map((f) => h('option', { value: f, selected: f === 'auto' }, f === 'auto' ? 'detect from the content' : f)));
+  const format = h(
+    'select',
+    { name: 'format', 'aria-label': 'format' },
+    formats.map((f) => h('option', { value: f, selected: f === 'auto' }, f === 'auto' ? 'detect from the content' : f)),
+  );
   const atomic = h('input', { type: 'checkbox', name: 'atomic' });
   const fileInput = h('input', { type: 'file', name: 'file', 'data-testid': 'import-file' });
   const progress = h('progress', { max: 1, value: 0 });
@@ -50,7 +60,9 @@ async function importCard(): Promise<HTMLElement> {
         clear(
           status,
           errorBox(err),
-          details && typeof details.inserted === 'number' ? importResult({ inserted: 0, updated: 0, rejected: 0, format: format.value, errors: [], ...details }) : null,
+          details && typeof details.inserted === 'number'
+            ? importResult({ inserted: 0, updated: 0, rejected: 0, format: format.value, errors: [], ...details })
+            : null,
         );
       });
   };
@@ -70,11 +82,20 @@ async function importCard(): Promise<HTMLElement> {
   });
   return card(
     'Import ratings',
-    h('div', { class: 'fields' }, h('label', { class: 'field' }, h('span', {}, 'format'), format), h('label', { class: 'field inline' }, atomic, h('span', {}, 'all or nothing (atomic)'))),
+    h(
+      'div',
+      { class: 'fields' },
+      h('label', { class: 'field' }, h('span', {}, 'format'), format),
+      h('label', { class: 'field inline' }, atomic, h('span', {}, 'all or nothing (atomic)')),
+    ),
     drop,
     progress,
     status,
-    h('p', { class: 'muted small' }, 'CSV and TSV need a header userId,itemId,rating[,timestamp]; MovieLens files go as they are (u.data, ratings.dat).'),
+    h(
+      'p',
+      { class: 'muted small' },
+      'CSV and TSV need a header userId,itemId,rating[,timestamp]; MovieLens files go as they are (u.data, ratings.dat).',
+    ),
   );
 }
 
@@ -90,7 +111,12 @@ function deleteCard(): HTMLElement {
       .then(() => clear(status, h('p', { class: 'ok' }, `User ${id} and their ratings were deleted. Models already trained are unchanged.`)))
       .catch((err: unknown) => clear(status, errorBox(err)));
   });
-  return card('Delete a user', h('p', { class: 'muted small' }, 'Removes the user and all their ratings from the store (the next training job no longer sees them).'), form, status);
+  return card(
+    'Delete a user',
+    h('p', { class: 'muted small' }, 'Removes the user and all their ratings from the store (the next training job no longer sees them).'),
+    form,
+    status,
+  );
 }
 
 export async function dataPage({ main }: PageContext): Promise<void> {

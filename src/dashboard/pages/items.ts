@@ -24,7 +24,14 @@ export function itemLink(id: string, title: string | null | undefined): HTMLElem
 }
 
 export async function itemPage({ main, params, signal }: PageContext): Promise<void> {
-  const id = explorerHead(main, 'Item explorer', 'items', 'item ID', params[0], 'Enter an item ID, or follow a link from a user or a recommendation.');
+  const id = explorerHead(
+    main,
+    'Item explorer',
+    'items',
+    'item ID',
+    params[0],
+    'Enter an item ID, or follow a link from a user or a recommendation.',
+  );
   if (id === null) return;
   const item = await get<Item>(`/items/${enc(id)}`);
   if (signal.aborted) return;
@@ -36,8 +43,23 @@ export async function itemPage({ main, params, signal }: PageContext): Promise<v
       { class: 'grid2' },
       card(
         item.title ?? id,
-        h('dl', { class: 'facts' }, h('dt', {}, 'item ID'), h('dd', {}, h('code', {}, item.itemId)), h('dt', {}, 'ratings'), h('dd', { 'data-testid': 'item-count' }, int(item.ratingCount)), h('dt', {}, 'mean rating'), h('dd', {}, num(item.ratingMean, 3))),
-        attributes.length ? table(['attribute', 'value'], attributes.map(([k, v]) => [k, typeof v === 'string' ? v : JSON.stringify(v)]), 'compact') : h('p', { class: 'muted' }, 'No attributes (PUT /items/{itemId} sets them).'),
+        h(
+          'dl',
+          { class: 'facts' },
+          h('dt', {}, 'item ID'),
+          h('dd', {}, h('code', {}, item.itemId)),
+          h('dt', {}, 'ratings'),
+          h('dd', { 'data-testid': 'item-count' }, int(item.ratingCount)),
+          h('dt', {}, 'mean rating'),
+          h('dd', {}, num(item.ratingMean, 3)),
+        ),
+        attributes.length
+          ? table(
+              ['attribute', 'value'],
+              attributes.map(([k, v]) => [k, typeof v === 'string' ? v : JSON.stringify(v)]),
+              'compact',
+            )
+          : h('p', { class: 'muted' }, 'No attributes (PUT /items/{itemId} sets them).'),
       ),
       card('Similar items (cosine similarity of learned embeddings)', similarBox),
     ),
@@ -48,10 +70,17 @@ export async function itemPage({ main, params, signal }: PageContext): Promise<v
     if (signal.aborted) return;
     clear(
       similarBox,
-      table(['item', 'similarity'], similar.items.map((s) => [itemLink(s.itemId, names.get(s.itemId)), num(s.score, 3)]), 'compact'),
+      table(
+        ['item', 'similarity'],
+        similar.items.map((s) => [itemLink(s.itemId, names.get(s.itemId)), num(s.score, 3)]),
+        'compact',
+      ),
       h('p', { class: 'muted small' }, `model ${similar.modelId}`),
     );
   } catch (err) {
-    clear(similarBox, err instanceof ApiError && (err.status === 404 || err.status === 503) ? h('p', { class: 'muted' }, err.message) : errorBox(err));
+    clear(
+      similarBox,
+      err instanceof ApiError && (err.status === 404 || err.status === 503) ? h('p', { class: 'muted' }, err.message) : errorBox(err),
+    );
   }
 }

@@ -19,7 +19,12 @@ function field(name: string, s: SchemaNode): { el: HTMLElement; read: () => unkn
   const options = choices(s);
   if (options || s.type === 'boolean') {
     const values = options ?? ['true', 'false'];
-    const select = h('select', { name }, h('option', { value: '' }, 'default'), values.map((v) => h('option', { value: v }, v)));
+    const select = h(
+      'select',
+      { name },
+      h('option', { value: '' }, 'default'),
+      values.map((v) => h('option', { value: v }, v)),
+    );
     return { el: label(select), read: () => (select.value === '' ? undefined : s.type === 'boolean' ? select.value === 'true' : select.value) };
   }
   if (s.type === 'object') {
@@ -61,8 +66,22 @@ async function startForm(onStarted: (job: { id: string }) => void): Promise<HTML
   const form = h(
     'form',
     { class: 'start-form' },
-    h('div', { class: 'fields' }, model.el, fields.filter((f) => main.includes(f.name)).map((f) => f.el)),
-    h('details', {}, h('summary', {}, 'More settings (defaults in the README)'), h('div', { class: 'fields' }, fields.filter((f) => !main.includes(f.name)).map((f) => f.el))),
+    h(
+      'div',
+      { class: 'fields' },
+      model.el,
+      fields.filter((f) => main.includes(f.name)).map((f) => f.el),
+    ),
+    h(
+      'details',
+      {},
+      h('summary', {}, 'More settings (defaults in the README)'),
+      h(
+        'div',
+        { class: 'fields' },
+        fields.filter((f) => !main.includes(f.name)).map((f) => f.el),
+      ),
+    ),
     h('div', { class: 'actions' }, button, message),
   );
   form.addEventListener('submit', (e) => {
@@ -129,7 +148,12 @@ export async function jobsPage({ main, signal }: PageContext): Promise<void> {
   };
   // A job just started shows at once; the list is then polled fast while something is queued or
   // running, slowly otherwise (a scheduled job may appear).
-  main.append(h('h1', {}, 'Jobs'), problem, card('Start a training job', await startForm(() => void refresh().catch(() => undefined))), card('Jobs', list));
+  main.append(
+    h('h1', {}, 'Jobs'),
+    problem,
+    card('Start a training job', await startForm(() => void refresh().catch(() => undefined))),
+    card('Jobs', list),
+  );
   await every(refresh, () => (busy ? POLL_MS : 10 * POLL_MS), signal, problem);
 }
 
@@ -182,9 +206,18 @@ export async function jobPage({ main, params, signal }: PageContext): Promise<vo
         p ? ` · ${p.phase}` : '',
         p && p.maxEpochs ? ` · epoch ${p.epoch} of at most ${p.maxEpochs}` : '',
         p ? ` · elapsed ${seconds(p.elapsedSeconds)}` : '',
-        !done && p?.etaSeconds !== null && p?.etaSeconds !== undefined ? h('span', { 'data-testid': 'eta' }, ` · about ${seconds(p.etaSeconds)} left`) : '',
+        !done && p?.etaSeconds !== null && p?.etaSeconds !== undefined
+          ? h('span', { 'data-testid': 'eta' }, ` · about ${seconds(p.etaSeconds)} left`)
+          : '',
       ),
-      h('p', { class: 'muted small' }, `created ${when(job.createdAt)}`, job.startedAt ? ` · started ${when(job.startedAt)}` : '', job.finishedAt ? ` · finished ${when(job.finishedAt)}` : '', ` · trigger ${job.trigger}`),
+      h(
+        'p',
+        { class: 'muted small' },
+        `created ${when(job.createdAt)}`,
+        job.startedAt ? ` · started ${when(job.startedAt)}` : '',
+        job.finishedAt ? ` · finished ${when(job.finishedAt)}` : '',
+        ` · trigger ${job.trigger}`,
+      ),
       job.error ? errorBox(job.error) : null,
       done ? null : cancel,
     );

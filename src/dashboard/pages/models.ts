@@ -9,7 +9,8 @@ import type { Job, Model } from '../types';
 function modelCurves(model: Model, job: Job | undefined): { el: HTMLElement; chart: Chart | null; draw: () => void } {
   const history = job?.progress?.history ?? [];
   const title = h('h3', {}, link(`#/jobs/${enc(model.jobId ?? '')}`, model.id), ' ', badge(model.kind, 'kind'));
-  if (history.length === 0) return { el: h('div', { class: 'curve' }, title, h('p', { class: 'muted' }, 'No learning curve recorded.')), chart: null, draw: () => undefined };
+  if (history.length === 0)
+    return { el: h('div', { class: 'curve' }, title, h('p', { class: 'muted' }, 'No learning curve recorded.')), chart: null, draw: () => undefined };
   const byMember = [...historyByMember(history)];
   const names = byMember.flatMap(([m]) => [`${m} train`, `${m} validation`]);
   // Each member in its own colour: validation solid, train dashed.
@@ -89,7 +90,11 @@ export async function modelsPage({ main, signal }: PageContext): Promise<void> {
                 else selected.delete(m.id);
                 drawCompare();
               });
-              const button = h('button', { 'data-testid': `activate-${m.id}`, disabled: m.active || m.broken !== null }, m.active ? 'active' : 'Activate');
+              const button = h(
+                'button',
+                { 'data-testid': `activate-${m.id}`, disabled: m.active || m.broken !== null },
+                m.active ? 'active' : 'Activate',
+              );
               button.addEventListener('click', () => activate(m));
               return [
                 tick,

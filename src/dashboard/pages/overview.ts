@@ -23,7 +23,11 @@ export async function overviewPage({ main, signal }: PageContext): Promise<void>
   signal.addEventListener('abort', () => histogram.destroy());
 
   const refresh = async () => {
-    const [stats, ratingStats, jobs] = await Promise.all([get<Stats>('/stats'), get<RatingStats>('/stats/ratings'), get<{ jobs: Job[] }>('/jobs?limit=5')]);
+    const [stats, ratingStats, jobs] = await Promise.all([
+      get<Stats>('/stats'),
+      get<RatingStats>('/stats/ratings'),
+      get<{ jobs: Job[] }>('/jobs?limit=5'),
+    ]);
     if (signal.aborted) return;
     const since = ratingStats.activeModel;
     clear(
@@ -37,7 +41,10 @@ export async function overviewPage({ main, signal }: PageContext): Promise<void>
         'ratings-since',
       ),
     );
-    if (since) counts.append(h('p', { class: 'muted small wide' }, `${int(since.writesSince)} writes since its snapshot of ${int(since.ratingsAtTraining)} ratings.`));
+    if (since)
+      counts.append(
+        h('p', { class: 'muted small wide' }, `${int(since.writesSince)} writes since its snapshot of ${int(since.ratingsAtTraining)} ratings.`),
+      );
     histogram.set([ratingStats.histogram.map((b) => b.rating), ratingStats.histogram.map((b) => b.count)]);
 
     if (since) {

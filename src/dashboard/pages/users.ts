@@ -19,7 +19,14 @@ function how(item: Record<string, unknown>, answer: Recommendations): string {
 }
 
 export async function userPage({ main, params, signal }: PageContext): Promise<void> {
-  const id = explorerHead(main, 'User explorer', 'users', 'user ID', params[0], "Enter a user ID to see the user's ratings, recommendations, and predicted against actual ratings.");
+  const id = explorerHead(
+    main,
+    'User explorer',
+    'users',
+    'user ID',
+    params[0],
+    "Enter a user ID to see the user's ratings, recommendations, and predicted against actual ratings.",
+  );
   if (id === null) return;
   const config = await loadConfig();
   let ratings: UserRatings;
@@ -39,12 +46,7 @@ export async function userPage({ main, params, signal }: PageContext): Promise<v
   signal.addEventListener('abort', () => scatter.chart.destroy());
   const ratingsBox = h('div', {});
   main.append(
-    h(
-      'div',
-      { class: 'grid2' },
-      card('Recommendations', recBox),
-      card('Predicted against actual', scatter.chart.el, scatterNote),
-    ),
+    h('div', { class: 'grid2' }, card('Recommendations', recBox), card('Predicted against actual', scatter.chart.el, scatterNote)),
     card(`Ratings (${int(ratings.total)})`, ratingsBox),
   );
   const showRatings = (predicted?: Map<string, number>) =>
@@ -76,7 +78,16 @@ export async function userPage({ main, params, signal }: PageContext): Promise<v
     if (signal.aborted) return;
     clear(
       recBox,
-      table(['#', 'item', 'predicted', 'how'], recs.items.map((r, k) => [String(k + 1), itemLink(r.itemId, names.get(r.itemId)), num(r.score, 3), h('span', { class: 'how' }, how(r, recs))]), 'compact'),
+      table(
+        ['#', 'item', 'predicted', 'how'],
+        recs.items.map((r, k) => [
+          String(k + 1),
+          itemLink(r.itemId, names.get(r.itemId)),
+          num(r.score, 3),
+          h('span', { class: 'how' }, how(r, recs)),
+        ]),
+        'compact',
+      ),
       h('p', { class: 'muted small' }, `model ${recs.modelId}; rated items are left out`),
     );
   } catch (err) {
@@ -97,5 +108,6 @@ export async function userPage({ main, params, signal }: PageContext): Promise<v
   const rmse = Math.sqrt(pairs.reduce((s, [a, p]) => s + (a - p) ** 2, 0) / pairs.length);
   const fallbacks = predicted.predictions.filter((p) => p.fallback !== null).length;
   scatterNote.textContent =
-    `${int(pairs.length)} rated items, RMSE ${num(rmse)} (mostly ratings the model trained on, so better than on new ones)` + (fallbacks ? `; ${int(fallbacks)} by fallback` : '');
+    `${int(pairs.length)} rated items, RMSE ${num(rmse)} (mostly ratings the model trained on, so better than on new ones)` +
+    (fallbacks ? `; ${int(fallbacks)} by fallback` : '');
 }

@@ -11,7 +11,9 @@ export function buildAutorecLayers(tf: Tf, s: AutorecServed): TF.LayersModel {
   const item = tf.input({ shape: [1], dtype: 'int32', name: 'item' });
   const code = tf.layers.embedding({ inputDim: s.nItems, outputDim: s.hidden, name: 'item_code', embeddingsInitializer: 'zeros' }).apply(item);
   const flat = tf.layers.flatten({ name: 'item_code_flat' }).apply(code);
-  const out = tf.layers.dense({ units: s.nUsers, activation: 'linear', name: 'decoder', kernelInitializer: 'zeros' }).apply(flat) as TF.SymbolicTensor;
+  const out = tf.layers
+    .dense({ units: s.nUsers, activation: 'linear', name: 'decoder', kernelInitializer: 'zeros' })
+    .apply(flat) as TF.SymbolicTensor;
   const model = tf.model({ inputs: item, outputs: out, name: 'autorec' });
   // setWeights copies into the layers' variables; tidy frees the tensors it copied from.
   tf.tidy(() => {
@@ -24,7 +26,10 @@ export function buildAutorecLayers(tf: Tf, s: AutorecServed): TF.LayersModel {
 /** Reads the decoder and the item codes back from the layers model. */
 export function servedFromLayers(model: TF.LayersModel, dims: { nUsers: number; nItems: number }, hidden: number): AutorecServed {
   const codes = model.getLayer('item_code').getWeights()[0].dataSync() as Float32Array;
-  const [kernel, bias] = model.getLayer('decoder').getWeights().map((t) => t.dataSync() as Float32Array);
+  const [kernel, bias] = model
+    .getLayer('decoder')
+    .getWeights()
+    .map((t) => t.dataSync() as Float32Array);
   if (codes.length !== dims.nItems * hidden || bias.length !== dims.nUsers) throw new Error('autorec checkpoint does not match its dimensions');
   return { ...dims, hidden, V: transpose(kernel, hidden, dims.nUsers), c: Float32Array.from(bias), codes: Float32Array.from(codes) };
 }

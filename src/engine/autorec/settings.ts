@@ -14,7 +14,8 @@ export const AUTOREC_SETTINGS: SettingsTable<AutorecSettings> = {
     min: 0,
     max: 1e7,
     default: 300,
-    description: 'Weight of (‖W‖² + ‖V‖²)/2 against the squared error summed over all training ratings (one epoch); a step over B of the n items carries B/n of it',
+    description:
+      'Weight of (‖W‖² + ‖V‖²)/2 against the squared error summed over all training ratings (one epoch); a step over B of the n items carries B/n of it',
   },
   lr: { type: 'number', min: 1e-7, max: 1e4, default: 1e-3, description: "Adam's learning rate" },
   batchSize: { type: 'integer', min: 1, max: 1 << 24, default: 256, description: 'Items per optimiser step' },

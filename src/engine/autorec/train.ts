@@ -75,7 +75,11 @@ export async function trainAutorec(ds: Dataset, split: MemberSplit, s: AutorecSe
         const order = rng.shuffle(items.slice());
         // The codes for judging the epoch come with it, computed off the JavaScript thread.
         const codes = new Float32Array(nItems * s.hidden);
-        const res = await addon.autorecTrainEpoch(model, { ...ratings, order }, { batchSize: s.batchSize, lr, lambda: s.lambda, step, threads, cancel, codes });
+        const res = await addon.autorecTrainEpoch(
+          model,
+          { ...ratings, order },
+          { batchSize: s.batchSize, lr, lambda: s.lambda, step, threads, cancel, codes },
+        );
         step = res.step;
         served = { nUsers, nItems, hidden: s.hidden, V: model.V, c: model.c, codes };
         return res;

@@ -18,9 +18,7 @@ export function buildMfLayersModel(tf: Tf, dims: MemberDims, k: number): TF.Laye
   const sum = tf.layers
     .add({ name: 'biased_dot' })
     .apply([dot as TF.SymbolicTensor, emb(user, dims.nUsers, 1, 'user_bias'), emb(item, dims.nItems, 1, 'item_bias')]);
-  const out = tf.layers
-    .dense({ units: 1, name: 'global_mean', kernelInitializer: 'ones', trainable: false })
-    .apply(sum) as TF.SymbolicTensor;
+  const out = tf.layers.dense({ units: 1, name: 'global_mean', kernelInitializer: 'ones', trainable: false }).apply(sum) as TF.SymbolicTensor;
   return tf.model({ inputs: [user, item], outputs: out, name: 'biased_mf' });
 }
 
