@@ -261,7 +261,7 @@ async function main(): Promise<void> {
         `DELETE /users/{id} with ${checkpoints.length} checkpoints stored: median ${summary.deleteMedianMs.toFixed(0)} ms, max ${summary.deleteMaxMs.toFixed(0)} ms over ${erasedKnown.length} users (target <= 1000); ` +
         `afterwards /predict and recommendations fall back and no checkpoint holds the ID: ${fellBack}\n`,
     );
-    writeResult('live-ml-1m', {
+    writeResult(`live-ml-1m${otherModel === 'mf' ? '' : `-${otherModel}`}`, {
       heldOutUsers: heldOut,
       heldOutRatings: { median: median(ratingCounts), min: Math.min(...ratingCounts), max: Math.max(...ratingCounts) },
       models: trained,
