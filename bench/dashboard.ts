@@ -8,20 +8,18 @@
  *
  *   npm run bench:dashboard -- [--data PATH] [--runs 7] [--calls 100]
  */
-import { fork, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Readable } from 'node:stream';
-import { chromium } from 'playwright-core';
 import { parseArgs } from '../src/cli/args';
-import { SERVER_NODE_FLAGS } from '../src/runtime-tuning';
+import { CHROMIUM, launchChromium } from './chromium';
 import { movielensRoot } from './movielens';
+import { startService, stopService } from './service';
 import { machine, printTable, runBench, writeResult } from './report';
 
 const PORT = 18094;
 const BASE = `http://127.0.0.1:${PORT}`;
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 
 async function call(method: string, url: string, body?: unknown, raw?: fs.ReadStream): Promise<any> {
   const init: RequestInit & { duplex?: 'half' } = { method };
@@ -37,27 +35,6 @@ async function call(method: string, url: string, body?: unknown, raw?: fs.ReadSt
   const text = await res.text();
   if (!res.ok) throw new Error(`${method} ${url}: ${res.status} ${text}`);
   return text ? JSON.parse(text) : null;
-}
-
-function startServer(dataDir: string): Promise<ChildProcess> {
-  const env = { ...process.env, DATA_DIR: dataDir, PORT: String(PORT), HOST: '127.0.0.1', LOG_LEVEL: 'warn' };
-  const child = fork(path.join(__dirname, '..', 'src', 'server.js'), [], {
-    env,
-    execArgv: SERVER_NODE_FLAGS,
-    stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
-  });
-  return new Promise((resolve, reject) => {
-    child.once('exit', (code) => reject(new Error(`server exited with ${code}`)));
-    const poll = setInterval(() => {
-      fetch(`${BASE}/health`).then(
-        () => {
-          clearInterval(poll);
-          resolve(child);
-        },
-        () => undefined,
-      );
-    }, 100);
-  });
 }
 
 const quantile = (xs: number[], q: number) => {
@@ -126,7 +103,7 @@ runBench(async () => {
   if (!root) throw new Error('MovieLens not found: pass --data PATH (the folder holding ml-1m/)');
   if (!fs.existsSync(CHROMIUM)) throw new Error(`no Chromium at ${CHROMIUM} (apt-get install -y chromium, or set CHROMIUM_PATH)`);
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'reco-bench-dashboard-'));
-  const server = await startServer(dataDir);
+  const server = await startService(dataDir, PORT);
   try {
     await fill(root);
     const stats = await call('GET', '/stats');
@@ -164,21 +141,7 @@ runBench(async () => {
       for (let k = 0; k < runs; k++) {
         // A fresh profile each time: nothing cached, as on a first visit.
         const profile = fs.mkdtempSync(path.join(os.tmpdir(), 'reco-bench-chromium-'));
-        const context = await chromium.launchPersistentContext(profile, {
-          executablePath: CHROMIUM,
-          headless: true,
-          viewport: { width: 1360, height: 900 },
-          args: [
-            '--headless',
-            '--no-sandbox',
-            '--disable-gpu',
-            '--disable-quic',
-            '--no-first-run',
-            '--disable-background-networking',
-            '--disable-component-update',
-            '--disable-sync',
-          ],
-        });
+        const context = await launchChromium(profile);
         try {
           const page = context.pages()[0] ?? (await context.newPage());
           await page.goto(`${BASE}/dashboard/${hash}`);
@@ -219,8 +182,7 @@ runBench(async () => {
       targets: { overviewApiMs: 50, fcpMs: 300 },
     });
   } finally {
-    server.kill('SIGTERM');
-    await new Promise((r) => server.once('exit', r));
+    await stopService(server);
     fs.rmSync(dataDir, { recursive: true, force: true });
   }
 });

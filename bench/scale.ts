@@ -10,14 +10,14 @@
  * quick runs while developing. The generated file is kept under --work (default the OS temp
  * folder) and reused by later runs.
  */
-import { fork, spawn, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from '../src/cli/args';
-import { SERVER_NODE_FLAGS } from '../src/runtime-tuning';
 import { movielensRoot } from './movielens';
+import { startService, stopService } from './service';
 import { printTable, runBench, writeResult } from './report';
 import { FULL_SHAPE, writeSyntheticRatings, type SyntheticShape } from './synthetic-ratings';
 
@@ -119,35 +119,6 @@ async function probed<T>(label: string, predictBody: string, work: () => Promise
     { phase: label, probe: '/predict', ...quantiles(await predict.stop()) },
   ];
   return { result, seconds, rows };
-}
-
-function startServer(dataDir: string): Promise<ChildProcess> {
-  const env = { ...process.env, DATA_DIR: dataDir, PORT: String(PORT), HOST: '127.0.0.1', LOG_LEVEL: 'warn', IMPORT_LIMIT: '4gb' };
-  const child = fork(path.join(__dirname, '..', 'src', 'server.js'), [], {
-    env,
-    execArgv: SERVER_NODE_FLAGS,
-    stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
-  });
-  return new Promise((resolve, reject) => {
-    child.once('exit', (code) => reject(new Error(`server exited with ${code}`)));
-    const poll = setInterval(() => {
-      send('GET', '/health').then(
-        () => {
-          clearInterval(poll);
-          child.removeAllListeners('exit');
-          resolve(child);
-        },
-        () => undefined,
-      );
-    }, 100);
-  });
-}
-
-function stopServer(child: ChildProcess): Promise<void> {
-  return new Promise((resolve) => {
-    child.once('exit', () => resolve());
-    child.kill('SIGTERM');
-  });
 }
 
 /** Gives the service a model so that /predict is answered by it: a small synthetic set under IDs of its own, trained for two epochs. */
@@ -302,7 +273,7 @@ async function syntheticRuns(
   }
 
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'reco-bench-scale-http-'));
-  const server = await startServer(dir);
+  const server = await startService(dir, PORT, { IMPORT_LIMIT: '4gb' });
   try {
     const predictBody = await seedModel();
     const before = procStatus(server.pid!, 'VmRSS');
@@ -327,7 +298,7 @@ async function syntheticRuns(
     results.stats = { after: await json('GET', '/stats'), latencyMs: await statsLatency(200) };
     await trainingRun(server, jobModel, predictBody, results, probes);
   } finally {
-    await stopServer(server);
+    await stopService(server);
     fs.rmSync(dir, { recursive: true, force: true });
   }
 }
@@ -336,7 +307,7 @@ async function movielensRuns(root: string, results: Record<string, unknown>, pro
   const file = ['ratings.dat', 'ratings_no_timestamps.dat'].map((f) => path.join(root, 'ml-1m', f)).find((f) => fs.existsSync(f));
   if (!file) throw new Error(`no MovieLens-1M ratings under ${root}`);
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'reco-bench-scale-ml-'));
-  const server = await startServer(dir);
+  const server = await startService(dir, PORT, { IMPORT_LIMIT: '4gb' });
   try {
     const predictBody = await seedModel();
     process.stdout.write('MovieLens-1M: atomic import, probing...\n');
@@ -372,7 +343,7 @@ async function movielensRuns(root: string, results: Record<string, unknown>, pro
     probes.push(...writers.rows);
     results.ml1mWriters = { requests: batches.length, seconds: writers.seconds, rowsPerSecond: Math.round(lines.length / writers.seconds) };
   } finally {
-    await stopServer(server);
+    await stopService(server);
     fs.rmSync(dir, { recursive: true, force: true });
   }
 }

@@ -16,7 +16,7 @@ import { loadTf } from '../src/engine/tf';
 import { TrainingCancelledError, TrainingDivergedError } from '../src/engine/trainer';
 import { relErr } from './helpers/compare';
 import { syntheticDataset } from './helpers/synthetic';
-import { threadNices } from './helpers/threads';
+import { niceOfTrainingThreads } from './helpers/threads';
 
 const addon = loadAutorecNative();
 const withAddon = addon ? describe : describe.skip;
@@ -246,34 +246,13 @@ withAddon('autorec member', () => {
 
   const linuxOnly = process.platform === 'linux' ? test : test.skip;
   linuxOnly('epochs run on threads at a lower priority than the JavaScript thread', async () => {
-    const before = new Set(
-      threadNices()
-        .filter((t) => t.nice !== 0)
-        .map((t) => t.tid),
-    );
-    const seen: number[] = [];
-    const poll = setInterval(
-      () =>
-        seen.push(
-          ...threadNices()
-            .filter((t) => !before.has(t.tid))
-            .map((t) => t.nice),
-        ),
-      0,
-    );
-    const ctl = new AbortController();
-    const started = Date.now();
     const settings = autorecKind.resolve({ ...small, hidden: 200, maxEpochs: 10_000, patience: 10_000 });
-    const run = autorecKind.train(ds, split, settings, {
-      scale,
-      threads: 2,
-      signal: ctl.signal,
-      onEpoch: () => Date.now() - started > 1500 && ctl.abort(),
-    });
-    await expect(run).rejects.toThrow(TrainingCancelledError);
-    clearInterval(poll);
+    const { seen, own, error } = await niceOfTrainingThreads((signal, onEpoch) =>
+      autorecKind.train(ds, split, settings, { scale, threads: 2, signal, onEpoch }),
+    );
+    expect(error).toBeInstanceOf(TrainingCancelledError);
     expect(seen).toContain(10);
-    expect(threadNices().find((t) => t.tid === process.pid)!.nice).toBe(0);
+    expect(own).toBe(0);
   });
 
   test('cancellation and divergence stop training with their errors', async () => {

@@ -13,14 +13,14 @@ import fs from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import type { FastifyInstance } from 'fastify';
-import { chromium, type BrowserContext, type ConsoleMessage, type Page } from 'playwright-core';
+import { type BrowserContext, type ConsoleMessage, type Page } from 'playwright-core';
+import { CHROMIUM, launchChromium } from '../bench/chromium';
 import { buildApp } from '../src/app';
 import { loadConfig } from '../src/config';
 import { closeAfterwards, tempDataDir } from './helpers/app';
 import { onRelease } from './helpers/cleanup';
 import { syntheticRatings } from './helpers/synthetic';
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const ARTIFACTS = path.join(__dirname, '..', 'test-artifacts');
 const KEY = 'browser-test-key-0123456789abcdef';
 
@@ -64,21 +64,7 @@ async function service(env: Record<string, string>, dashboardDir: string): Promi
 
 async function browser(): Promise<BrowserContext> {
   const profile = tempDataDir();
-  const context = await chromium.launchPersistentContext(profile, {
-    executablePath: CHROMIUM,
-    headless: true,
-    viewport: { width: 1360, height: 900 },
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-    ],
-  });
+  const context = await launchChromium(profile);
   onRelease(() => context.close());
   return context;
 }

@@ -19,7 +19,7 @@ import { NnmfMember } from '../src/engine/nnmf-member';
 import { tempDataDir } from './helpers/app';
 import { describeNative } from './helpers/native';
 import { syntheticDataset } from './helpers/synthetic';
-import { threadNices } from './helpers/threads';
+import { niceOfTrainingThreads } from './helpers/threads';
 
 const scale = { min: 1, max: 5 };
 const ds = syntheticDataset(120, 80, 25);
@@ -187,37 +187,14 @@ describeNative('native engine specifics', () => {
 
   const linuxOnly = process.platform === 'linux' ? test : test.skip;
   linuxOnly('epochs run on threads at a lower priority than the JavaScript thread', async () => {
-    const nices = threadNices;
-    const before = new Set(
-      nices()
-        .filter((t) => t.nice !== 0)
-        .map((t) => t.tid),
-    );
-    const seen: number[] = [];
-    const poll = setInterval(
-      () =>
-        seen.push(
-          ...nices()
-            .filter((t) => !before.has(t.tid))
-            .map((t) => t.nice),
-        ),
-      0,
-    );
-    const ctl = new AbortController();
     const params = resolveParams({ ...small, maxEpochs: 10_000, patience: 10_000 });
-    const started = Date.now();
-    const run = train(ds, split, {
-      engine: new NativeEngine(),
-      params,
-      scale,
-      signal: ctl.signal,
-      onEpoch: () => Date.now() - started > 1500 && ctl.abort(),
-    });
-    await expect(run).rejects.toThrow(TrainingCancelledError);
-    clearInterval(poll);
+    const { seen, own, error } = await niceOfTrainingThreads((signal, onEpoch) =>
+      train(ds, split, { engine: new NativeEngine(), params, scale, signal, onEpoch }),
+    );
+    expect(error).toBeInstanceOf(TrainingCancelledError);
     expect(seen).toContain(10);
     // The JavaScript thread itself keeps its priority.
-    expect(nices().find((t) => t.tid === process.pid)!.nice).toBe(0);
+    expect(own).toBe(0);
   });
 
   test('threads do not change the result beyond rounding', async () => {

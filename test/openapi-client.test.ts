@@ -70,6 +70,11 @@ describe('a client typed by openapi-typescript from openapi.yaml', () => {
     }
   });
 
+  test("the dashboard's answer types are the ones generated from this spec (npm run openapi writes both)", () => {
+    const committed = fs.readFileSync(path.join(root, 'src', 'dashboard', 'openapi.d.ts'), 'utf8');
+    expect(committed).toBe(fs.readFileSync(path.join(dir, 'api.d.ts'), 'utf8'));
+  });
+
   test('the client compiles against the generated types', () => {
     expect(errors.filter(([file]) => file !== 'misuse.ts')).toEqual([]);
   });

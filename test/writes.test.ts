@@ -270,20 +270,12 @@ describe('HTTP edges', () => {
   });
 
   test('lone surrogates in IDs are refused; paired ones are fine', async () => {
-    const lone = await app.inject({
-      method: 'POST',
-      url: '/ratings',
-      headers: { 'content-type': 'application/json' },
-      payload: '{"userId":"a\\ud800","itemId":"i","rating":3}',
-    });
+    // The JSON text as the client wrote it, escapes and all.
+    const postText = (url: string, payload: string) => app.inject({ method: 'POST', url, headers: { 'content-type': 'application/json' }, payload });
+    const lone = await postText('/ratings', '{"userId":"a\\ud800","itemId":"i","rating":3}');
     expect(lone.statusCode).toBe(400);
     expect(lone.json().code).toBe('RECO_ERR_INVALID_ID');
-    const trailing = await app.inject({
-      method: 'POST',
-      url: '/predict',
-      headers: { 'content-type': 'application/json' },
-      payload: '{"userId":"a","itemId":"\\udc00x"}',
-    });
+    const trailing = await postText('/predict', '{"userId":"a","itemId":"\\udc00x"}');
     expect(trailing.statusCode).toBe(400);
     expect(trailing.json().code).toBe('RECO_ERR_INVALID_ID');
     const paired = await postJson(app, '/ratings', { userId: 'a\ud83d\ude00', itemId: 'i', rating: 3 });

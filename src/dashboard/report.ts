@@ -55,7 +55,8 @@ export function decisionText(d: Decision | null | undefined): HTMLElement {
       { class: 'small' },
       `new model RMSE ${num(d.newModelRmse)}`,
       d.activeModelId ? ` vs active ${d.activeModelId} ${num(d.activeModelRmse)}` : ' (no model was active)',
-      ` on ${d.evaluationCount.toLocaleString('en')} evaluation ratings`,
+      // Decisions made before the evaluation bucket existed counted a random held-out split.
+      d.evaluationCount === undefined ? ' on a held-out split' : ` on ${d.evaluationCount.toLocaleString('en')} evaluation ratings`,
       d.fair ? '' : ' (figures not comparable: the active model may have trained on them)',
     ),
   );

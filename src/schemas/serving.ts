@@ -54,6 +54,60 @@ export const JobCreateBody = Type.Object(
   { additionalProperties: false },
 );
 
+/** RMSE and MAE of clipped predictions. */
+const ScoreSchema = Type.Object({ rmse: Type.Number(), mae: Type.Number() });
+
+/** A job's figures on the evaluation bucket (ratings no model trained or was selected on). */
+const EvaluationReportSchema = Type.Object(
+  {
+    count: Type.Integer({ description: 'Ratings in the evaluation bucket' }),
+    baselines: Type.Object(
+      { globalMean: ScoreSchema, bias: ScoreSchema },
+      { description: 'The global mean, and global mean plus user and item biases' },
+    ),
+    members: Type.Record(Type.String(), ScoreSchema, { description: "Each member alone, by kind ('nnmf', 'mf', 'autorec')" }),
+    blend: ScoreSchema,
+  },
+  { description: 'Every model of the job and the baselines on the evaluation bucket, clipped as served' },
+);
+
+/** The promotion gate's decision. Decisions recorded before the evaluation bucket existed have heldOutCount in place of evaluationCount and no fair. */
+const PromotionDecisionSchema = Type.Object(
+  {
+    activated: Type.Boolean(),
+    reason: Type.String(),
+    evaluationCount: Type.Optional(Type.Integer({ description: 'Ratings of the evaluation bucket both models were judged on' })),
+    newModelRmse: Nullable(Type.Number()),
+    activeModelId: Nullable(Type.String()),
+    activeModelRmse: Nullable(Type.Number()),
+    fair: Type.Optional(Type.Boolean({ description: 'Whether the figures are comparable: neither model trained on the evaluation ratings' })),
+  },
+  { additionalProperties: true, description: 'Whether the new model replaced the active one, and the figures it was decided on' },
+);
+
+const MemberSummarySchema = Type.Object({
+  kind: Type.String(),
+  epochs: Type.Integer(),
+  bestEpoch: Type.Integer(),
+  validationRmse: Nullable(Type.Number()),
+  seconds: Type.Number(),
+});
+
+/** A model's figures as its job recorded them; older models may lack some (and have others). */
+const ModelMetricsSchema = Type.Object(
+  {
+    evaluationRmse: Type.Optional(Nullable(Type.Number())),
+    evaluationMae: Type.Optional(Nullable(Type.Number())),
+    evaluation: Type.Optional(Nullable(EvaluationReportSchema)),
+    counts: Type.Optional(
+      Type.Object({ train: Type.Integer(), validation: Type.Integer(), evaluation: Type.Integer(), users: Type.Integer(), items: Type.Integer() }),
+    ),
+    trainSeconds: Type.Optional(Type.Number()),
+    members: Type.Optional(Type.Array(MemberSummarySchema)),
+  },
+  { additionalProperties: true },
+);
+
 export const JobCreated = Type.Object({ id: Type.String(), status: Type.Literal('queued') });
 
 export const JobSchema = Type.Object({
@@ -77,25 +131,15 @@ export const JobSchema = Type.Object({
           seconds: Type.Number(),
         }),
       ),
-      members: Type.Optional(
-        Type.Array(
-          Type.Object({
-            kind: Type.String(),
-            epochs: Type.Integer(),
-            bestEpoch: Type.Integer(),
-            validationRmse: Nullable(Type.Number()),
-            seconds: Type.Number(),
-          }),
-        ),
-      ),
+      members: Type.Optional(Type.Array(MemberSummarySchema)),
       elapsedSeconds: Type.Number(),
       etaSeconds: Nullable(Type.Number()),
     }),
   ),
   modelId: Nullable(Type.String()),
   error: Nullable(Type.String()),
-  decision: Nullable(FreeObject),
-  report: Type.Optional(Nullable(FreeObject)),
+  decision: Nullable(PromotionDecisionSchema),
+  report: Type.Optional(Nullable(EvaluationReportSchema)),
   trigger: Type.String(),
   createdAt: Type.String(),
   startedAt: Nullable(Type.String()),
@@ -118,7 +162,7 @@ export const ModelSchema = Type.Object({
   kind: Type.String(),
   engine: Type.String(),
   params: FreeObject,
-  metrics: FreeObject,
+  metrics: ModelMetricsSchema,
   fingerprint: Type.String(),
   dataVersion: Type.Integer(),
   active: Type.Boolean(),

@@ -10,3 +10,28 @@ export function threadNices(): { tid: number; nice: number }[] {
     }
   });
 }
+
+/**
+ * Starts a training that cancels itself after 1.5 s (through the signal and epoch callback it is
+ * given) and watches this process's threads meanwhile: the training's new threads run at nice 10,
+ * while the JavaScript thread keeps its priority. Resolves with what the training rejected with.
+ */
+export async function niceOfTrainingThreads(
+  start: (signal: AbortSignal, onEpoch: () => void) => Promise<unknown>,
+): Promise<{ seen: number[]; own: number; error: unknown }> {
+  const before = new Set(
+    threadNices()
+      .filter((t) => t.nice !== 0)
+      .map((t) => t.tid),
+  );
+  const seen: number[] = [];
+  const poll = setInterval(() => seen.push(...threadNices().flatMap((t) => (before.has(t.tid) ? [] : [t.nice]))), 0);
+  const ctl = new AbortController();
+  const started = Date.now();
+  const error = await start(ctl.signal, () => Date.now() - started > 1500 && ctl.abort()).then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  clearInterval(poll);
+  return { seen, own: threadNices().find((t) => t.tid === process.pid)!.nice, error };
+}
