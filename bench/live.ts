@@ -1,14 +1,12 @@
-import { fork, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 // eslint-disable-next-line @typescript-eslint/no-require-imports -- autocannon ships no type declarations; require() with the signature used here types it
 const autocannon = require('autocannon') as (opts: Record<string, unknown>) => Promise<AutocannonResult>;
 import { range, Rng } from '../src/engine/rng';
-import { projectRoot } from '../src/root';
-import { SERVER_NODE_FLAGS } from '../src/runtime-tuning';
 import { loadMovielens, movielensCommand } from './movielens';
 import { machine, printTable, runBench, writeResult } from './report';
+import { startService, stopService } from './service';
 
 /**
  * Live personalisation and erasure through HTTP, against the service in its own process as
@@ -54,33 +52,6 @@ async function ok<T = any>(method: string, url: string, body?: unknown, contentT
   const res = await call<T>(method, url, body, contentType);
   if (res.status >= 400) throw new Error(`${method} ${url}: ${res.status} ${JSON.stringify(res.body)}`);
   return res.body;
-}
-
-/** The service in its own process, as `npm start` runs it; stop() ends it and removes its data folder. */
-async function startService(dataDir: string, threads: string): Promise<{ child: ChildProcess; stop: () => Promise<void> }> {
-  const child = fork(path.join(projectRoot(), 'dist/src/server.js'), [], {
-    env: { ...process.env, PORT: String(PORT), HOST: '127.0.0.1', DATA_DIR: dataDir, LOG_LEVEL: 'warn', ENGINE_THREADS: threads },
-    execArgv: SERVER_NODE_FLAGS,
-    stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
-  });
-  for (let k = 0; k < 300; k++) {
-    if (child.exitCode !== null) throw new Error(`service exited with ${child.exitCode}`);
-    try {
-      if ((await fetch(`${base}/health`)).status === 200) return { child, stop: () => stopService(child, dataDir) };
-    } catch {
-      /* not up yet */
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error('service did not start');
-}
-
-async function stopService(child: ChildProcess, dataDir: string): Promise<void> {
-  const exited = new Promise((r) => child.once('exit', r));
-  child.kill('SIGTERM');
-  await exited;
-  // The data folder holds a copy of MovieLens, which must not be passed on: nothing of it is kept.
-  fs.rmSync(dataDir, { recursive: true, force: true });
 }
 
 async function train(body: Record<string, unknown>): Promise<{ modelId: string; seconds: number; decision: unknown }> {
@@ -168,7 +139,7 @@ async function main(): Promise<void> {
   const newUsers = order.slice(0, heldOut);
   const known = order.slice(heldOut);
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'reco-bench-live-'));
-  const service = await startService(dataDir, threads);
+  const service = await startService(dataDir, PORT, { ENGINE_THREADS: threads });
   try {
     let t0 = Date.now();
     const imported = await ok('POST', '/ratings/import?format=movielens-1m', known.map((id) => byUser.get(id)!.join('\n')).join('\n'), 'text/plain');
@@ -277,7 +248,9 @@ async function main(): Promise<void> {
       date: new Date().toISOString(),
     });
   } finally {
-    await service.stop();
+    await stopService(service);
+    // The data folder holds a copy of MovieLens, which must not be passed on: nothing of it is kept.
+    fs.rmSync(dataDir, { recursive: true, force: true });
   }
 }
 
