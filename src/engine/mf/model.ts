@@ -54,12 +54,21 @@ export function mfParamsFinite(p: MfParams): boolean {
   return Number.isFinite(p.mean);
 }
 
-/** Scoring of folded-in users: the row is the only user of a one-row view of the model. */
+/**
+ * Scoring of folded-in users: the row is the only user of a one-row view of the model. In the
+ * kernel when there is one (it reads the arrays in place: a whole catalogue in a fraction of a
+ * millisecond of the calling thread, instead of a millisecond in TypeScript).
+ */
 function rowScoring(p: MfParams): Pick<ServingNet, 'scoreRow' | 'scoreRowAll'> {
   const q = { ...p, items: p.items.slice() };
   const all = Int32Array.from({ length: p.nItems }, (_, k) => k);
+  const addon = loadMfAddon();
+  let zeros = new Int32Array(p.nItems);
   const scoreRow = (row: Float32Array, items: Int32Array, n: number, out: Float32Array) => {
-    portableScore({ ...q, users: row, nUsers: 1 }, new Int32Array(n), items, n, out);
+    const view = { ...q, users: row, nUsers: 1 };
+    if (!addon) return void portableScore(view, new Int32Array(n), items, n, out);
+    if (zeros.length < n) zeros = new Int32Array(n);
+    out.set(addon.mfPredict(view, zeros.subarray(0, n), items.subarray(0, n)));
   };
   return { scoreRow, scoreRowAll: async (row, out) => scoreRow(row, all, p.nItems, out) };
 }
