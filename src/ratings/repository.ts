@@ -41,10 +41,13 @@ export class RatingsRepository {
       foldInRatings: p(`SELECT i.ext_id, r.rating FROM ratings r JOIN items i ON i.id = r.item_id
         WHERE r.user_id = (SELECT id FROM users WHERE ext_id = ?) ORDER BY r.ts DESC LIMIT ?`).raw(),
       itemState: p('SELECT changed_version FROM items WHERE ext_id = ?').pluck(),
-      // Users changed since a version (users_by_changed, migration 007), then one lookup of the
-      // primary key (user, item) each: the item's raters among them, without an index by item.
-      itemFoldInRatings: p(`SELECT u.ext_id, r.rating FROM users u JOIN ratings r ON r.user_id = u.id
-        AND r.item_id = (SELECT id FROM items WHERE ext_id = ?) WHERE u.changed_version > ? LIMIT ?`).raw(),
+      // Users changed since a version, or since the item was created if that is later
+      // (users_by_changed, migration 007), then one lookup of the primary key (user, item) each:
+      // the item's raters among them, without an index of ratings by item.
+      itemFoldInRatings: p(`SELECT u.ext_id, r.rating FROM items i
+        JOIN users u ON u.changed_version > max(?, i.created_version - 1)
+        JOIN ratings r ON r.user_id = u.id AND r.item_id = i.id
+        WHERE i.ext_id = ? LIMIT ?`).raw(),
       changedItems: p('SELECT ext_id FROM items WHERE changed_version > ? AND rating_count > 0 ORDER BY changed_version DESC LIMIT ?').pluck(),
       catalogue: p('SELECT ext_id, attributes, hidden FROM items WHERE hidden = 1 OR attributes IS NOT NULL').raw(),
       counts: p("SELECT key, value FROM meta WHERE key IN ('users', 'items', 'ratings')").raw(),
@@ -119,10 +122,10 @@ export class RatingsRepository {
   /**
    * An item's ratings by users whose ratings changed after data version `since` (at most
    * `limit`): for an item created after a model's snapshot, every rating it has. Reads the users
-   * changed since then, not the ratings table.
+   * changed since then (or since the item was created, if later), not the ratings table.
    */
   itemFoldInRatings(itemId: string, since: number, limit = FOLD_IN_MAX_RATINGS): { userId: string; rating: number }[] {
-    return (this.s.itemFoldInRatings.all(itemId, since, limit) as [string, number][]).map(([userId, rating]) => ({ userId, rating }));
+    return (this.s.itemFoldInRatings.all(since, itemId, limit) as [string, number][]).map(([userId, rating]) => ({ userId, rating }));
   }
 
   /** Items with ratings whose ratings changed after data version `since`, the latest first (at most `limit`); one pass over the items table. */

@@ -144,7 +144,9 @@ export class RatingsStore {
       userId: p('SELECT id FROM users WHERE ext_id = ?').pluck(),
       itemId: p('SELECT id FROM items WHERE ext_id = ?').pluck(),
       insertUser: p('INSERT INTO users (ext_id, created_at) VALUES (?, ?)'),
-      insertItem: p('INSERT INTO items (ext_id, created_at) VALUES (?, ?)'),
+      // The version this write commits at (the bump comes later in the same transaction): migration 007.
+      insertItem: p(`INSERT INTO items (ext_id, created_at, created_version)
+        VALUES (?, ?, (SELECT value FROM meta WHERE key = 'data_version') + 1)`),
       insertRating: p('INSERT OR IGNORE INTO ratings (user_id, item_id, rating, ts) VALUES (?, ?, ?, ?)'),
       insertChunk: p(`INSERT OR IGNORE INTO ratings (user_id, item_id, rating, ts) VALUES ${Array(CHUNK).fill('(?, ?, ?, ?)').join(', ')}`),
       savepoint: p('SAVEPOINT chunk'),
@@ -167,7 +169,8 @@ export class RatingsStore {
       deleteUser: p('DELETE FROM users WHERE id = ?'),
       deleteUserRatings: p('DELETE FROM ratings WHERE user_id = ?'),
       deleteRating: p('DELETE FROM ratings WHERE user_id = ? AND item_id = ? RETURNING rating').pluck(),
-      upsertItem: p(`INSERT INTO items (ext_id, title, attributes, created_at) VALUES (?, ?, ?, ?)
+      upsertItem: p(`INSERT INTO items (ext_id, title, attributes, created_at, created_version)
+        VALUES (?, ?, ?, ?, (SELECT value FROM meta WHERE key = 'data_version') + 1)
         ON CONFLICT(ext_id) DO UPDATE SET title = excluded.title, attributes = excluded.attributes`),
     };
     this.upsertMany = db.transaction((rows: readonly RatingRow[]) => this.writeRows(rows));
