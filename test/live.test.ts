@@ -177,6 +177,20 @@ describeNative('live personalisation over HTTP (every model kind in one ensemble
     const after = await predictOne(app, 'u20', 'fresh');
     expect(after.source).toBe('foldin');
     expect(after.rating).not.toBeCloseTo(preds[0].rating, 4);
+
+    // Erasing a rater refits it without their rating (their deletion marks the items they rated changed).
+    expect((await app.inject({ method: 'DELETE', url: '/users/u9' })).statusCode).toBe(204);
+    const erased = await predictOne(app, 'u20', 'fresh');
+    expect(erased.source).toBe('foldin');
+    expect(erased.rating).not.toBeCloseTo(after.rating, 4);
+  });
+
+  test('an item rated only by users the model does not know keeps a marked fallback', async () => {
+    const rows = ['late1', 'late2'].map((userId) => ({ userId, itemId: 'lonely', rating: 5 }));
+    expect((await postJson(app, '/ratings', rows)).statusCode).toBe(200);
+    expect(await predictOne(app, 'u20', 'lonely')).toMatchObject({ fallback: 'user_mean', source: 'fallback' });
+    const rerank = (await postJson(app, '/users/u20/recommendations', { candidates: ['lonely', 'i1'] })).json();
+    expect(rerank.items.find((x: { itemId: string }) => x.itemId === 'lonely')).toMatchObject({ source: 'fallback' });
   });
 
   test('the store marks an item changed on every write or delete of its ratings', async () => {
