@@ -227,7 +227,8 @@ withAddon('autorec member', () => {
     const i = Int32Array.from(ds.i);
     expect(Array.from(loaded.predict(u, i))).toEqual(Array.from(trained.member.predict(u, i)));
     expect(Array.from(loaded.itemEmbedding().data)).toEqual(Array.from(trained.member.itemEmbedding().data));
-    // A standard layers model: for an item it outputs the item's reconstructed rating of every user.
+    // A standard layers model: for an item it outputs the item's reconstructed rating of every
+    // user; its second input, an item's ratings over all users, gives the item's code (the encoder, kept for item fold-in).
     const tf = loadTf();
     const json = JSON.parse(fs.readFileSync(path.join(dir, 'model.json'), 'utf8'));
     const weights = fs.readFileSync(path.join(dir, 'weights.bin'));
@@ -238,10 +239,22 @@ withAddon('autorec member', () => {
         weightData: new Uint8Array(weights).buffer,
       }),
     );
-    const out = tf.tidy(() => (model.predict(tf.tensor2d([[4]], [1, 1], 'int32')) as ReturnType<typeof tf.tensor>).dataSync() as Float32Array);
+    type T = ReturnType<typeof tf.tensor>;
+    const [out, code] = tf.tidy(() =>
+      (model.predict([tf.tensor2d([[4]], [1, 1], 'int32'), tf.zeros([1, dims.nUsers])]) as T[]).map((t) => t.dataSync() as Float32Array),
+    );
     model.dispose();
     const expected = trained.member.predict(range(dims.nUsers), new Int32Array(dims.nUsers).fill(4));
     expect(relErr(out, expected)).toBeLessThan(1e-5);
+    // No ratings: the code is sigmoid(b).
+    const noRatings = await (loaded as AutorecMember).foldInItem(new Int32Array(0), new Float32Array(0));
+    expect(relErr(code, noRatings)).toBeLessThan(1e-5);
+    expect(
+      relErr(
+        noRatings,
+        Float32Array.from((loaded as AutorecMember).served.encB!, (b) => 1 / (1 + Math.exp(-b))),
+      ),
+    ).toBeLessThan(1e-6);
   });
 
   const linuxOnly = process.platform === 'linux' ? test : test.skip;

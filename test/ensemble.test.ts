@@ -53,6 +53,18 @@ class TableMember implements TrainedMember {
   eraseUser(u: number) {
     this.table.fill(0, u * this.dims.nItems, (u + 1) * this.dims.nItems);
   }
+  // An item's row is its column of the table: its raters' ratings, 0 elsewhere.
+  get itemRowWidth() {
+    return this.dims.nUsers;
+  }
+  async foldInItem(users: Int32Array, ratings: Float32Array): Promise<Float32Array> {
+    const row = new Float32Array(this.dims.nUsers);
+    users.forEach((u, k) => (row[u] = ratings[k]));
+    return row;
+  }
+  scoreFolded(user: number | Float32Array, itemRows: Float32Array, out: Float32Array) {
+    for (let j = 0; j < out.length; j++) out[j] = typeof user === 'number' ? itemRows[j * this.dims.nUsers + user] : 0;
+  }
   itemEmbedding() {
     return { dim: 1, data: new Float32Array(this.dims.nItems).fill(1) };
   }
@@ -112,6 +124,26 @@ describe('blending', () => {
       Int32Array.from({ length: nItems }, (_, k) => k),
     );
     all.forEach((v, k) => expect(v).toBeCloseTo(byPair[k], 5));
+  });
+
+  test("a folded-in item is each member's item row side by side, scored with the blend as a trained item is", async () => {
+    const model = new Ensemble([memberA, memberB], { intercept: 0.1, weights: [0.6, 0.5] }, scale);
+    // Fold item 7 back in from every user's rating of it: with these members its row reproduces its column.
+    const users = Int32Array.from({ length: nUsers }, (_, k) => k);
+    const col = (m: TableMember) => Float32Array.from(users, (u) => m.predict(new Int32Array([u]), new Int32Array([7]))[0]);
+    const row = await model.foldInItem(users, col(memberA));
+    expect(row).toHaveLength(model.itemRowWidth);
+    const b = await memberB.foldInItem(users, col(memberB));
+    row.set(b, memberA.itemRowWidth);
+    // Two copies of the item, end to end, for user 5.
+    const rows = new Float32Array(2 * row.length);
+    rows.set(row);
+    rows.set(row, row.length);
+    const out = new Float32Array(2);
+    model.scoreFolded(5, rows, out);
+    const direct = model.predict(new Int32Array([5]), new Int32Array([7]))[0];
+    expect(out[0]).toBeCloseTo(direct, 5);
+    expect(out[1]).toBeCloseTo(direct, 5);
   });
 
   test('a blend without validation ratings, or a degenerate one, falls back to an average', () => {

@@ -69,6 +69,17 @@ function solve(A: Float64Array[], b: Float64Array): Float64Array {
 
 const clip = (v: number, s: Scale) => (v < s.min ? s.min : v > s.max ? s.max : v);
 
+/** Rows laid end to end in one row of `width` floats. */
+function sideBySide(rows: Float32Array[], width: number): Float32Array {
+  const out = new Float32Array(width);
+  let off = 0;
+  for (const r of rows) {
+    out.set(r, off);
+    off += r.length;
+  }
+  return out;
+}
+
 function isIdentity(members: readonly TrainedMember[], blend: Blend): boolean {
   return members.length === 1 && blend.intercept === 0 && blend.weights[0] === 1;
 }
@@ -103,18 +114,43 @@ export class Ensemble {
 
   /** Every member's fold-in of the user, laid side by side (see TrainedMember.foldIn). */
   async foldIn(items: Int32Array, ratings: Float32Array, from: number | null): Promise<Float32Array> {
-    const rows = await Promise.all(this.members.map((m) => m.foldIn(items, ratings, from)));
-    const out = new Float32Array(this.userRowWidth);
-    let off = 0;
-    for (const r of rows) {
-      out.set(r, off);
-      off += r.length;
-    }
-    return out;
+    return sideBySide(await Promise.all(this.members.map((m) => m.foldIn(items, ratings, from))), this.userRowWidth);
   }
 
   eraseUser(u: number): void {
     for (const m of this.members) m.eraseUser(u);
+  }
+
+  /** The members' item rows side by side: what foldInItem returns and scoreFolded takes. */
+  get itemRowWidth(): number {
+    return this.members.reduce((s, m) => s + m.itemRowWidth, 0);
+  }
+
+  /** Every member's fold-in of an item, laid side by side (see TrainedMember.foldInItem). */
+  async foldInItem(users: Int32Array, ratings: Float32Array): Promise<Float32Array> {
+    return sideBySide(await Promise.all(this.members.map((m) => m.foldInItem(users, ratings))), this.itemRowWidth);
+  }
+
+  /**
+   * Blended outputs of one user (a trained index, or a folded-in user row from foldIn) against
+   * folded-in items (rows from foldInItem, end to end; out.length of them).
+   */
+  scoreFolded(user: number | Float32Array, itemRows: Float32Array, out: Float32Array): void {
+    if (isIdentity(this.members, this.blend)) return this.members[0].scoreFolded(user, itemRows, out);
+    const n = out.length;
+    const users = typeof user === 'number' ? null : this.rowParts(user);
+    const width = this.itemRowWidth;
+    let off = 0;
+    out.fill(this.blend.intercept);
+    const y = new Float32Array(n);
+    this.members.forEach((m, k) => {
+      const w = m.itemRowWidth;
+      const rows = new Float32Array(n * w);
+      for (let j = 0; j < n; j++) rows.set(itemRows.subarray(j * width + off, j * width + off + w), j * w);
+      off += w;
+      m.scoreFolded(users ? users[k] : user, rows, y);
+      for (let j = 0; j < n; j++) out[j] += this.blend.weights[k] * clip(y[j], this.scale);
+    });
   }
 
   /** Member k's part of a side-by-side row. */

@@ -10,7 +10,10 @@ import type { CheckpointMeta } from './checkpoint';
 const USER_WEIGHTS: Record<string, { layers: string[]; axis: 0 | 1 }[]> = {
   nnmf: [{ layers: ['U', 'U_prime', 'user_bias'], axis: 0 }],
   mf: [{ layers: ['P', 'user_bias'], axis: 0 }],
-  autorec: [{ layers: ['decoder'], axis: 1 }],
+  autorec: [
+    { layers: ['decoder'], axis: 1 },
+    { layers: ['encoder'], axis: 0 },
+  ],
 };
 
 interface WeightSpec {
@@ -47,7 +50,8 @@ function eraseInMember(dir: string, kind: string, u: number, nUsers: number): Bu
     const layer = w.name.split('/')[0];
     const rule = rules.find((r) => r.layers.includes(layer));
     if (rule && w.dtype === 'float32') {
-      if (rule.axis === 0 && w.shape[0] === nUsers) {
+      // Rows of a 2-D table (an encoder's 1-D bias is no user's, whatever its length).
+      if (rule.axis === 0 && w.shape.length === 2 && w.shape[0] === nUsers) {
         const width = size / nUsers;
         floats.fill(0, offset + u * width, offset + (u + 1) * width);
       } else if (rule.axis === 1 && w.shape.length === 2 && w.shape[1] === nUsers) {

@@ -78,6 +78,20 @@ export interface TrainedMember {
   foldIn(items: Int32Array, ratings: Float32Array, from: number | null): Promise<Float32Array>;
   /** Zeroes trained user u's parameters (erasure). */
   eraseUser(u: number): void;
+  /** Floats in one item's row, as foldInItem returns it and scoreFolded takes it. */
+  readonly itemRowWidth: number;
+  /**
+   * Item-side fold-in: a row for an item the model does not know, fitted to its ratings by
+   * `users` (this member's indexes) with everything else frozen and the training penalty. Off
+   * the JavaScript thread where it is heavy; throws FoldInUnavailableError where it cannot.
+   */
+  foldInItem(users: Int32Array, ratings: Float32Array): Promise<Float32Array>;
+  /**
+   * Raw outputs for one user against folded-in items: `user` is a trained user's index or a
+   * folded-in user's row (from foldIn), `itemRows` the items' rows from foldInItem laid end to
+   * end (out.length of them). Synchronous: a few items at a time.
+   */
+  scoreFolded(user: number | Float32Array, itemRows: Float32Array, out: Float32Array): void;
 }
 
 /** Fold-in needs the native kernel for this kind, and it was not built. */
@@ -86,6 +100,31 @@ export class FoldInUnavailableError extends Error {}
 /** Row u of a table of rows of `width` floats, set to zero. */
 export function zeroRow(table: Float32Array, u: number, width: number): void {
   table.fill(0, u * width, (u + 1) * width);
+}
+
+/**
+ * The design of a ridge fold-in over rows of `width` floats (factors | bias): for each rating,
+ * the other side's factors and a 1 (for this side's bias), and the target less the global mean
+ * and the other side's bias. The same system for a user (other side: items) and an item.
+ */
+export function ridgeDesign(
+  table: Float32Array,
+  width: number,
+  others: Int32Array,
+  ratings: Float32Array,
+  mean: number,
+): { X: Float32Array; y: Float32Array } {
+  const k = width - 1;
+  const n = others.length;
+  const X = new Float32Array(n * width);
+  const y = new Float32Array(n);
+  for (let j = 0; j < n; j++) {
+    const at = others[j] * width;
+    X.set(table.subarray(at, at + k), j * width);
+    X[j * width + k] = 1;
+    y[j] = ratings[j] - mean - table[at + k];
+  }
+  return { X, y };
 }
 
 /** The mean of the rows of a table (width floats each): where fold-in starts for a new user. */

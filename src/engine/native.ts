@@ -56,6 +56,14 @@ export interface NativeAddon {
     row: Float32Array,
     opts: FoldInOptions,
   ): Promise<{ loss: number; rmse: number }>;
+  /** The item side of foldIn: fits an item's `row` [V | V' | bias] to its ratings by `users`, the network and every user frozen. */
+  foldInItem(
+    model: ModelParams,
+    users: Int32Array,
+    ratings: Float32Array,
+    row: Float32Array,
+    opts: FoldInOptions,
+  ): Promise<{ loss: number; rmse: number }>;
   /** Ridge regression (X: n × p row-major): w minimising ‖Xw − y‖² + Σ lambda[k]·w_k²; off the JavaScript thread. */
   ridge(X: Float32Array, y: Float32Array, lambda: Float32Array): Promise<Float32Array>;
   trainEpoch(

@@ -68,13 +68,54 @@ export class NnmfMember implements TrainedMember {
     let row: Float32Array;
     if (from !== null) row = p.users.slice(from * R, (from + 1) * R);
     else row = (this.startRow ??= meanRow(p.users, R)).slice();
-    const lambda = typeof this.settings.lambda === 'number' ? this.settings.lambda : LAMBDA_PER_RATING * ratings.length;
-    await addon.foldIn(p, items, ratings, row, { lambda, lr: FOLD_IN_LR, steps: FOLD_IN_STEPS });
+    await addon.foldIn(p, items, ratings, row, { lambda: this.foldInLambda(ratings.length), lr: FOLD_IN_LR, steps: FOLD_IN_STEPS });
     return row;
   }
 
   eraseUser(u: number): void {
     zeroRow(this.params.users, u, rowWidth(this.params));
+  }
+
+  get itemRowWidth(): number {
+    return rowWidth(this.params);
+  }
+
+  private itemStartRow: Float32Array | null = null;
+
+  /**
+   * The item side of foldIn: Adam steps on the item's row [V, V', bias] alone, from the mean item
+   * row, with the network and every user row frozen, on Σ (r − y)² + λ‖row‖² (training charges
+   * each item's rows λ in all, as each user's), in the native kernel.
+   */
+  async foldInItem(users: Int32Array, ratings: Float32Array): Promise<Float32Array> {
+    const addon = loadNative();
+    if (!addon || typeof addon.foldInItem !== 'function') throw new FoldInUnavailableError('NNMF item fold-in needs the native kernel');
+    const p = this.params;
+    const row = (this.itemStartRow ??= meanRow(p.items, rowWidth(p))).slice();
+    await addon.foldInItem(p, users, ratings, row, { lambda: this.foldInLambda(ratings.length), lr: FOLD_IN_LR, steps: FOLD_IN_STEPS });
+    return row;
+  }
+
+  /** The whole penalty of one row's ratings in training: λ (see regWeights), or λ per rating as 'auto' scales it. */
+  private foldInLambda(n: number): number {
+    return typeof this.settings.lambda === 'number' ? this.settings.lambda : LAMBDA_PER_RATING * n;
+  }
+
+  /** Scored by the engine over a view of the model whose items are the folded-in rows (and whose one user is `user` when it is a row). */
+  scoreFolded(user: number | Float32Array, itemRows: Float32Array, out: Float32Array): void {
+    const n = out.length;
+    if (n === 0) return;
+    const p = this.params;
+    const users = typeof user === 'number' ? {} : { users: user, nUsers: 1 };
+    const view: ModelParams = { ...p, ...users, items: itemRows, nItems: n };
+    const u = new Int32Array(n).fill(typeof user === 'number' ? user : 0);
+    out.set(
+      this.engine.predict(
+        view,
+        u,
+        Int32Array.from({ length: n }, (_, k) => k),
+      ),
+    );
   }
 
   /** [V, V'] of each item: the item's whole learned description. */

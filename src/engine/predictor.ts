@@ -29,6 +29,17 @@ export interface Prediction {
 export interface ScoredItem {
   itemId: string;
   score: number;
+  /** Set for an item the model does not know: scored from its folded-in row, or listed by a fallback. */
+  source?: 'foldin' | 'fallback';
+}
+
+/**
+ * An item the model does not know, folded in from its current ratings (see Predictor.foldInItem):
+ * its row, and the mean of those ratings (the item-mean fallback for a user who cannot be scored).
+ */
+export interface FoldedItem {
+  row: Float32Array;
+  mean: number;
 }
 
 /**
@@ -97,7 +108,11 @@ export class Predictor {
    * Predictions for pairs; `views` says how to serve particular users (see UserView), the
    * others by their trained rows. Synchronous: folded-in rows are scored here, a few items each.
    */
-  predict(pairs: readonly { userId: string; itemId: string }[], views?: ReadonlyMap<string, UserView>): Prediction[] {
+  predict(
+    pairs: readonly { userId: string; itemId: string }[],
+    views?: ReadonlyMap<string, UserView>,
+    foldedItems?: ReadonlyMap<string, FoldedItem>,
+  ): Prediction[] {
     const n = pairs.length;
     const out = new Array<Prediction>(n);
     if (this.scratch.u.length < n) this.scratch = { u: new Int32Array(n), i: new Int32Array(n), y: new Float32Array(n) };
@@ -111,7 +126,10 @@ export class Predictor {
       const view = views?.get(userId) ?? TRAINED;
       const u = view.kind === 'trained' ? this.users.get(userId) : undefined;
       const i = this.items.get(itemId);
-      if (view.kind === 'folded' && i !== undefined) {
+      const item = i === undefined ? foldedItems?.get(itemId) : undefined;
+      if (item) {
+        out[k] = this.predictFolded(userId, itemId, view.kind === 'folded' ? view.row : u, item);
+      } else if (view.kind === 'folded' && i !== undefined) {
         out[k] = { userId, itemId, rating: 0, fallback: null, source: 'foldin' };
         let group = folded.get(userId);
         if (!group) folded.set(userId, (group = { row: view.row, at: [], items: [] }));
@@ -139,6 +157,60 @@ export class Predictor {
       at.forEach((k, j) => (out[k].rating = this.clip(ys[j])));
     }
     return out;
+  }
+
+  /** A pair whose item is folded in: scored with the user's trained or folded-in row, or the item's mean when the user has neither. */
+  private predictFolded(userId: string, itemId: string, user: number | Float32Array | undefined, item: FoldedItem): Prediction {
+    if (user === undefined) return { userId, itemId, rating: this.clip(item.mean), fallback: 'item_mean', source: 'fallback' };
+    const y = new Float32Array(1);
+    this.model.scoreFolded(user, item.row, y);
+    return { userId, itemId, rating: this.clip(y[0]), fallback: null, source: 'foldin' };
+  }
+
+  /**
+   * A row for an item the model does not know, fitted to its ratings with the model frozen (see
+   * TrainedMember.foldInItem), and the mean of those ratings. Ratings by users the model does not
+   * know are left out of the fit; null when none is left or the fit is not finite.
+   */
+  async foldInItem(ratings: readonly { userId: string; rating: number }[]): Promise<FoldedItem | null> {
+    const users: number[] = [];
+    const values: number[] = [];
+    let sum = 0;
+    let count = 0;
+    for (const r of ratings) {
+      if (!Number.isFinite(r.rating)) continue;
+      sum += r.rating;
+      count++;
+      const u = this.users.get(r.userId);
+      if (u === undefined) continue;
+      users.push(u);
+      values.push(r.rating);
+    }
+    if (users.length === 0) return null;
+    const row = await this.model.foldInItem(Int32Array.from(users), Float32Array.from(values));
+    for (const v of row) if (!Number.isFinite(v)) return null;
+    return { row, mean: sum / count };
+  }
+
+  /**
+   * Folded-in items for one user (a trained index or a folded-in row), as list entries, less the
+   * excluded ones and, given candidates, among those only.
+   */
+  private scoreFoldedItems(
+    user: number | Float32Array,
+    folded: ReadonlyMap<string, FoldedItem>,
+    exclude: ReadonlySet<string>,
+    candidates?: readonly string[],
+  ): ScoredItem[] {
+    const allowed = candidates ? new Set(candidates) : null;
+    const ids = [...folded.keys()].filter((id) => !exclude.has(id) && !this.items.has(id) && (!allowed || allowed.has(id)));
+    if (ids.length === 0) return [];
+    const W = this.model.itemRowWidth;
+    const rows = new Float32Array(ids.length * W);
+    ids.forEach((id, k) => rows.set(folded.get(id)!.row, k * W));
+    const y = new Float32Array(ids.length);
+    this.model.scoreFolded(user, rows, y);
+    return ids.map((itemId, k) => ({ itemId, score: this.clip(y[k]), source: 'foldin' as const }));
   }
 
   /**
@@ -189,10 +261,26 @@ export class Predictor {
     exclude: ReadonlySet<string>,
     candidates?: readonly string[],
     view: UserView = TRAINED,
+    folded?: ReadonlyMap<string, FoldedItem>,
   ): Promise<ScoredItem[] | null> {
     const u = view.kind === 'trained' ? this.users.get(userId) : undefined;
     if (view.kind === 'none' || (view.kind === 'trained' && u === undefined)) return null;
     const row = view.kind === 'folded' ? view.row : null;
+    const ranked = await this.rankKnown(u, row, n, exclude, candidates);
+    if (!folded || folded.size === 0) return ranked;
+    // Items the model does not know, scored from their folded-in rows, take their places among the known ones.
+    const extra = this.scoreFoldedItems(row ?? u!, folded, exclude, candidates);
+    return extra.length === 0 ? ranked : [...ranked, ...extra].sort((a, b) => b.score - a.score).slice(0, n);
+  }
+
+  /** The n best items the model knows, for a trained user `u` or a folded-in `row`. */
+  private async rankKnown(
+    u: number | undefined,
+    row: Float32Array | null,
+    n: number,
+    exclude: ReadonlySet<string>,
+    candidates?: readonly string[],
+  ): Promise<ScoredItem[]> {
     if (candidates) {
       const iIdx = this.indicesOf(candidates, exclude);
       const y = new Float32Array(iIdx.length);

@@ -817,20 +817,26 @@ class AutorecServing : public Napi::ObjectWrap<AutorecServing> {
 // ---- end of I-AutoRec -----------------------------------------------------------------------
 
 // foldIn(model, items: Int32Array, ratings: Float32Array, row: Float32Array, options: {lambda, lr, steps}):
-// Promise of {loss, rmse}; fits `row` (the starting point, overwritten) to the ratings on a pool thread.
-Napi::Value FoldIn(const Napi::CallbackInfo& info) {
+// Promise of {loss, rmse}; fits a user's `row` (the starting point, overwritten) to the ratings on a pool thread.
+// foldInItem(model, users: Int32Array, ratings, row, options): the same for an item's row, fitted to its raters' ratings.
+Napi::Value FoldInSide(const Napi::CallbackInfo& info, bool itemSide) {
   return guard(info, [&]() -> Napi::Value {
-    const char* usage = "foldIn(model, items: Int32Array, ratings: Float32Array, row: Float32Array, options)";
+    const char* usage = itemSide ? "foldInItem(model, users: Int32Array, ratings: Float32Array, row: Float32Array, options)"
+                                 : "foldIn(model, items: Int32Array, ratings: Float32Array, row: Float32Array, options)";
     if (info.Length() < 5 || !info[0].IsObject() || !info[4].IsObject()) throw Error(usage);
     Keep keep;
     const Model m = readModel(info[0].As<Napi::Object>(), false, &keep);
     size_t n, nr, nrow;
-    const int32_t* items = typedArray<int32_t>(info.Env(), info[1], napi_int32_array, &n, "items");
+    const char* what = itemSide ? "users" : "items";
+    const int32_t* others = typedArray<int32_t>(info.Env(), info[1], napi_int32_array, &n, what);
     const float* ratings = typedArray<float>(info.Env(), info[2], napi_float32_array, &nr, "ratings");
     float* row = typedArray<float>(info.Env(), info[3], napi_float32_array, &nrow, "row");
-    if (nr != n) throw Error("items and ratings differ in length");
+    if (nr != n) throw Error(itemSide ? "users and ratings differ in length" : "items and ratings differ in length");
     if (nrow != (size_t)m.rowWidth()) throw Error("row has the wrong length");
-    checkIndices(items, n, m.nItems, "item");
+    if (itemSide)
+      checkIndices(others, n, m.nUsers, "user");
+    else
+      checkIndices(others, n, m.nItems, "item");
     for (size_t k = 0; k < n; k++)
       if (!std::isfinite(ratings[k])) throw Error("rating is not finite");
     for (size_t k = 0; k < nrow; k++)
@@ -840,8 +846,8 @@ Napi::Value FoldIn(const Napi::CallbackInfo& info) {
     if (o.lambda < 0 || o.lr <= 0) throw Error("lambda must be >= 0 and lr > 0");
     for (auto v : {info[1], info[2], info[3]}) keep.push_back(Napi::Persistent(v));
     auto res = std::make_shared<FoldInResult>();
-    auto task = [m, items, ratings, n, row, o, res] {
-      *res = foldIn(m, items, ratings, (int64_t)n, row, o);
+    auto task = [m, itemSide, others, ratings, n, row, o, res] {
+      *res = itemSide ? foldInItem(m, others, ratings, (int64_t)n, row, o) : foldIn(m, others, ratings, (int64_t)n, row, o);
       return true;
     };
     auto settle = [res](Napi::Env env) -> Napi::Value {
@@ -853,6 +859,9 @@ Napi::Value FoldIn(const Napi::CallbackInfo& info) {
     return (new TaskWorker(info.Env(), std::move(keep), task, settle))->Start();
   });
 }
+
+Napi::Value FoldIn(const Napi::CallbackInfo& info) { return FoldInSide(info, false); }
+Napi::Value FoldInItem(const Napi::CallbackInfo& info) { return FoldInSide(info, true); }
 
 // ridge(X: Float32Array (n × p), y: Float32Array (n), lambda: Float32Array (p)): Promise of the
 // weights (Float32Array (p)) minimising ‖X w - y‖² + Σ lambda[k] w_k², solved on a pool thread.
@@ -888,6 +897,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("predict", Napi::Function::New(env, Predict));
   exports.Set("lossAndGrad", Napi::Function::New(env, LossAndGrad));
   exports.Set("foldIn", Napi::Function::New(env, FoldIn));
+  exports.Set("foldInItem", Napi::Function::New(env, FoldInItem));
   exports.Set("ridge", Napi::Function::New(env, Ridge));
   exports.Set("kernel", Napi::String::New(env, variant().name));
   // Biased matrix factorisation.

@@ -1,6 +1,8 @@
 // Fold-in of one NNMF user: the user's row [U (d) | U' (dp) | bias] fitted to their ratings
 // with the network and the item rows frozen, by full-batch Adam on the training objective
-// Σ (r - y)² + λ‖row‖². A few dozen steps over a hundred ratings: every inner loop runs over a
+// Σ (r - y)² + λ‖row‖². The item side is the same computation with the roles swapped: an item's
+// row [V (d) | V' (dp) | bias] fitted to its raters' ratings, the network and the user rows frozen
+// (only which block of the first layer each side's latent feeds differs). A few dozen steps over a hundred ratings: every inner loop runs over a
 // layer's units, contiguous, so the compiler vectorises it; the AVX2 clone is picked at load time.
 #include "foldin.h"
 
@@ -61,10 +63,14 @@ struct Layer {
   int in, out;
 };
 
+// `itemSide`: `row` is an item's and `others` index users; otherwise `row` is a user's and `others` index items.
 FOLDIN_CLONES
-FoldInResult foldInImpl(const Model& m, const int32_t* items, const float* ratings, int64_t n, float* row,
+FoldInResult foldInImpl(const Model& m, bool itemSide, const int32_t* others, const float* ratings, int64_t n, float* row,
                         const FoldInOpts& o) {
   const int d = m.d, dp = m.dp, R = m.rowWidth(), K0 = m.inWidth();
+  // The first layer reads [U | V | U' ⊙ V']: the row's own latent is one of the first two blocks.
+  const int selfOff = itemSide ? d : 0, otherOff = itemSide ? 0 : d;
+  const float* table = itemSide ? m.users : m.items;
   const int h1 = m.h1, h2 = m.h2, h3 = m.h3;
   // The flat network: W1 [K0, h1] b1, W2 [h1, h2] b2, W3 [h2, h3] b3, w4 [h3] b4.
   const float* W1 = m.net;
@@ -82,13 +88,14 @@ FoldInResult foldInImpl(const Model& m, const int32_t* items, const float* ratin
   for (int i = 0; i < h2; i++)
     for (int j = 0; j < h3; j++) W3T[(size_t)j * h2 + i] = W3[(size_t)i * h3 + j];
 
-  // What does not depend on the user: b1 + V_m W1[d:2d] per rating, and the item's bias.
+  // What does not depend on the row: b1 + the other side's latent times its block of W1 per
+  // rating, and the other side's bias.
   std::vector<float> itemPart((size_t)n * h1), itemBias(n);
   for (int64_t j = 0; j < n; j++) {
-    const float* ir = m.items + (size_t)items[j] * R;
+    const float* ir = table + (size_t)others[j] * R;
     float* c = &itemPart[(size_t)j * h1];
     std::copy(b1, b1 + h1, c);
-    for (int k = 0; k < d; k++) axpy(c, ir[k], W1 + (size_t)(d + k) * h1, h1);
+    for (int k = 0; k < d; k++) axpy(c, ir[k], W1 + (size_t)(otherOff + k) * h1, h1);
     itemBias[j] = m.useBias ? ir[R - 1] : 0.f;
   }
 
@@ -97,14 +104,14 @@ FoldInResult foldInImpl(const Model& m, const int32_t* items, const float* ratin
   const float beta1 = 0.9f, beta2 = 0.999f, eps = 1e-8f;
   FoldInResult res{0, 0};
   for (int step = 0; step <= o.steps; step++) {
-    // The user's own share of the first layer, once per step.
+    // The row's own share of the first layer, once per step.
     std::fill(a.begin(), a.end(), 0.f);
-    for (int k = 0; k < d; k++) axpy(a.data(), row[k], W1 + (size_t)k * h1, h1);
+    for (int k = 0; k < d; k++) axpy(a.data(), row[k], W1 + (size_t)(selfOff + k) * h1, h1);
     std::fill(sumD1.begin(), sumD1.end(), 0.f);
     std::fill(prodD1.begin(), prodD1.end(), 0.f);
     double sse = 0, gBias = 0;
     for (int64_t j = 0; j < n; j++) {
-      const float* ir = m.items + (size_t)items[j] * R;
+      const float* ir = table + (size_t)others[j] * R;
       const float* c = &itemPart[(size_t)j * h1];
       for (int t = 0; t < h1; t++) z1[t] = a[t] + c[t];
       for (int k = 0; k < dp; k++) axpy(z1.data(), row[d + k] * ir[d + k], W1 + (size_t)(2 * d + k) * h1, h1);
@@ -128,7 +135,7 @@ FoldInResult foldInImpl(const Model& m, const int32_t* items, const float* ratin
       std::fill(g1.begin(), g1.end(), 0.f);
       for (int t = 0; t < h2; t++) axpy(g1.data(), g2[t], &W2T[(size_t)t * h1], h1);
       for (int t = 0; t < h1; t++) g1[t] *= z1[t] * (1.f - z1[t]);
-      // dL/dU_k = W1[k] · Σ_j δ1_j and dL/dU'_k = W1[2d+k] · Σ_j V'_jk δ1_j: summed here, dotted once per step.
+      // dL/dU_k = W1[selfOff + k] · Σ_j δ1_j and dL/dU'_k = W1[2d+k] · Σ_j V'_jk δ1_j: summed here, dotted once per step.
       axpy(sumD1.data(), 1.f, g1.data(), h1);
       for (int k = 0; k < dp; k++) axpy(&prodD1[(size_t)k * h1], ir[d + k], g1.data(), h1);
     }
@@ -137,7 +144,7 @@ FoldInResult foldInImpl(const Model& m, const int32_t* items, const float* ratin
     res.loss = sse + o.lambda * reg;
     res.rmse = n > 0 ? std::sqrt(sse / (double)n) : 0;
     if (step == o.steps) break;
-    for (int k = 0; k < d; k++) grad[k] = dot(W1 + (size_t)k * h1, sumD1.data(), h1);
+    for (int k = 0; k < d; k++) grad[k] = dot(W1 + (size_t)(selfOff + k) * h1, sumD1.data(), h1);
     for (int k = 0; k < dp; k++) grad[d + k] = dot(W1 + (size_t)(2 * d + k) * h1, &prodD1[(size_t)k * h1], h1);
     grad[R - 1] = m.useBias ? (float)gBias : 0.f;
     for (int k = 0; k < R; k++) grad[k] += 2.f * o.lambda * row[k];
@@ -230,7 +237,11 @@ bool ridge(const float* X, const float* y, int64_t n, int p, const float* lambda
 }
 
 FoldInResult foldIn(const Model& m, const int32_t* items, const float* ratings, int64_t n, float* row, const FoldInOpts& o) {
-  return foldInImpl(m, items, ratings, n, row, o);
+  return foldInImpl(m, false, items, ratings, n, row, o);
+}
+
+FoldInResult foldInItem(const Model& m, const int32_t* users, const float* ratings, int64_t n, float* row, const FoldInOpts& o) {
+  return foldInImpl(m, true, users, ratings, n, row, o);
 }
 
 }  // namespace nnmf

@@ -1,4 +1,4 @@
-// Fold-in of one NNMF user (foldin.cc): compiled once, with an AVX2 clone picked at load time.
+// Fold-in of one NNMF user or item (foldin.cc): compiled once, with an AVX2 clone picked at load time.
 #pragma once
 #include <cstdint>
 
@@ -20,6 +20,10 @@ struct FoldInResult {
 // Fits `row` (R = d + dp + 1 floats, read as the starting point and overwritten) to the ratings
 // of `items` (indices into m.items), the network and every item frozen.
 FoldInResult foldIn(const Model& m, const int32_t* items, const float* ratings, int64_t n, float* row, const FoldInOpts& o);
+
+// The item side: fits an item's `row` (R floats, [V | V' | bias]) to its ratings by `users`
+// (indices into m.users), the network and every user frozen; `o.lambda` is the item's whole penalty.
+FoldInResult foldInItem(const Model& m, const int32_t* users, const float* ratings, int64_t n, float* row, const FoldInOpts& o);
 
 // Ridge regression: w minimising ‖X w - y‖² + Σ_k lambda[k] w_k², X n × p row-major, every
 // lambda[k] > 0. Solved in the smaller of its primal (p × p) and dual (n × n) forms. False when

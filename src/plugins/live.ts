@@ -1,6 +1,6 @@
 import fp from 'fastify-plugin';
 import { Catalogue } from '../serving/catalogue';
-import { LiveUsers } from '../serving/live';
+import { LiveItems, LiveUsers } from '../serving/live';
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -8,6 +8,8 @@ declare module 'fastify' {
     catalogue: Catalogue;
     /** How each user is served now: trained row, fold-in or fallback. */
     live: LiveUsers;
+    /** Items the active model does not know, folded in from their current ratings. */
+    liveItems: LiveItems;
   }
 }
 
@@ -22,6 +24,7 @@ export default fp(
     };
     app.decorate('catalogue', catalogue);
     app.decorate('live', new LiveUsers(app.ratings, modelDataVersion, app.log));
+    app.decorate('liveItems', new LiveItems(app.ratings, modelDataVersion, app.log));
   },
   { name: 'live', dependencies: ['database', 'training'] },
 );

@@ -40,6 +40,15 @@ export class RatingsRepository {
       userState: p('SELECT changed_version FROM users WHERE ext_id = ?').pluck(),
       foldInRatings: p(`SELECT i.ext_id, r.rating FROM ratings r JOIN items i ON i.id = r.item_id
         WHERE r.user_id = (SELECT id FROM users WHERE ext_id = ?) ORDER BY r.ts DESC LIMIT ?`).raw(),
+      itemState: p('SELECT changed_version FROM items WHERE ext_id = ?').pluck(),
+      // Users changed since a version, or since the item was created if that is later
+      // (users_by_changed, migration 007), then one lookup of the primary key (user, item) each:
+      // the item's raters among them, without an index of ratings by item.
+      itemFoldInRatings: p(`SELECT u.ext_id, r.rating FROM items i
+        JOIN users u ON u.changed_version > max(?, i.created_version - 1)
+        JOIN ratings r ON r.user_id = u.id AND r.item_id = i.id
+        WHERE i.ext_id = ? LIMIT ?`).raw(),
+      changedItems: p('SELECT ext_id FROM items WHERE changed_version > ? AND rating_count > 0 ORDER BY changed_version DESC LIMIT ?').pluck(),
       catalogue: p('SELECT ext_id, attributes, hidden FROM items WHERE hidden = 1 OR attributes IS NOT NULL').raw(),
       counts: p("SELECT key, value FROM meta WHERE key IN ('users', 'items', 'ratings')").raw(),
       histogram: p('SELECT bin, count FROM rating_histogram WHERE count > 0 ORDER BY bin').raw(),
@@ -103,6 +112,25 @@ export class RatingsRepository {
   /** A user's latest ratings (at most `limit`), for fold-in: one range of the primary key. */
   foldInRatings(userId: string, limit = FOLD_IN_MAX_RATINGS): { itemId: string; rating: number }[] {
     return (this.s.foldInRatings.all(userId, limit) as [string, number][]).map(([itemId, rating]) => ({ itemId, rating }));
+  }
+
+  /** The data_version of the last change to the item's ratings (migration 007), or null for an item not stored. */
+  itemChangedVersion(itemId: string): number | null {
+    return (this.s.itemState.get(itemId) as number | undefined) ?? null;
+  }
+
+  /**
+   * An item's ratings by users whose ratings changed after data version `since` (at most
+   * `limit`): for an item created after a model's snapshot, every rating it has. Reads the users
+   * changed since then (or since the item was created, if later), not the ratings table.
+   */
+  itemFoldInRatings(itemId: string, since: number, limit = FOLD_IN_MAX_RATINGS): { userId: string; rating: number }[] {
+    return (this.s.itemFoldInRatings.all(since, itemId, limit) as [string, number][]).map(([userId, rating]) => ({ userId, rating }));
+  }
+
+  /** Items with ratings whose ratings changed after data version `since`, the latest first (at most `limit`); one pass over the items table. */
+  changedItems(since: number, limit: number): string[] {
+    return this.s.changedItems.all(since, limit) as string[];
   }
 
   /** Items that are hidden or have attributes, read once at start-up to build the in-memory catalogue. */

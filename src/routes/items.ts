@@ -66,6 +66,7 @@ const items: FastifyPluginAsyncTypebox = async (app) => {
       const { itemId } = request.params;
       if (!(await app.writer.deleteItem(itemId))) throw new AppError('ITEM_NOT_FOUND', `item ${itemId} not found`);
       app.catalogue.removeItem(itemId);
+      app.liveItems.forget(itemId);
       app.registry.active?.forgetItem(itemId);
       return reply.status(204).send();
     },

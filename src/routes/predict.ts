@@ -18,7 +18,7 @@ const predict: FastifyPluginAsyncTypebox<{ maxBatch: number }> = async (app, opt
         summary: 'Predicted ratings for user-item pairs, clipped to the rating scale',
         operationId: 'predictRatings',
         description:
-          "Unknown users or items are not errors: they get a mean-based rating and a fallback marker. A user the model does not know, or whose ratings changed since it was trained, is folded in from their current ratings (source 'foldin'); a user who is not stored (never, or erased) gets a fallback.",
+          "Unknown users or items are not errors: they get a mean-based rating and a fallback marker. A user the model does not know, or whose ratings changed since it was trained, is folded in from their current ratings (source 'foldin'); a user who is not stored (never, or erased) gets a fallback. An item the model does not know is folded in from its ratings by users the model knows (source 'foldin'), or gets a fallback.",
         body: PredictBody,
         response: responses({ 200: PredictResponse }, [413, 415, 503]),
       },
@@ -28,11 +28,17 @@ const predict: FastifyPluginAsyncTypebox<{ maxBatch: number }> = async (app, opt
       const pairs = 'pairs' in body ? body.pairs : [body];
       if (pairs.length > opts.maxBatch) throw new AppError('BATCH_TOO_LARGE', `at most ${opts.maxBatch} pairs per request, got ${pairs.length}`);
       const model = requireModel(app.registry.active);
-      const views = await app.live.views(
-        model,
-        pairs.map((p) => p.userId),
-      );
-      return { modelId: model.modelId, predictions: model.predict(pairs, views) };
+      const [views, items] = await Promise.all([
+        app.live.views(
+          model,
+          pairs.map((p) => p.userId),
+        ),
+        app.liveItems.items(
+          model,
+          pairs.map((p) => p.itemId),
+        ),
+      ]);
+      return { modelId: model.modelId, predictions: model.predict(pairs, views, items) };
     },
   );
 };

@@ -13,7 +13,9 @@ const recommendations: FastifyPluginAsyncTypebox = async (app) => {
     if (excludeRated) for (const id of app.ratings.userRatedItems(userId)) exclude.add(id);
     for (const id of app.catalogue.hidden) exclude.add(id);
     const live = await app.live.view(model, userId);
-    const items = await model.topN(userId, n, exclude, candidates, live.view);
+    // Items the model does not know, folded in: the candidates among them, or else the latest changed.
+    const folded = candidates ? await app.liveItems.items(model, candidates) : await app.liveItems.recent(model);
+    const items = await model.topN(userId, n, exclude, candidates, live.view, folded);
     if (items) return { modelId: model.modelId, userId, items, fallback: null, source: live.source };
     return {
       modelId: model.modelId,
@@ -35,11 +37,14 @@ const recommendations: FastifyPluginAsyncTypebox = async (app) => {
     }
   };
 
-  /** Candidates the model has never seen still belong in a list, after the scored ones, at the global mean. */
+  /** Candidates the model has never seen (and could not fold in) still belong in a list, after the scored ones, at the global mean. */
   const appendUnknown = (model: Predictor, items: ScoredItem[], candidates: readonly string[], n: number, exclude: ReadonlySet<string>) => {
+    const listed = new Set(items.map((x) => x.itemId));
     for (const itemId of candidates) {
       if (items.length >= n) break;
-      if (!model.hasItem(itemId) && !exclude.has(itemId)) items.push({ itemId, score: model.meta.summary.globalMean });
+      if (!model.hasItem(itemId) && !exclude.has(itemId) && !listed.has(itemId)) {
+        items.push({ itemId, score: model.meta.summary.globalMean, source: 'fallback' });
+      }
     }
   };
 
@@ -51,7 +56,7 @@ const recommendations: FastifyPluginAsyncTypebox = async (app) => {
         summary: 'Top-N items for a user by predicted rating',
         operationId: 'getRecommendations',
         description:
-          'Users the model does not know are folded in from their current ratings (source "foldin"); users without ratings (or erased) get popular, well-rated items with fallback "popular". Hidden items are never listed; a filter restricts the list to matching items before ranking.',
+          'Users the model does not know are folded in from their current ratings (source "foldin"); users without ratings (or erased) get popular, well-rated items with fallback "popular". Items the model does not know are folded in from their ratings and ranked with the others (each marked source "foldin"; without a filter, the latest changed of them). Hidden items are never listed; a filter restricts the list to matching items before ranking.',
         params: UserIdParam,
         querystring: RecommendQuery,
         response: responses({ 200: RecommendResponse }, [503]),
@@ -83,7 +88,7 @@ const recommendations: FastifyPluginAsyncTypebox = async (app) => {
         summary: "Rerank the caller's candidate items for a user",
         operationId: 'rerankItems',
         description:
-          'Scores the given candidate items for the user and answers the best n (all of them when n is absent). Candidates the model has never seen follow the scored ones, at the global mean.',
+          'Scores the given candidate items for the user and answers the best n (all of them when n is absent). Candidates the model has never seen are folded in from their ratings and scored (source "foldin"), or else follow the scored ones at the global mean (source "fallback").',
         params: UserIdParam,
         body: RerankBody,
         response: responses({ 200: RecommendResponse }, [413, 415, 503]),

@@ -187,7 +187,7 @@ export const FallbackSchema = Type.Unsafe<'item_mean' | 'user_mean' | 'global_me
 
 export const SourceSchema = Type.Union([Type.Literal('trained'), Type.Literal('foldin'), Type.Literal('fallback')], {
   description:
-    "How it was made: 'trained' from the user's row learned in training, 'foldin' from a row fitted to the user's current ratings with the model frozen (a user the model does not know, or whose ratings changed since it was trained), 'fallback' without a personal row (see fallback)",
+    "How it was made: 'trained' from the user's row learned in training, 'foldin' from a row fitted to the user's current ratings with the model frozen (a user the model does not know, or whose ratings changed since it was trained) or from an item's row fitted to its ratings (an item the model does not know), 'fallback' without a personal row (see fallback)",
 });
 
 export const PredictResponse = Type.Object({
@@ -197,7 +197,18 @@ export const PredictResponse = Type.Object({
   ),
 });
 
-export const ScoredItems = Type.Array(Type.Object({ itemId: Type.String(), score: Type.Number() }));
+export const ScoredItems = Type.Array(
+  Type.Object({
+    itemId: Type.String(),
+    score: Type.Number(),
+    source: Type.Optional(
+      Type.Union([Type.Literal('foldin'), Type.Literal('fallback')], {
+        description:
+          "Present for an item the model does not know: 'foldin' when it was scored from a row fitted to its current ratings, 'fallback' when it could not be (listed at the global mean)",
+      }),
+    ),
+  }),
+);
 
 const FilterParam = Type.Optional(
   Type.String({

@@ -144,7 +144,9 @@ export class RatingsStore {
       userId: p('SELECT id FROM users WHERE ext_id = ?').pluck(),
       itemId: p('SELECT id FROM items WHERE ext_id = ?').pluck(),
       insertUser: p('INSERT INTO users (ext_id, created_at) VALUES (?, ?)'),
-      insertItem: p('INSERT INTO items (ext_id, created_at) VALUES (?, ?)'),
+      // The version this write commits at (the bump comes later in the same transaction): migration 007.
+      insertItem: p(`INSERT INTO items (ext_id, created_at, created_version)
+        VALUES (?, ?, (SELECT value FROM meta WHERE key = 'data_version') + 1)`),
       insertRating: p('INSERT OR IGNORE INTO ratings (user_id, item_id, rating, ts) VALUES (?, ?, ?, ?)'),
       insertChunk: p(`INSERT OR IGNORE INTO ratings (user_id, item_id, rating, ts) VALUES ${Array(CHUNK).fill('(?, ?, ?, ?)').join(', ')}`),
       savepoint: p('SAVEPOINT chunk'),
@@ -152,7 +154,9 @@ export class RatingsStore {
       rollbackTo: p('ROLLBACK TO chunk'),
       oldRating: p('SELECT rating FROM ratings WHERE user_id = ? AND item_id = ?').pluck(),
       updateRating: p('UPDATE ratings SET rating = ?, ts = ? WHERE user_id = ? AND item_id = ?'),
-      itemTotals: p('UPDATE items SET rating_count = rating_count + ?, rating_sum = rating_sum + ? WHERE id = ?'),
+      // Run after the data_version bump of the same transaction: the item is marked changed at the new version (migration 007).
+      itemTotals: p(`UPDATE items SET rating_count = rating_count + ?, rating_sum = rating_sum + ?,
+        changed_version = (SELECT value FROM meta WHERE key = 'data_version') WHERE id = ?`),
       count: p('UPDATE meta SET value = value + ? WHERE key = ?'),
       binCount: p('INSERT INTO rating_histogram (bin, count) VALUES (?, ?) ON CONFLICT(bin) DO UPDATE SET count = count + excluded.count'),
       bump: p("UPDATE meta SET value = value + 1 WHERE key = 'data_version'"),
@@ -165,7 +169,8 @@ export class RatingsStore {
       deleteUser: p('DELETE FROM users WHERE id = ?'),
       deleteUserRatings: p('DELETE FROM ratings WHERE user_id = ?'),
       deleteRating: p('DELETE FROM ratings WHERE user_id = ? AND item_id = ? RETURNING rating').pluck(),
-      upsertItem: p(`INSERT INTO items (ext_id, title, attributes, created_at) VALUES (?, ?, ?, ?)
+      upsertItem: p(`INSERT INTO items (ext_id, title, attributes, created_at, created_version)
+        VALUES (?, ?, ?, ?, (SELECT value FROM meta WHERE key = 'data_version') + 1)
         ON CONFLICT(ext_id) DO UPDATE SET title = excluded.title, attributes = excluded.attributes`),
     };
     this.upsertMany = db.transaction((rows: readonly RatingRow[]) => this.writeRows(rows));
@@ -249,9 +254,9 @@ export class RatingsStore {
       }
     }
     for (; k < n; k++) one(k);
-    deltas.drain((item, count, sum) => s.itemTotals.run(count, sum, item));
     bins.drain((bin, count) => s.binCount.run(bin, count));
     this.addCounts(newUsers.n, newItems.n, inserted);
+    deltas.drain((item, count, sum) => s.itemTotals.run(count, sum, item));
     // Every user written is marked changed at the new data_version. Rows come grouped by user
     // in imports, so comparing with the previous key skips nearly every repeat.
     const touched = new Set<number>();
@@ -282,10 +287,7 @@ export class RatingsStore {
       const u = this.s.userId.get(userId) as number | undefined;
       if (u === undefined) return false;
       const rated = this.s.userRatings.all(u) as [number, number][];
-      for (const [i, rating] of rated) {
-        this.s.itemTotals.run(-1, -rating, i);
-        this.bins.add(rating, -1);
-      }
+      for (const [, rating] of rated) this.bins.add(rating, -1);
       this.bins.drain((bin, count) => this.s.binCount.run(bin, count));
       // Explicitly rather than by ON DELETE CASCADE: the writing connection runs without
       // foreign-key checks (see tuning.ts).
@@ -293,6 +295,8 @@ export class RatingsStore {
       this.s.deleteUser.run(u);
       this.users.delete(userId);
       this.addCounts(-1, 0, -rated.length);
+      // The items they rated lose a rating: marked changed at the new version.
+      for (const [i, rating] of rated) this.s.itemTotals.run(-1, -rating, i);
       return true;
     });
   }
@@ -304,9 +308,9 @@ export class RatingsStore {
       if (u === undefined || i === undefined) return false;
       const old = this.s.deleteRating.get(u, i) as number | undefined;
       if (old === undefined) return false;
-      this.s.itemTotals.run(-1, -old, i);
       this.s.binCount.run(ratingBin(old), -1);
       this.addCounts(0, 0, -1);
+      this.s.itemTotals.run(-1, -old, i);
       this.s.touchUser.run(u);
       return true;
     });

@@ -1,6 +1,6 @@
 import type { ServingNet } from '../engine';
 import { readLayersModel, writeLayersModel } from '../layers-io';
-import { MemberBase, zeroRow, type MemberDims, type TrainedMember } from '../member';
+import { FoldInUnavailableError, MemberBase, zeroRow, type MemberDims, type TrainedMember } from '../member';
 import { solveRidge } from '../ridge';
 import { loadTf } from '../tf';
 import { buildAutorecLayers, servedFromLayers } from './layers';
@@ -126,6 +126,43 @@ export class AutorecMember extends MemberBase implements TrainedMember {
   eraseUser(u: number): void {
     zeroRow(this.served.V, u, this.served.hidden);
     this.served.c[u] = 0;
+    if (this.served.encW) zeroRow(this.served.encW, u, this.served.hidden);
+  }
+
+  get itemRowWidth(): number {
+    return this.served.hidden;
+  }
+
+  /**
+   * I-AutoRec's input is an item's vector of ratings over users, so a new item needs no fitting:
+   * its code is the encoder's output for its ratings, h = sigmoid(Σ_u r_u·W_u + b), as training
+   * computes every item's code, and the decoder scores it for every user.
+   */
+  async foldInItem(users: Int32Array, ratings: Float32Array): Promise<Float32Array> {
+    const { hidden: H, nUsers, encW, encB } = this.served;
+    if (!encW || !encB) throw new FoldInUnavailableError('this I-AutoRec checkpoint was saved without its encoder');
+    const z = Float64Array.from(encB);
+    for (let j = 0; j < users.length; j++) {
+      const u = users[j];
+      if (!(u >= 0 && u < nUsers)) throw new RangeError('user index out of range');
+      const r = ratings[j];
+      for (let k = 0, at = u * H; k < H; k++) z[k] += r * encW[at + k];
+    }
+    return Float32Array.from(z, (v) => 1 / (1 + Math.exp(-v)));
+  }
+
+  /** V_u·h + c_u, with [V_u | c_u] a trained user's or a folded-in row. */
+  scoreFolded(user: number | Float32Array, itemRows: Float32Array, out: Float32Array): void {
+    const { hidden: H, V, c } = this.served;
+    const row = typeof user === 'number' ? null : user;
+    const base = typeof user === 'number' ? user * H : 0;
+    const vu = row ?? V;
+    const cu = row ? row[H] : c[user as number];
+    for (let j = 0; j < out.length; j++) {
+      let t = cu;
+      for (let k = 0; k < H; k++) t += vu[base + k] * itemRows[j * H + k];
+      out[j] = t;
+    }
   }
 
   itemEmbedding(): { dim: number; data: Float32Array } {

@@ -24,7 +24,11 @@ export interface AutorecSlots {
   vc: Float32Array;
 }
 
-/** What scoring needs: the decoder and every item's code h_i (nItems × hidden). */
+/**
+ * What scoring needs: the decoder and every item's code h_i (nItems × hidden); and the encoder
+ * (W: nUsers × hidden, b), which turns a new item's ratings into its code (item fold-in). A
+ * checkpoint saved before the encoder was kept has none.
+ */
 export interface AutorecServed {
   nUsers: number;
   nItems: number;
@@ -32,6 +36,8 @@ export interface AutorecServed {
   V: Float32Array;
   c: Float32Array;
   codes: Float32Array;
+  encW?: Float32Array;
+  encB?: Float32Array;
 }
 
 export interface AutorecGradients {

@@ -86,7 +86,7 @@ export async function trainAutorec(ds: Dataset, split: MemberSplit, s: AutorecSe
       },
       finite: () => allFinite(model.W, model.b, model.V, model.c),
       validate: () => metrics(addon.autorecPredict(served!, val.u, val.i), val.r, opts.scale.min, opts.scale.max).rmse,
-      keep: () => ({ ...served!, V: model.V.slice(), c: model.c.slice() }),
+      keep: () => ({ ...served!, V: model.V.slice(), c: model.c.slice(), encW: model.W.slice(), encB: model.b.slice() }),
       member: (best: AutorecServed) => new AutorecMember(best, { ...s }),
     },
     opts,

@@ -1,5 +1,5 @@
 import type { ServingNet } from '../engine';
-import { MemberBase, zeroRow, type MemberDims, type TrainedMember } from '../member';
+import { MemberBase, ridgeDesign, zeroRow, type MemberDims, type TrainedMember } from '../member';
 import { solveRidge } from '../ridge';
 import { Rng } from '../rng';
 import { saveMfLayers } from './layers';
@@ -114,20 +114,35 @@ export class MfMember extends MemberBase implements TrainedMember {
    * training penalties, which are charged once per rating (n·λ on ‖p_u‖², n·λ_bias on b_u²).
    */
   async foldIn(items: Int32Array, ratings: Float32Array, _from: number | null): Promise<Float32Array> {
-    const { k, mean, items: Q } = this.params;
-    const W = k + 1;
-    const n = items.length;
-    const X = new Float32Array(n * W);
-    const y = new Float32Array(n);
-    for (let j = 0; j < n; j++) {
-      const at = items[j] * W;
-      X.set(Q.subarray(at, at + k), j * W);
-      X[j * W + k] = 1;
-      y[j] = ratings[j] - mean - Q[at + k];
-    }
-    const lambda = new Float32Array(W).fill(Math.max(1e-6, n * Number(this.settings.lambda)));
+    return this.ridgeRow(this.params.items, items, ratings);
+  }
+
+  get itemRowWidth(): number {
+    return this.params.k + 1;
+  }
+
+  /** The item side of foldIn: [q_i, b_i] solves r − mean − b_u ≈ p_u·q_i + b_i over the item's raters, n·λ and n·λ_bias. */
+  async foldInItem(users: Int32Array, ratings: Float32Array): Promise<Float32Array> {
+    return this.ridgeRow(this.params.users, users, ratings);
+  }
+
+  /** One row [factors, bias] fitted against the rows of `table` (the other side), the penalties charged per rating. */
+  private ridgeRow(table: Float32Array, others: Int32Array, ratings: Float32Array): Promise<Float32Array> {
+    const { k, mean } = this.params;
+    const { X, y } = ridgeDesign(table, k + 1, others, ratings, mean);
+    const n = others.length;
+    const lambda = new Float32Array(k + 1).fill(Math.max(1e-6, n * Number(this.settings.lambda)));
     lambda[k] = Math.max(1e-6, n * Number(this.settings.lambdaBias));
     return solveRidge(X, y, lambda);
+  }
+
+  scoreFolded(user: number | Float32Array, itemRows: Float32Array, out: Float32Array): void {
+    const p = this.params;
+    const n = out.length;
+    const users = typeof user === 'number' ? { users: p.users, nUsers: p.nUsers } : { users: user, nUsers: 1 };
+    const u = new Int32Array(n).fill(typeof user === 'number' ? user : 0);
+    const i = Int32Array.from({ length: n }, (_, k) => k);
+    portableScore({ ...p, ...users, items: itemRows, nItems: n }, u, i, n, out);
   }
 
   eraseUser(u: number): void {
