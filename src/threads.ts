@@ -1,5 +1,6 @@
 import fs from 'node:fs';
 import os from 'node:os';
+import { loadNative } from './engine/native';
 
 /** Whether a process with this id runs (EPERM: it exists but belongs to someone else). */
 export function processAlive(pid: number): boolean {
@@ -22,5 +23,20 @@ export function lowerThreadPriority(nice: number): void {
     if (Number.isInteger(tid) && tid > 0) os.setPriority(tid, nice);
   } catch {
     // Not Linux, or /proc unavailable: the thread keeps the process's priority.
+  }
+}
+
+/**
+ * Returns memory freed by threads that have ended (a training job's, a checkpoint loader's) to
+ * the system: glibc keeps each thread's arena, and the free pages inside it count as resident
+ * until trimmed. Runs on a pool thread; does nothing where the addon was not built.
+ */
+export async function returnFreedMemory(): Promise<boolean> {
+  const addon = loadNative();
+  if (!addon?.trimMemory) return false;
+  try {
+    return await addon.trimMemory();
+  } catch {
+    return false;
   }
 }
