@@ -4,6 +4,7 @@ import type { ImportFormat } from '../ratings/formats';
 import type { BatchProblem } from '../ratings/validate';
 import type { ImportSummary } from './import-session';
 import type { Reply, Request, Results, Started, WireError, WriterData } from './protocol';
+import { returnFreedMemory } from '../threads';
 import { nextChunk } from './body-reader';
 import { startThread } from './thread-entry';
 
@@ -147,6 +148,15 @@ export class WriterClient {
    * received, an atomic one nothing; the error carries the counts as `summary`.
    */
   async importStream(body: Readable, req: ImportRequest): Promise<ImportOutcome> {
+    try {
+      return await this.streamImport(body, req);
+    } finally {
+      // A large import leaves the writer thread's heap with free pages between the blocks it keeps.
+      void returnFreedMemory();
+    }
+  }
+
+  private async streamImport(body: Readable, req: ImportRequest): Promise<ImportOutcome> {
     const importId = this.nextImport++;
     await this.call('importStart', { importId, format: req.format, atomic: req.atomic });
     const inFlight: Promise<unknown>[] = [];
