@@ -15,7 +15,7 @@ import path from 'node:path';
 import { parseArgs } from '../src/cli/args';
 import { movielensRoot } from './movielens';
 import { printTable, runBench, writeResult } from './report';
-import { agent, jobEnd, json, probe, quantiles, send, startServer, stopServer, usePort } from './service-probe';
+import { agent, jobEnd, json, probe, quantiles, scrapeMetrics, send, serverSide, startServer, stopServer, usePort } from './service-probe';
 
 const PROBE_MS = 5;
 
@@ -55,11 +55,16 @@ async function main(): Promise<void> {
   const startSeconds = (performance.now() - started) / 1000;
   try {
     const ids = await trainedModels(root, Number(args['max-epochs'] ?? 2));
+    let before = await scrapeMetrics();
     const quiet = probe('GET', '/health', undefined, PROBE_MS);
     await new Promise((r) => setTimeout(r, 2000));
-    const rows: Record<string, string | number>[] = [{ activation: 'none (2 s idle)', ...quantiles(await quiet.stop()), requestMs: 0 }];
+    const idle = quantiles(await quiet.stop());
+    const rows: Record<string, string | number>[] = [
+      { activation: 'none (2 s idle)', ...idle, requestMs: 0, ...serverSide(before, await scrapeMetrics()) },
+    ];
     for (let k = 0; k < rounds; k++) {
       const id = ids[k % 2];
+      before = await scrapeMetrics();
       const health = probe('GET', '/health', undefined, PROBE_MS);
       await new Promise((r) => setTimeout(r, 100));
       const t = performance.now();
@@ -67,14 +72,16 @@ async function main(): Promise<void> {
       const requestMs = performance.now() - t;
       await new Promise((r) => setTimeout(r, 100));
       if (res.status !== 200) throw new Error(`activate answered ${res.status}: ${res.body}`);
-      rows.push({ activation: `${k + 1}: ${id}`, ...quantiles(await health.stop()), requestMs });
+      rows.push({ activation: `${k + 1}: ${id}`, ...quantiles(await health.stop()), requestMs, ...serverSide(before, await scrapeMetrics()) });
     }
     // Start-up with an active ensemble: the time from the process start to its first answer.
     await stopServer(server);
     const restarted = performance.now();
     server = await startServer(dir);
     const restartSeconds = (performance.now() - restarted) / 1000;
-    process.stdout.write(`\n/health every ${PROBE_MS} ms during POST /models/{id}/activate of an ML-1M ensemble (ms):\n`);
+    process.stdout.write(
+      `\n/health every ${PROBE_MS} ms during POST /models/{id}/activate of an ML-1M ensemble (ms), and the server's event-loop delay and GCs:\n`,
+    );
     printTable(rows);
     process.stdout.write(
       `\nstart-up to the first answer: ${startSeconds.toFixed(2)} s empty-or-as-found, ${restartSeconds.toFixed(2)} s with an active ensemble\n`,

@@ -69,8 +69,13 @@ async function statsLatency(n: number) {
     await send('GET', '/stats');
     ms.push(performance.now() - t);
   }
-  requestThread.push({ phase: `GET /stats x${n}`, ...serverSide(before, await scrapeMetrics()) });
-  return quantiles(ms);
+  const after = await scrapeMetrics();
+  requestThread.push({ phase: `GET /stats x${n}`, ...serverSide(before, after) });
+  // The server's own timing of the same requests (its latency histogram, bucket bounds in seconds).
+  const answered = (le: string) =>
+    (after.get(`http_request_duration_seconds_bucket{le="${le}",method="GET",route="/stats",status_code="200"}`) ?? 0) -
+    (before.get(`http_request_duration_seconds_bucket{le="${le}",method="GET",route="/stats",status_code="200"}`) ?? 0);
+  return { ...quantiles(ms), serverWithin1ms: answered('0.001'), serverWithin5ms: answered('0.005') };
 }
 
 function cliImport(file: string, dataDir: string): Promise<{ seconds: number; peakMb: number; line: string }> {

@@ -1,5 +1,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
+import v8 from 'node:v8';
+import vm from 'node:vm';
 import { loadNative } from './engine/native';
 
 /** Whether a process with this id runs (EPERM: it exists but belongs to someone else). */
@@ -39,4 +41,21 @@ export async function returnFreedMemory(): Promise<boolean> {
   } catch {
     return false;
   }
+}
+
+let fullGc: (() => void) | null = null;
+
+/**
+ * A full garbage collection of the calling thread's heap, now. The server runs with
+ * --no-memory-reducer (see runtime-tuning.ts), so an idle heap is never collected or shrunk on
+ * its own: a thread that has just dropped a lot (the writer after a bulk import) calls this to
+ * give the pages back. It blocks the calling thread for the collection; never call it on the
+ * request thread.
+ */
+export function collectGarbage(): void {
+  if (!fullGc) {
+    v8.setFlagsFromString('--expose-gc');
+    fullGc = vm.runInNewContext('gc') as () => void;
+  }
+  fullGc();
 }
