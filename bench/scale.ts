@@ -281,7 +281,7 @@ async function main(): Promise<void> {
   results.requestThread = requestThread;
   process.stdout.write('\nresponsiveness (ms, a request every 50 ms to each probe):\n');
   printTable(probes as Record<string, string | number>[]);
-  process.stdout.write('\nthe request thread meanwhile (event-loop delay in ms beyond the 10 ms monitor; garbage collections):\n');
+  process.stdout.write('\nthe request thread meanwhile (event-loop delay in ms beyond the 10 ms monitor, garbage collections, its CPU seconds):\n');
   printTable(requestThread);
   process.stdout.write(`\n${JSON.stringify({ ...results, probes: undefined, requestThread: undefined }, null, 2)}\n`);
   writeResult(`scale-${ratings}`, results);

@@ -99,6 +99,7 @@ export function probe(method: string, url: string, body?: string, everyMs = PROB
 export async function scrapeMetrics(): Promise<Map<string, number>> {
   const text = (await send('GET', '/metrics')).body;
   const out = new Map<string, number>();
+  out.set('request_thread_cpu_seconds', requestThreadCpu());
   for (const line of text.split('\n')) {
     if (!line || line.startsWith('#')) continue;
     const at = line.lastIndexOf(' ');
@@ -108,6 +109,19 @@ export async function scrapeMetrics(): Promise<Map<string, number>> {
 }
 
 const LAG_RESOLUTION_S = 0.01;
+
+/** The server started last (its request thread is the thread whose id is the process id). */
+let serverPid = 0;
+
+/** CPU seconds (user + system) the server's request thread has used, from /proc. */
+function requestThreadCpu(): number {
+  try {
+    const fields = fs.readFileSync(`/proc/${serverPid}/task/${serverPid}/stat`, 'utf8').split(') ')[1].split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return 0;
+  }
+}
 
 /** The server side of every probed phase so far (see serverSide), in order. */
 export const requestThread: Record<string, string | number>[] = [];
@@ -163,6 +177,7 @@ export function startServer(dataDir: string, extraEnv: Record<string, string> = 
     execArgv: SERVER_NODE_FLAGS,
     stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
   });
+  serverPid = child.pid!;
   return new Promise((resolve, reject) => {
     child.once('exit', (code) => reject(new Error(`server exited with ${code}`)));
     const poll = setInterval(() => {
