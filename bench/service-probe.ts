@@ -147,6 +147,7 @@ export function serverSide(before: Map<string, number>, after: Map<string, numbe
     gcs: gcCount,
     gcMs,
     gcOver10ms: gcOver10,
+    threadCpuS: diff('request_thread_cpu_seconds'),
   };
 }
 
