@@ -12,114 +12,27 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
-import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from '../src/cli/args';
 import { movielensRoot } from './movielens';
-import { startService, stopService } from './service';
 import { printTable, runBench, writeResult } from './report';
+import {
+  agent,
+  jobEnd,
+  json,
+  peakRss,
+  procStatus,
+  probed,
+  quantiles,
+  requestThread,
+  scrapeMetrics,
+  send,
+  serverSide,
+  startServer,
+  stopServer,
+} from './service-probe';
 import { FULL_SHAPE, writeSyntheticRatings, type SyntheticShape } from './synthetic-ratings';
-
-const PORT = 18093;
-const BASE = `http://127.0.0.1:${PORT}`;
-const PROBE_EVERY_MS = 50;
-const agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
-
-interface Exchange {
-  status: number;
-  body: string;
-}
-
-/** One HTTP exchange on the keep-alive agent; `body` may be a stream (an import). */
-function send(method: string, url: string, body?: string | fs.ReadStream, type = 'application/json'): Promise<Exchange> {
-  return new Promise((resolve, reject) => {
-    const req = http.request(`${BASE}${url}`, { method, agent, headers: body === undefined ? {} : { 'content-type': type } }, (res) => {
-      let text = '';
-      res.setEncoding('utf8');
-      res.on('data', (c) => (text += c));
-      res.on('end', () => resolve({ status: res.statusCode!, body: text }));
-    });
-    req.on('error', reject);
-    if (body === undefined || typeof body === 'string') req.end(body);
-    else body.pipe(req);
-  });
-}
-
-async function json(method: string, url: string, body?: unknown): Promise<any> {
-  const res = await send(method, url, body === undefined ? undefined : JSON.stringify(body));
-  return JSON.parse(res.body);
-}
-
-function procStatus(pid: number, field: 'VmRSS' | 'VmHWM'): number {
-  try {
-    const m = new RegExp(`${field}:\\s+(\\d+)`).exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
-    return m ? Number(m[1]) / 1024 : 0;
-  } catch {
-    return 0;
-  }
-}
-
-/** Highest resident memory seen while `work` runs, sampled every 100 ms (the process may exit first). */
-async function peakRss<T>(pid: number, work: Promise<T>): Promise<{ result: T; peakMb: number }> {
-  let peak = 0;
-  const timer = setInterval(() => (peak = Math.max(peak, procStatus(pid, 'VmRSS'), procStatus(pid, 'VmHWM'))), 100);
-  try {
-    return { result: await work, peakMb: peak };
-  } finally {
-    clearInterval(timer);
-  }
-}
-
-function quantiles(ms: number[]) {
-  const s = [...ms].sort((a, b) => a - b);
-  const q = (p: number) => (s.length ? s[Math.min(s.length - 1, Math.floor(p * s.length))] : Number.NaN);
-  return { samples: s.length, p50: q(0.5), p99: q(0.99), max: s.length ? s[s.length - 1] : Number.NaN };
-}
-
-/**
- * Sends a request every 50 ms whether or not the previous one has been answered (a stalled
- * server shows as long latencies, not as fewer samples) until stopped; returns the latencies.
- */
-function probe(method: string, url: string, body?: string): { stop: () => Promise<number[]> } {
-  const latencies: number[] = [];
-  const failures: string[] = [];
-  const outstanding = new Set<Promise<void>>();
-  const timer = setInterval(() => {
-    const t = performance.now();
-    const p: Promise<void> = send(method, url, body).then(
-      (r) => {
-        if (r.status >= 500) failures.push(`${r.status}: ${r.body}`);
-        latencies.push(performance.now() - t);
-      },
-      (err: Error) => void failures.push(err.message),
-    );
-    outstanding.add(p);
-    void p.then(() => outstanding.delete(p));
-  }, PROBE_EVERY_MS);
-  return {
-    stop: async () => {
-      clearInterval(timer);
-      await Promise.all(outstanding);
-      if (failures.length) throw new Error(`${url}: ${failures.length} failed probes, first: ${failures[0]}`);
-      return latencies;
-    },
-  };
-}
-
-/** Runs `work` with /health and /predict probed; returns the work's result and the latency figures. */
-async function probed<T>(label: string, predictBody: string, work: () => Promise<T>) {
-  const health = probe('GET', '/health');
-  const predict = probe('POST', '/predict', predictBody);
-  const started = performance.now();
-  const result = await work();
-  const seconds = (performance.now() - started) / 1000;
-  const rows = [
-    { phase: label, probe: '/health', ...quantiles(await health.stop()) },
-    { phase: label, probe: '/predict', ...quantiles(await predict.stop()) },
-  ];
-  return { result, seconds, rows };
-}
 
 /** Gives the service a model so that /predict is answered by it: a small synthetic set under IDs of its own, trained for two epochs. */
 async function seedModel(): Promise<string> {
@@ -149,13 +62,20 @@ async function importFile(file: string, format: string, atomic: boolean): Promis
 }
 
 async function statsLatency(n: number) {
+  const before = await scrapeMetrics();
   const ms: number[] = [];
   for (let k = 0; k < n; k++) {
     const t = performance.now();
     await send('GET', '/stats');
     ms.push(performance.now() - t);
   }
-  return quantiles(ms);
+  const after = await scrapeMetrics();
+  requestThread.push({ phase: `GET /stats x${n}`, ...serverSide(before, after) });
+  // The server's own timing of the same requests (its latency histogram, bucket bounds in seconds).
+  const answered = (le: string) =>
+    (after.get(`http_request_duration_seconds_bucket{le="${le}",method="GET",route="/stats",status_code="200"}`) ?? 0) -
+    (before.get(`http_request_duration_seconds_bucket{le="${le}",method="GET",route="/stats",status_code="200"}`) ?? 0);
+  return { ...quantiles(ms), serverWithin1ms: answered('0.001'), serverWithin5ms: answered('0.005') };
 }
 
 function cliImport(file: string, dataDir: string): Promise<{ seconds: number; peakMb: number; line: string }> {
@@ -173,15 +93,6 @@ function cliImport(file: string, dataDir: string): Promise<{ seconds: number; pe
     child.once('exit', (code) => (code === 0 ? resolve() : reject(new Error(`import exited with ${code}`)))),
   );
   return peakRss(child.pid!, done).then(({ peakMb }) => ({ seconds: (performance.now() - started) / 1000, peakMb, line: out.trim() }));
-}
-
-/** Polls a job until it ends; returns its final view. */
-async function jobEnd(id: string): Promise<any> {
-  for (;;) {
-    const j = await json('GET', `/jobs/${id}`);
-    if (!['queued', 'running'].includes(j.status)) return j;
-    await new Promise((r) => setTimeout(r, 1000));
-  }
 }
 
 /**
@@ -273,7 +184,7 @@ async function syntheticRuns(
   }
 
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'reco-bench-scale-http-'));
-  const server = await startService(dir, PORT, { IMPORT_LIMIT: '4gb' });
+  const server = await startServer(dir);
   try {
     const predictBody = await seedModel();
     const before = procStatus(server.pid!, 'VmRSS');
@@ -298,7 +209,7 @@ async function syntheticRuns(
     results.stats = { after: await json('GET', '/stats'), latencyMs: await statsLatency(200) };
     await trainingRun(server, jobModel, predictBody, results, probes);
   } finally {
-    await stopService(server);
+    await stopServer(server);
     fs.rmSync(dir, { recursive: true, force: true });
   }
 }
@@ -307,7 +218,7 @@ async function movielensRuns(root: string, results: Record<string, unknown>, pro
   const file = ['ratings.dat', 'ratings_no_timestamps.dat'].map((f) => path.join(root, 'ml-1m', f)).find((f) => fs.existsSync(f));
   if (!file) throw new Error(`no MovieLens-1M ratings under ${root}`);
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'reco-bench-scale-ml-'));
-  const server = await startService(dir, PORT, { IMPORT_LIMIT: '4gb' });
+  const server = await startServer(dir);
   try {
     const predictBody = await seedModel();
     process.stdout.write('MovieLens-1M: atomic import, probing...\n');
@@ -343,7 +254,7 @@ async function movielensRuns(root: string, results: Record<string, unknown>, pro
     probes.push(...writers.rows);
     results.ml1mWriters = { requests: batches.length, seconds: writers.seconds, rowsPerSecond: Math.round(lines.length / writers.seconds) };
   } finally {
-    await stopService(server);
+    await stopServer(server);
     fs.rmSync(dir, { recursive: true, force: true });
   }
 }
@@ -367,9 +278,12 @@ async function main(): Promise<void> {
   if (root) await movielensRuns(root, results, probes);
   else if (args['skip-ml'] !== true) process.stdout.write('MovieLens not found (--data PATH): the MovieLens-1M probes are skipped\n');
   results.probes = probes;
+  results.requestThread = requestThread;
   process.stdout.write('\nresponsiveness (ms, a request every 50 ms to each probe):\n');
   printTable(probes as Record<string, string | number>[]);
-  process.stdout.write(`\n${JSON.stringify({ ...results, probes: undefined }, null, 2)}\n`);
+  process.stdout.write('\nthe request thread meanwhile (event-loop delay in ms beyond the 10 ms monitor, garbage collections, its CPU seconds):\n');
+  printTable(requestThread);
+  process.stdout.write(`\n${JSON.stringify({ ...results, probes: undefined, requestThread: undefined }, null, 2)}\n`);
   writeResult(`scale-${ratings}`, results);
   agent.destroy();
 }

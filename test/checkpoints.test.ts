@@ -5,6 +5,7 @@ import type { FastifyInstance } from 'fastify';
 import { appsClosedAfterEach, postJson, tempDataDir } from './helpers/app';
 import { FAST_TRAINING, importSynthetic, trainModel } from './helpers/training';
 import { syntheticRatings } from './helpers/synthetic';
+import { cpuSeconds, healthWhile } from './helpers/threads';
 
 const rows = syntheticRatings(100, 70, 25, 5);
 const pairs = rows.slice(0, 200).map(([userId, itemId]) => ({ userId, itemId }));
@@ -71,5 +72,44 @@ describe('checkpoints across restarts', () => {
     // Activating a model that loads ends the degraded state.
     expect((await app.inject({ method: 'POST', url: `/models/${older.modelId}/activate` })).statusCode).toBe(200);
     expect((await app.inject({ url: '/ready' })).json()).toEqual({ status: 'ready' });
+  });
+});
+
+describe('activation', () => {
+  const open = appsClosedAfterEach();
+
+  test('the checkpoint is read and verified off the request thread: /health is answered throughout, the thread does a small share of the work', async () => {
+    const app = await open({});
+    await importSynthetic(app, syntheticRatings(2500, 600, 60, 3));
+    const settings = { ...FAST_TRAINING, model: 'nnmf', d: 16, dp: 64, maxEpochs: 2, validationFraction: 0.01, evaluationFraction: 0.01 };
+    const a = await trainModel(app, settings);
+    const b = await trainModel(app, { ...settings, seed: 7 });
+    expect([a.status, b.status]).toEqual(['succeeded', 'succeeded']);
+    let slowest = 0;
+    let shortest = Infinity;
+    let probes = 0;
+    const [thread0, process0] = [cpuSeconds('thread-self'), cpuSeconds('self')];
+    for (const id of [a.modelId, b.modelId, a.modelId, b.modelId]) {
+      const t = performance.now();
+      const done = app.inject({ method: 'POST', url: `/models/${id}/activate` });
+      const health = await healthWhile(app, done);
+      const res = await done;
+      shortest = Math.min(shortest, performance.now() - t);
+      expect(res.statusCode).toBe(200);
+      expect((await postJson(app, '/predict', { pairs: [{ userId: 'u1', itemId: 'i1' }] })).json().modelId).toBe(id);
+      slowest = Math.max(slowest, health.maxMs);
+      probes += health.count;
+    }
+    const [thread1, process1] = [cpuSeconds('thread-self'), cpuSeconds('self')];
+    // Ratios within this run. Read, hashed and parsed on the request thread, the checkpoint held
+    // it for most of an activation and took most of the CPU time (here the slowest /health took
+    // 0.9 of the shortest activation, and the request thread 0.8 of the CPU time); now a loading
+    // thread does that and the request thread builds the predictor from the weights it hands
+    // back (0.2 and 0.1).
+    expect(probes).toBeGreaterThanOrEqual(4);
+    expect(slowest).toBeLessThan(shortest / 2);
+    if (thread0 !== null && thread1 !== null && process0 !== null && process1 !== null) {
+      expect(thread1 - thread0).toBeLessThan(0.5 * (process1 - process0));
+    }
   });
 });

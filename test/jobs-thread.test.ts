@@ -1,40 +1,11 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import type { FastifyInstance } from 'fastify';
 import { appsClosedAfterEach, postJson, tempDataDir } from './helpers/app';
 import { selectEngine } from '../src/engine/select';
 import { JobRunner } from '../src/jobs/runner';
 import { FAST_TRAINING, importSynthetic, trainModel, waitForJob } from './helpers/training';
 import { syntheticRatings } from './helpers/synthetic';
-
-/** /health asked again as soon as it answers, until `done` settles; the slowest answer and the count. */
-async function healthWhile(app: FastifyInstance, done: Promise<unknown>): Promise<{ maxMs: number; count: number }> {
-  let finished = false;
-  void done.finally(() => (finished = true));
-  let maxMs = 0;
-  let count = 0;
-  while (!finished) {
-    const t = performance.now();
-    const res = await app.inject({ url: '/health' });
-    const took = performance.now() - t;
-    maxMs = Math.max(maxMs, took);
-    count++;
-    expect(res.statusCode).toBe(200);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  return { maxMs, count };
-}
-
-/** CPU seconds (user + system) of the calling thread, or of the whole process, from /proc; null elsewhere. */
-function cpuSeconds(of: 'thread-self' | 'self'): number | null {
-  try {
-    const fields = fs.readFileSync(`/proc/${of}/stat`, 'utf8').split(') ')[1].split(' ');
-    // utime and stime are fields 14 and 15 of stat, in clock ticks (100 per second on Linux).
-    return (Number(fields[11]) + Number(fields[12])) / 100;
-  } catch {
-    return null;
-  }
-}
+import { cpuSeconds, healthWhile } from './helpers/threads';
 
 describe('jobs in the training thread', () => {
   const open = appsClosedAfterEach();

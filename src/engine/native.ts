@@ -66,6 +66,8 @@ export interface NativeAddon {
   ): Promise<{ loss: number; rmse: number }>;
   /** Ridge regression (X: n × p row-major): w minimising ‖Xw − y‖² + Σ lambda[k]·w_k²; off the JavaScript thread. */
   ridge(X: Float32Array, y: Float32Array, lambda: Float32Array): Promise<Float32Array>;
+  /** malloc_trim(0) on a pool thread (glibc): freed memory back to the system; whether any went. Absent from older builds. */
+  trimMemory?(): Promise<boolean>;
   trainEpoch(
     model: ModelParams & OptimizerState,
     data: NativeData,

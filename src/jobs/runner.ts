@@ -9,6 +9,7 @@ import { predictorFrom } from '../models/transfer';
 import type { ModelRegistry } from '../serving/registry';
 import type { Job, JobsRepository } from './jobs-repository';
 import type { JobResult } from './protocol';
+import { returnFreedMemory } from '../threads';
 import { resolveJob } from './resolve';
 import { runTrainingThread, ThreadAbortedError, type ThreadOptions } from './thread';
 
@@ -185,6 +186,8 @@ export class JobRunner {
     } finally {
       const final = jobs.get(job.id);
       if (final) this.deps.onJobFinished?.(final, (Date.now() - started) / 1000);
+      // The training thread has ended: what it freed goes back to the system.
+      void returnFreedMemory();
     }
   }
 

@@ -151,14 +151,15 @@ export function packModel(modelId: string, meta: CheckpointMeta, model: Ensemble
  * The predictor over a packed model, built on the receiving thread without reading or hashing a
  * file: the weights are used where they arrived, the ID indexes are built in slices that yield
  * to the event loop, and the popular order comes ready. Only the members' serving set-up
- * (Ensemble.prepare) runs in one piece.
+ * (Ensemble.prepare) runs in one piece. NNMF members score on `engine`: by default the one they
+ * trained on (a job's model), the server's own for a checkpoint it loaded.
  */
-export async function predictorFrom(p: PackedModel): Promise<Predictor> {
+export async function predictorFrom(p: PackedModel, engine: EngineName = p.meta.engine as EngineName): Promise<Predictor> {
   const users = await unpackIds(p.userIds);
   const items = await unpackIds(p.itemIds);
   const meta: CheckpointMeta = { ...p.meta, userIds: users.ids, itemIds: items.ids, summary: unpackSummary(p.summary) };
   await yieldNow();
-  return new Predictor(p.modelId, meta, unpackEnsemble(p.ensemble, p.meta.engine as EngineName), {
+  return new Predictor(p.modelId, meta, unpackEnsemble(p.ensemble, engine), {
     users: users.index,
     items: items.index,
     popular: p.popular,

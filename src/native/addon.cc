@@ -21,6 +21,9 @@
 #include <type_traits>
 #include <thread>
 #ifdef __linux__
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -753,7 +756,8 @@ Napi::Value AutorecPredict(const Napi::CallbackInfo& info) {
   });
 }
 
-// An AutoRec model prepared for serving: its own padded copy of the decoder and item codes.
+// An AutoRec model prepared for serving: it scores on the decoder and item codes of the object it
+// was built from, which it keeps referenced (nothing is copied, so building it takes no time).
 class AutorecServing : public Napi::ObjectWrap<AutorecServing> {
  public:
   static Napi::Function Define(Napi::Env env) {
@@ -764,7 +768,7 @@ class AutorecServing : public Napi::ObjectWrap<AutorecServing> {
   }
   explicit AutorecServing(const Napi::CallbackInfo& info) : Napi::ObjectWrap<AutorecServing>(info) {
     try {
-      const autorec::Served s = readServed(objectArg(info, 0, "new AutorecServing(served)"), nullptr);
+      const autorec::Served s = readServed(objectArg(info, 0, "new AutorecServing(served)"), &keep_);
       nUsers_ = s.nUsers;
       nItems_ = s.nItems;
       prepared_ = autorecVariant().prepare(s);
@@ -812,6 +816,7 @@ class AutorecServing : public Napi::ObjectWrap<AutorecServing> {
 
   int nUsers_ = 0, nItems_ = 0;
   void* prepared_ = nullptr;
+  Keep keep_;  // the arrays scored on
 };
 
 // ---- end of I-AutoRec -----------------------------------------------------------------------
@@ -891,6 +896,24 @@ Napi::Value Ridge(const Napi::CallbackInfo& info) {
   });
 }
 
+// trimMemory(): Promise of whether memory went back to the system. Freed memory inside glibc's
+// heaps (one arena per thread that allocated: a finished training or loading thread leaves its
+// arena with free pages between the blocks still in use) is returned with malloc_trim(0), on a
+// pool thread because it walks every arena. Elsewhere it does nothing.
+Napi::Value TrimMemory(const Napi::CallbackInfo& info) {
+  return guard(info, [&]() -> Napi::Value {
+    auto released = std::make_shared<bool>(false);
+    auto task = [released] {
+#if defined(__GLIBC__)
+      *released = malloc_trim(0) != 0;
+#endif
+      return true;
+    };
+    auto settle = [released](Napi::Env env) -> Napi::Value { return Napi::Boolean::New(env, *released); };
+    return (new TaskWorker(info.Env(), Keep{}, task, settle))->Start();
+  });
+}
+
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("ServingModel", ServingModel::Define(env));
   exports.Set("trainEpoch", Napi::Function::New(env, TrainEpoch));
@@ -899,6 +922,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("foldIn", Napi::Function::New(env, FoldIn));
   exports.Set("foldInItem", Napi::Function::New(env, FoldInItem));
   exports.Set("ridge", Napi::Function::New(env, Ridge));
+  exports.Set("trimMemory", Napi::Function::New(env, TrimMemory));
   exports.Set("kernel", Napi::String::New(env, variant().name));
   // Biased matrix factorisation.
   initMf(env, exports);

@@ -1,7 +1,6 @@
 import path from 'node:path';
 import fp from 'fastify-plugin';
 import type { EngineName } from '../engine/engine';
-import { memberKinds } from '../engine/kinds';
 import { selectEngine } from '../engine/select';
 import { JobsRepository } from '../jobs/jobs-repository';
 import { ModelsRepository } from '../models/repository';
@@ -39,7 +38,7 @@ export default fp(
     const store = new CheckpointStore(path.join(opts.dataDir, 'models'));
     const leftovers = store.removeLeftovers();
     if (leftovers.length) app.log.warn({ removed: leftovers }, 'removed checkpoint folders left half-written by an earlier process');
-    const registry = new ModelRegistry(models, store, memberKinds(servingEngine, 'serve'), app.log.child({ component: 'registry' }));
+    const registry = new ModelRegistry(models, store, servingEngine.name, app.log.child({ component: 'registry' }));
     registry.onActivate((p) => {
       const m = models.get(p.modelId);
       app.metrics.setActiveModel((m?.metrics.evaluationRmse as number | null) ?? (m?.metrics.validationRmse as number | null) ?? null);

@@ -1,10 +1,12 @@
 import type { FastifyBaseLogger } from 'fastify';
 import { CheckpointError } from '../engine/checkpoint';
 import { CodedError } from '../engine/coded-error';
-import type { KindRegistry } from '../engine/kinds';
+import type { EngineName } from '../engine/engine';
 import type { Predictor } from '../engine/predictor';
 import type { ModelsRepository } from '../models/repository';
+import { loadInThread } from '../models/loader';
 import type { CheckpointStore } from '../models/store';
+import { predictorFrom } from '../models/transfer';
 
 export class ModelNotFoundError extends CodedError {
   readonly code = 'RECO_ERR_MODEL_NOT_FOUND';
@@ -24,7 +26,8 @@ export class ModelRegistry {
   constructor(
     private readonly models: ModelsRepository,
     readonly store: CheckpointStore,
-    private readonly kinds: KindRegistry,
+    /** The engine NNMF members of loaded checkpoints serve on. */
+    private readonly engine: EngineName,
     private readonly log: FastifyBaseLogger,
   ) {}
 
@@ -36,11 +39,16 @@ export class ModelRegistry {
     this.listeners.push(fn);
   }
 
+  /**
+   * A checkpoint read, verified and parsed in a loading thread; on this thread only the
+   * predictor is built over the weights it hands back (ID indexes in slices that yield).
+   */
   async load(id: string): Promise<Predictor> {
     if (this.current?.modelId === id) return this.current;
     const rec = this.models.get(id);
     if (!rec) throw new ModelNotFoundError(`model ${id} not found`);
-    return this.store.load(id, this.kinds);
+    const packed = await loadInThread({ modelsDir: this.store.modelsDir, modelId: id, engine: this.engine });
+    return predictorFrom(packed, this.engine);
   }
 
   /**

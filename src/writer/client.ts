@@ -4,6 +4,7 @@ import type { ImportFormat } from '../ratings/formats';
 import type { BatchProblem } from '../ratings/validate';
 import type { ImportSummary } from './import-session';
 import type { Reply, Request, Results, Started, WireError, WriterData } from './protocol';
+import { returnFreedMemory } from '../threads';
 import { nextChunk } from './body-reader';
 import { startThread } from './thread-entry';
 
@@ -147,20 +148,29 @@ export class WriterClient {
    * received, an atomic one nothing; the error carries the counts as `summary`.
    */
   async importStream(body: Readable, req: ImportRequest): Promise<ImportOutcome> {
+    try {
+      return await this.streamImport(body, req);
+    } finally {
+      // A large import leaves the writer thread's heap with free pages between the blocks it keeps.
+      void returnFreedMemory();
+    }
+  }
+
+  private async streamImport(body: Readable, req: ImportRequest): Promise<ImportOutcome> {
     const importId = this.nextImport++;
     await this.call('importStart', { importId, format: req.format, atomic: req.atomic });
     const inFlight: Promise<unknown>[] = [];
-    let gathered: Buffer[] = [];
-    let gatheredBytes = 0;
+    // Body bytes are copied once, into the message that moves them to the thread (request chunks
+    // may share a pooled buffer, so they are never moved themselves).
+    let message = new Uint8Array(MESSAGE_BYTES);
+    let used = 0;
     let total = 0;
     let truncated = false;
     const send = async () => {
-      if (gatheredBytes === 0) return;
-      const chunk = gathered.length === 1 ? gathered[0] : Buffer.concat(gathered, gatheredBytes);
-      gathered = [];
-      gatheredBytes = 0;
-      // A fresh copy can be moved to the thread rather than cloned; request chunks may share a pooled buffer.
-      const own = new Uint8Array(chunk);
+      if (used === 0) return;
+      const own = used === message.length ? message : message.slice(0, used);
+      message = new Uint8Array(MESSAGE_BYTES);
+      used = 0;
       const p = this.call('importChunk', { importId, chunk: own }, [own.buffer]);
       p.catch(() => undefined);
       inFlight.push(p);
@@ -176,10 +186,14 @@ export class WriterClient {
           truncated = true;
         }
         total += piece.length;
-        gathered.push(piece);
-        gatheredBytes += piece.length;
+        for (let at = 0; at < piece.length;) {
+          const n = Math.min(piece.length - at, message.length - used);
+          message.set(piece.subarray(at, at + n), used);
+          used += n;
+          at += n;
+          if (used === message.length) await send();
+        }
         if (truncated) break;
-        if (gatheredBytes >= MESSAGE_BYTES) await send();
       }
       await send();
       await Promise.all(inFlight);

@@ -6,7 +6,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { openDatabase } from '../db/open';
 import { eraseUserFromCheckpoints } from '../engine/erasure';
-import { lowerThreadPriority } from '../threads';
+import { collectGarbage, lowerThreadPriority } from '../threads';
 import { checkRatingBatch, type BatchProblem } from '../ratings/validate';
 import { ImportFailedError, ImportSession } from './import-session';
 import type { Reply, Request, Started, WireError, WriterData } from './protocol';
@@ -108,6 +108,18 @@ function handle(m: Request): unknown {
   }
 }
 
+/**
+ * After the last import in progress has ended: the ID caches (filled with every ID the import
+ * saw, and refilled from the tables on demand) are dropped and the heap is collected, so what
+ * the import parsed does not stay resident while the thread waits for the next write (the
+ * request thread then returns the freed pages to the system).
+ */
+function afterImports(): void {
+  if (imports.size > 0) return;
+  store.forgetKeys();
+  collectGarbage();
+}
+
 port.on('message', (m: Request) => {
   let reply: Reply;
   try {
@@ -115,6 +127,7 @@ port.on('message', (m: Request) => {
   } catch (err) {
     reply = { id: m.id, ok: false, error: wire(err) };
   }
+  if (m.op === 'importEnd' || m.op === 'importAbort' || (m.op === 'importChunk' && !reply.ok)) afterImports();
   port.postMessage(reply);
   if (m.op === 'close') port.close();
 });

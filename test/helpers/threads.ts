@@ -1,4 +1,5 @@
 import fs from 'node:fs';
+import type { FastifyInstance } from 'fastify';
 
 /** Nice value of every thread of this process (field 19 of /proc/self/task/TID/stat); threads may end mid-read. */
 export function threadNices(): { tid: number; nice: number }[] {
@@ -34,4 +35,33 @@ export async function niceOfTrainingThreads(
   );
   clearInterval(poll);
   return { seen, own: threadNices().find((t) => t.tid === process.pid)!.nice, error };
+}
+
+/** /health asked again as soon as it answers, until `done` settles; the slowest answer and the count. */
+export async function healthWhile(app: FastifyInstance, done: Promise<unknown>): Promise<{ maxMs: number; count: number }> {
+  let finished = false;
+  void done.finally(() => (finished = true));
+  let maxMs = 0;
+  let count = 0;
+  while (!finished) {
+    const t = performance.now();
+    const res = await app.inject({ url: '/health' });
+    const took = performance.now() - t;
+    maxMs = Math.max(maxMs, took);
+    count++;
+    expect(res.statusCode).toBe(200);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  return { maxMs, count };
+}
+
+/** CPU seconds (user + system) of the calling thread, or of the whole process, from /proc; null elsewhere. */
+export function cpuSeconds(of: 'thread-self' | 'self'): number | null {
+  try {
+    const fields = fs.readFileSync(`/proc/${of}/stat`, 'utf8').split(') ')[1].split(' ');
+    // utime and stime are fields 14 and 15 of stat, in clock ticks (100 per second on Linux).
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return null;
+  }
 }

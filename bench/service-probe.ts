@@ -1,0 +1,195 @@
+/**
+ * What the service benchmarks share: a server started from dist/ on a data folder of its own,
+ * HTTP exchanges on a keep-alive agent, resident memory from /proc, and the responsiveness
+ * probe (a request sent on a fixed period whether or not the previous one was answered).
+ */
+import type { ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import http from 'node:http';
+import { startService, stopService } from './service';
+
+let PORT = 18093;
+let BASE = `http://127.0.0.1:${PORT}`;
+export const PROBE_EVERY_MS = 50;
+export const agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
+
+export interface Exchange {
+  status: number;
+  body: string;
+}
+
+/** One HTTP exchange on the keep-alive agent; `body` may be a stream (an import). */
+export function send(method: string, url: string, body?: string | fs.ReadStream, type = 'application/json'): Promise<Exchange> {
+  return new Promise((resolve, reject) => {
+    const req = http.request(`${BASE}${url}`, { method, agent, headers: body === undefined ? {} : { 'content-type': type } }, (res) => {
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (c) => (text += c));
+      res.on('end', () => resolve({ status: res.statusCode!, body: text }));
+    });
+    req.on('error', reject);
+    if (body === undefined || typeof body === 'string') req.end(body);
+    else body.pipe(req);
+  });
+}
+
+export async function json(method: string, url: string, body?: unknown): Promise<any> {
+  const res = await send(method, url, body === undefined ? undefined : JSON.stringify(body));
+  return JSON.parse(res.body);
+}
+
+export function procStatus(pid: number, field: 'VmRSS' | 'VmHWM'): number {
+  try {
+    const m = new RegExp(`${field}:\\s+(\\d+)`).exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m ? Number(m[1]) / 1024 : 0;
+  } catch {
+    return 0;
+  }
+}
+
+/** Highest resident memory seen while `work` runs, sampled every 100 ms (the process may exit first). */
+export async function peakRss<T>(pid: number, work: Promise<T>): Promise<{ result: T; peakMb: number }> {
+  let peak = 0;
+  const timer = setInterval(() => (peak = Math.max(peak, procStatus(pid, 'VmRSS'), procStatus(pid, 'VmHWM'))), 100);
+  try {
+    return { result: await work, peakMb: peak };
+  } finally {
+    clearInterval(timer);
+  }
+}
+
+export function quantiles(ms: number[]) {
+  const s = [...ms].sort((a, b) => a - b);
+  const q = (p: number) => (s.length ? s[Math.min(s.length - 1, Math.floor(p * s.length))] : Number.NaN);
+  return { samples: s.length, p50: q(0.5), p99: q(0.99), max: s.length ? s[s.length - 1] : Number.NaN };
+}
+
+/**
+ * Sends a request every 50 ms whether or not the previous one has been answered (a stalled
+ * server shows as long latencies, not as fewer samples) until stopped; returns the latencies.
+ */
+export function probe(method: string, url: string, body?: string, everyMs = PROBE_EVERY_MS): { stop: () => Promise<number[]> } {
+  const latencies: number[] = [];
+  const failures: string[] = [];
+  const outstanding = new Set<Promise<void>>();
+  const timer = setInterval(() => {
+    const t = performance.now();
+    const p: Promise<void> = send(method, url, body).then(
+      (r) => {
+        if (r.status >= 500) failures.push(`${r.status}: ${r.body}`);
+        latencies.push(performance.now() - t);
+      },
+      (err: Error) => void failures.push(err.message),
+    );
+    outstanding.add(p);
+    void p.then(() => outstanding.delete(p));
+  }, everyMs);
+  return {
+    stop: async () => {
+      clearInterval(timer);
+      await Promise.all(outstanding);
+      if (failures.length) throw new Error(`${url}: ${failures.length} failed probes, first: ${failures[0]}`);
+      return latencies;
+    },
+  };
+}
+
+/** The server's metrics as name{labels} → value. */
+export async function scrapeMetrics(): Promise<Map<string, number>> {
+  const text = (await send('GET', '/metrics')).body;
+  const out = new Map<string, number>();
+  out.set('request_thread_cpu_seconds', requestThreadCpu());
+  for (const line of text.split('\n')) {
+    if (!line || line.startsWith('#')) continue;
+    const at = line.lastIndexOf(' ');
+    out.set(line.slice(0, at), Number(line.slice(at + 1)));
+  }
+  return out;
+}
+
+const LAG_RESOLUTION_S = 0.01;
+
+/** The server started last (its request thread is the thread whose id is the process id). */
+let serverPid = 0;
+
+/** CPU seconds (user + system) the server's request thread has used, from /proc. */
+function requestThreadCpu(): number {
+  try {
+    const fields = fs.readFileSync(`/proc/${serverPid}/task/${serverPid}/stat`, 'utf8').split(') ')[1].split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return 0;
+  }
+}
+
+/** The server side of every probed phase so far (see serverSide), in order. */
+export const requestThread: Record<string, string | number>[] = [];
+
+/**
+ * What the request thread itself saw between two scrapes (the event-loop delay histogram is reset
+ * by each scrape): its longest and 99th-percentile delay beyond the monitor's 10 ms timer, and
+ * the garbage collections, with how many paused it 10 ms or more.
+ */
+export function serverSide(before: Map<string, number>, after: Map<string, number>) {
+  const ms = (name: string) => Math.max(0, ((after.get(name) ?? LAG_RESOLUTION_S) - LAG_RESOLUTION_S) * 1000);
+  const diff = (name: string) => (after.get(name) ?? 0) - (before.get(name) ?? 0);
+  const kinds = ['minor', 'major', 'incremental', 'weakcb'];
+  const gcCount = kinds.reduce((n, k) => n + diff(`nodejs_gc_duration_seconds_count{kind="${k}"}`), 0);
+  const gcOver10 = kinds.reduce(
+    (n, k) => n + diff(`nodejs_gc_duration_seconds_count{kind="${k}"}`) - diff(`nodejs_gc_duration_seconds_bucket{le="0.01",kind="${k}"}`),
+    0,
+  );
+  const gcMs = kinds.reduce((n, k) => n + diff(`nodejs_gc_duration_seconds_sum{kind="${k}"}`) * 1000, 0);
+  return {
+    loopP99: ms('nodejs_eventloop_lag_p99_seconds'),
+    loopMax: ms('nodejs_eventloop_lag_max_seconds'),
+    gcs: gcCount,
+    gcMs,
+    gcOver10ms: gcOver10,
+    threadCpuS: diff('request_thread_cpu_seconds'),
+  };
+}
+
+/**
+ * Runs `work` with /health and /predict probed; returns the work's result, the latency figures
+ * and what the server's request thread saw meanwhile (event-loop delay, garbage collections).
+ */
+export async function probed<T>(label: string, predictBody: string, work: () => Promise<T>) {
+  const before = await scrapeMetrics();
+  const health = probe('GET', '/health');
+  const predict = probe('POST', '/predict', predictBody);
+  const started = performance.now();
+  const result = await work();
+  const seconds = (performance.now() - started) / 1000;
+  const rows = [
+    { phase: label, probe: '/health', ...quantiles(await health.stop()) },
+    { phase: label, probe: '/predict', ...quantiles(await predict.stop()) },
+  ];
+  const server = serverSide(before, await scrapeMetrics());
+  requestThread.push({ phase: label, ...server });
+  return { result, seconds, rows, server };
+}
+
+/** The service on this module's port (imports up to 4 GB), its pid kept for the memory probes. */
+export async function startServer(dataDir: string, extraEnv: Record<string, string> = {}): Promise<ChildProcess> {
+  const child = await startService(dataDir, PORT, { IMPORT_LIMIT: '4gb', ...extraEnv });
+  serverPid = child.pid!;
+  return child;
+}
+
+export const stopServer = stopService;
+
+/** Another port than the default one (a benchmark that may run beside bench:scale). */
+export function usePort(port: number): void {
+  PORT = port;
+  BASE = `http://127.0.0.1:${PORT}`;
+}
+
+/** Polls a job until it ends; returns its final view. */
+export async function jobEnd(id: string): Promise<any> {
+  for (;;) {
+    const j = await json('GET', `/jobs/${id}`);
+    if (!['queued', 'running'].includes(j.status)) return j;
+    await new Promise((r) => setTimeout(r, 1000));
+  }
+}
