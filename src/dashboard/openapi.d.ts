@@ -347,7 +347,7 @@ export interface paths {
         put?: never;
         /**
          * Predicted ratings for user-item pairs, clipped to the rating scale
-         * @description Unknown users or items are not errors: they get a mean-based rating and a fallback marker. A user the model does not know, or whose ratings changed since it was trained, is folded in from their current ratings (source 'foldin'); a user who is not stored (never, or erased) gets a fallback.
+         * @description Unknown users or items are not errors: they get a mean-based rating and a fallback marker. A user the model does not know, or whose ratings changed since it was trained, is folded in from their current ratings (source 'foldin'); a user who is not stored (never, or erased) gets a fallback. An item the model does not know is folded in from its ratings by users the model knows (source 'foldin'), or gets a fallback.
          */
         post: operations["predictRatings"];
         delete?: never;
@@ -365,13 +365,13 @@ export interface paths {
         };
         /**
          * Top-N items for a user by predicted rating
-         * @description Users the model does not know are folded in from their current ratings (source "foldin"); users without ratings (or erased) get popular, well-rated items with fallback "popular". Hidden items are never listed; a filter restricts the list to matching items before ranking.
+         * @description Users the model does not know are folded in from their current ratings (source "foldin"); users without ratings (or erased) get popular, well-rated items with fallback "popular". Items the model does not know are folded in from their ratings and ranked with the others (each marked source "foldin"; without a filter, the latest changed of them). Hidden items are never listed; a filter restricts the list to matching items before ranking.
          */
         get: operations["getRecommendations"];
         put?: never;
         /**
          * Rerank the caller's candidate items for a user
-         * @description Scores the given candidate items for the user and answers the best n (all of them when n is absent). Candidates the model has never seen follow the scored ones, at the global mean.
+         * @description Scores the given candidate items for the user and answers the best n (all of them when n is absent). Candidates the model has never seen are folded in from their ratings and scored (source "foldin"), or else follow the scored ones at the global mean (source "fallback").
          */
         post: operations["rerankItems"];
         delete?: never;
@@ -2495,7 +2495,7 @@ export interface operations {
                              * @enum {string|null}
                              */
                             fallback: "item_mean" | "user_mean" | "global_mean" | "popular" | null;
-                            /** @description How it was made: 'trained' from the user's row learned in training, 'foldin' from a row fitted to the user's current ratings with the model frozen (a user the model does not know, or whose ratings changed since it was trained), 'fallback' without a personal row (see fallback) */
+                            /** @description How it was made: 'trained' from the user's row learned in training, 'foldin' from a row fitted to the user's current ratings with the model frozen (a user the model does not know, or whose ratings changed since it was trained) or from an item's row fitted to its ratings (an item the model does not know), 'fallback' without a personal row (see fallback) */
                             source: "trained" | "foldin" | "fallback";
                         }[];
                     };
@@ -2588,13 +2588,15 @@ export interface operations {
                         items: {
                             itemId: string;
                             score: number;
+                            /** @description Present for an item the model does not know: 'foldin' when it was scored from a row fitted to its current ratings, 'fallback' when it could not be (listed at the global mean) */
+                            source?: "foldin" | "fallback";
                         }[];
                         /**
                          * @description null for a model prediction; otherwise how the value was obtained for an ID the model does not know
                          * @enum {string|null}
                          */
                         fallback: "item_mean" | "user_mean" | "global_mean" | "popular" | null;
-                        /** @description How it was made: 'trained' from the user's row learned in training, 'foldin' from a row fitted to the user's current ratings with the model frozen (a user the model does not know, or whose ratings changed since it was trained), 'fallback' without a personal row (see fallback) */
+                        /** @description How it was made: 'trained' from the user's row learned in training, 'foldin' from a row fitted to the user's current ratings with the model frozen (a user the model does not know, or whose ratings changed since it was trained) or from an item's row fitted to its ratings (an item the model does not know), 'fallback' without a personal row (see fallback) */
                         source: "trained" | "foldin" | "fallback";
                     };
                 };
@@ -2670,13 +2672,15 @@ export interface operations {
                         items: {
                             itemId: string;
                             score: number;
+                            /** @description Present for an item the model does not know: 'foldin' when it was scored from a row fitted to its current ratings, 'fallback' when it could not be (listed at the global mean) */
+                            source?: "foldin" | "fallback";
                         }[];
                         /**
                          * @description null for a model prediction; otherwise how the value was obtained for an ID the model does not know
                          * @enum {string|null}
                          */
                         fallback: "item_mean" | "user_mean" | "global_mean" | "popular" | null;
-                        /** @description How it was made: 'trained' from the user's row learned in training, 'foldin' from a row fitted to the user's current ratings with the model frozen (a user the model does not know, or whose ratings changed since it was trained), 'fallback' without a personal row (see fallback) */
+                        /** @description How it was made: 'trained' from the user's row learned in training, 'foldin' from a row fitted to the user's current ratings with the model frozen (a user the model does not know, or whose ratings changed since it was trained) or from an item's row fitted to its ratings (an item the model does not know), 'fallback' without a personal row (see fallback) */
                         source: "trained" | "foldin" | "fallback";
                     };
                 };
@@ -2765,6 +2769,8 @@ export interface operations {
                         items: {
                             itemId: string;
                             score: number;
+                            /** @description Present for an item the model does not know: 'foldin' when it was scored from a row fitted to its current ratings, 'fallback' when it could not be (listed at the global mean) */
+                            source?: "foldin" | "fallback";
                         }[];
                     };
                 };
