@@ -155,3 +155,21 @@ export interface MemberKind<S extends object> {
   /** Reads what save() wrote; `settings` and `dims` come from the checkpoint's meta. */
   load(dir: string, settings: Record<string, unknown>, dims: MemberDims): Promise<TrainedMember>;
 }
+
+/**
+ * Scoring of folded-in users for a kind whose pair scorer reads the model's arrays in place: the
+ * row becomes the only user of a one-user view of the model, scored on the pairs (0, item).
+ * `scoreView` builds that view around the row and scores `users` × `items` (all users 0) into `out`.
+ */
+export function oneUserRowScoring(
+  nItems: number,
+  scoreView: (row: Float32Array, users: Int32Array, items: Int32Array, out: Float32Array) => void,
+): Pick<ServingNet, 'scoreRow' | 'scoreRowAll'> {
+  const all = Int32Array.from({ length: nItems }, (_, k) => k);
+  let zeros = new Int32Array(nItems);
+  const scoreRow = (row: Float32Array, items: Int32Array, n: number, out: Float32Array) => {
+    if (zeros.length < n) zeros = new Int32Array(n);
+    scoreView(row, zeros.subarray(0, n), items.subarray(0, n), out);
+  };
+  return { scoreRow, scoreRowAll: async (row, out) => scoreRow(row, all, nItems, out) };
+}

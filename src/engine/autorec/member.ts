@@ -1,65 +1,50 @@
 import type { ServingNet } from '../engine';
 import { readLayersModel, writeLayersModel } from '../layers-io';
-import { FoldInUnavailableError, MemberBase, zeroRow, type MemberDims, type TrainedMember } from '../member';
+import { FoldInUnavailableError, MemberBase, oneUserRowScoring, zeroRow, type MemberDims, type TrainedMember } from '../member';
 import { solveRidge } from '../ridge';
 import { loadTf } from '../tf';
 import { buildAutorecLayers, servedFromLayers } from './layers';
 import { loadAutorecNative, type AutorecAddon, type AutorecServed } from './native';
 import { resolveAutorec, type AutorecSettings } from './settings';
 
-/** Scoring of a user given by a row [V_u (hidden) | c_u] (a folded-in user) against item codes. */
-function rowScoring(s: AutorecServed): Pick<ServingNet, 'scoreRow' | 'scoreRowAll'> {
+/** A one-user view of the model whose user is the row [V_u (hidden) | c_u] (a folded-in user); it shares the item codes. */
+function rowView(s: AutorecServed, row: Float32Array): AutorecServed {
+  return { nUsers: 1, nItems: s.nItems, hidden: s.hidden, V: row.subarray(0, s.hidden), c: row.subarray(s.hidden, s.hidden + 1), codes: s.codes };
+}
+
+/** User u's score for item i, in plain JavaScript. */
+function jsScore(s: AutorecServed, u: number, i: number): number {
   const H = s.hidden;
-  const one = (row: Float32Array, i: number) => {
-    let t = row[H];
-    for (let k = 0, b = i * H; k < H; k++) t += row[k] * s.codes[b + k];
-    return t;
-  };
-  return {
-    scoreRow(row, items, n, out) {
-      for (let k = 0; k < n; k++) out[k] = one(row, items[k]);
-    },
-    async scoreRowAll(row, out) {
-      for (let i = 0; i < s.nItems; i++) out[i] = one(row, i);
-    },
-  };
+  let t = s.c[u];
+  for (let k = 0, a = u * H, b = i * H; k < H; k++) t += s.V[a + k] * s.codes[b + k];
+  return t;
 }
 
 /**
- * The same scoring in the kernel: the row is the only user of a one-user view of the model,
- * whose arrays it reads in place. A whole catalogue takes a fraction of a millisecond of the
- * calling thread, where the loop above takes several.
+ * Scoring of folded-in users, in the kernel when there is one: it reads the view's arrays in
+ * place, so a whole catalogue takes a fraction of a millisecond of the calling thread, where the
+ * JavaScript loop takes several.
  */
-function nativeRowScoring(addon: AutorecAddon, s: AutorecServed): Pick<ServingNet, 'scoreRow' | 'scoreRowAll'> {
-  const H = s.hidden;
-  const all = Int32Array.from({ length: s.nItems }, (_, k) => k);
-  let zeros = new Int32Array(s.nItems);
-  const scoreRow = (row: Float32Array, items: Int32Array, n: number, out: Float32Array) => {
-    if (zeros.length < n) zeros = new Int32Array(n);
-    const view = { nUsers: 1, nItems: s.nItems, hidden: H, V: row.subarray(0, H), c: row.subarray(H, H + 1), codes: s.codes };
-    out.set(addon.autorecPredict(view, zeros.subarray(0, n), items.subarray(0, n)));
-  };
-  return { scoreRow, scoreRowAll: async (row, out) => scoreRow(row, all, s.nItems, out) };
+function rowScoring(s: AutorecServed, addon: AutorecAddon | null): Pick<ServingNet, 'scoreRow' | 'scoreRowAll'> {
+  return oneUserRowScoring(s.nItems, (row, users, items, out) => {
+    const view = rowView(s, row);
+    if (addon) out.set(addon.autorecPredict(view, users, items));
+    else for (let k = 0; k < items.length; k++) out[k] = jsScore(view, 0, items[k]);
+  });
 }
 
 /** Scoring in plain JavaScript, for a checkpoint served where the addon was not built. */
 export function jsServing(s: AutorecServed): ServingNet {
-  const H = s.hidden;
-  const one = (u: number, i: number) => {
-    let t = s.c[u];
-    for (let k = 0, a = u * H, b = i * H; k < H; k++) t += s.V[a + k] * s.codes[b + k];
-    return t;
-  };
   return {
-    ...rowScoring(s),
+    ...rowScoring(s, null),
     score(u, i, n, out) {
-      for (let k = 0; k < n; k++) out[k] = one(u[k], i[k]);
+      for (let k = 0; k < n; k++) out[k] = jsScore(s, u[k], i[k]);
     },
     async scoreUser(u, items, n, out) {
-      for (let k = 0; k < n; k++) out[k] = one(u, items[k]);
+      for (let k = 0; k < n; k++) out[k] = jsScore(s, u, items[k]);
     },
     async scoreAll(u, out) {
-      for (let i = 0; i < s.nItems; i++) out[i] = one(u, i);
+      for (let i = 0; i < s.nItems; i++) out[i] = jsScore(s, u, i);
     },
   };
 }
@@ -82,9 +67,7 @@ export class AutorecMember extends MemberBase implements TrainedMember {
   predict(u: Int32Array, i: Int32Array): Float32Array {
     const addon = loadAutorecNative();
     if (addon) return addon.autorecPredict(this.served, u, i);
-    const out = new Float32Array(u.length);
-    jsServing(this.served).score(u, i, u.length, out);
-    return out;
+    return Float32Array.from(u, (uk, k) => jsScore(this.served, uk, i[k]));
   }
 
   prepare(): ServingNet {
@@ -95,7 +78,7 @@ export class AutorecMember extends MemberBase implements TrainedMember {
       score: (u, i, n, out) => net.score(u, i, n, out),
       scoreUser: (u, items, n, out) => net.scoreUser(u, items, n, out),
       scoreAll: (u, out) => net.scoreAll(u, out),
-      ...nativeRowScoring(addon, this.served),
+      ...rowScoring(this.served, addon),
     };
   }
 

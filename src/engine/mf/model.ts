@@ -1,5 +1,5 @@
 import type { ServingNet } from '../engine';
-import { MemberBase, ridgeDesign, zeroRow, type MemberDims, type TrainedMember } from '../member';
+import { MemberBase, oneUserRowScoring, ridgeDesign, zeroRow, type MemberDims, type TrainedMember } from '../member';
 import { solveRidge } from '../ridge';
 import { Rng } from '../rng';
 import { saveMfLayers } from './layers';
@@ -60,17 +60,12 @@ export function mfParamsFinite(p: MfParams): boolean {
  * millisecond of the calling thread, instead of a millisecond in TypeScript).
  */
 function rowScoring(p: MfParams): Pick<ServingNet, 'scoreRow' | 'scoreRowAll'> {
-  const q = { ...p, items: p.items.slice() };
-  const all = Int32Array.from({ length: p.nItems }, (_, k) => k);
   const addon = loadMfAddon();
-  let zeros = new Int32Array(p.nItems);
-  const scoreRow = (row: Float32Array, items: Int32Array, n: number, out: Float32Array) => {
-    const view = { ...q, users: row, nUsers: 1 };
-    if (!addon) return void portableScore(view, new Int32Array(n), items, n, out);
-    if (zeros.length < n) zeros = new Int32Array(n);
-    out.set(addon.mfPredict(view, zeros.subarray(0, n), items.subarray(0, n)));
-  };
-  return { scoreRow, scoreRowAll: async (row, out) => scoreRow(row, all, p.nItems, out) };
+  return oneUserRowScoring(p.nItems, (row, users, items, out) => {
+    const view = { ...p, users: row, nUsers: 1 };
+    if (addon) out.set(addon.mfPredict(view, users, items));
+    else portableScore(view, users, items, items.length, out);
+  });
 }
 
 /** A trained biased MF model; scoring runs in the native kernel. */
