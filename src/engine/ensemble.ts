@@ -1,6 +1,6 @@
 import type { ServingNet } from './engine';
 import type { MemberDims, MemberKindName, TrainedMember } from './member';
-import { unitRows } from './vectors';
+import { concatenated, unitRows } from './vectors';
 
 /** rating ≈ intercept + Σ weights[k] · clip(member k's output). */
 export interface Blend {
@@ -69,17 +69,6 @@ function solve(A: Float64Array[], b: Float64Array): Float64Array {
 
 const clip = (v: number, s: Scale) => (v < s.min ? s.min : v > s.max ? s.max : v);
 
-/** Rows laid end to end in one row of `width` floats. */
-function sideBySide(rows: Float32Array[], width: number): Float32Array {
-  const out = new Float32Array(width);
-  let off = 0;
-  for (const r of rows) {
-    out.set(r, off);
-    off += r.length;
-  }
-  return out;
-}
-
 function isIdentity(members: readonly TrainedMember[], blend: Blend): boolean {
   return members.length === 1 && blend.intercept === 0 && blend.weights[0] === 1;
 }
@@ -114,7 +103,7 @@ export class Ensemble {
 
   /** Every member's fold-in of the user, laid side by side (see TrainedMember.foldIn). */
   async foldIn(items: Int32Array, ratings: Float32Array, from: number | null): Promise<Float32Array> {
-    return sideBySide(await Promise.all(this.members.map((m) => m.foldIn(items, ratings, from))), this.userRowWidth);
+    return concatenated(await Promise.all(this.members.map((m) => m.foldIn(items, ratings, from))), this.userRowWidth);
   }
 
   eraseUser(u: number): void {
@@ -128,7 +117,7 @@ export class Ensemble {
 
   /** Every member's fold-in of an item, laid side by side (see TrainedMember.foldInItem). */
   async foldInItem(users: Int32Array, ratings: Float32Array): Promise<Float32Array> {
-    return sideBySide(await Promise.all(this.members.map((m) => m.foldInItem(users, ratings))), this.itemRowWidth);
+    return concatenated(await Promise.all(this.members.map((m) => m.foldInItem(users, ratings))), this.itemRowWidth);
   }
 
   /**

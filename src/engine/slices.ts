@@ -1,3 +1,5 @@
+import { concatenated } from './vectors';
+
 /**
  * Runs a synchronous scorer over a long list in slices and yields to the event loop between
  * them. Scoring thousands of validation pairs with a network takes tens of milliseconds on the
@@ -11,15 +13,7 @@ export async function inSlices<T>(count: number, score: (from: number, to: numbe
     if (from + slice < count) await new Promise((resolve) => setImmediate(resolve));
   }
   if (parts.length === 1) return parts[0];
-  if (parts.every((p) => p instanceof Float32Array)) {
-    const out = new Float32Array(count);
-    let at = 0;
-    for (const p of parts) {
-      out.set(p, at);
-      at += p.length;
-    }
-    return out;
-  }
+  if (parts.every((p) => p instanceof Float32Array)) return concatenated(parts, count);
   return (parts as T[][]).flat();
 }
 

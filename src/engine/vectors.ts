@@ -10,3 +10,14 @@ export function unitRows(data: Float32Array, dim: number): Float32Array {
   }
   return out;
 }
+
+/** Arrays laid end to end in one array of `length` floats (at least their total length). */
+export function concatenated(parts: readonly Float32Array[], length: number): Float32Array {
+  const out = new Float32Array(length);
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
+}
