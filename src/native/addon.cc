@@ -9,8 +9,8 @@
 #include <vector>
 
 #include "autorec.h"
-#include "foldin.h"
 #include "kernel.h"
+#include "ridge.h"
 
 // Biased matrix factorisation (mf.h, mf.cc, mf_binding.inc).
 #include "mf.h"
@@ -42,18 +42,21 @@ struct Variant {
   void (*release)(void*);
   void (*predictPrepared)(const Model&, void*, const int32_t*, const int32_t*, int64_t, float*);
   void (*scoreUser)(const Model&, const void*, int32_t, const int32_t*, int64_t, float*);
+  FoldInResult (*foldIn)(const Model&, bool, const int32_t*, const float*, int64_t, float*, const FoldInOpts&);
 };
 
 // The x86-64 builds add the AVX2 and AVX-512 variants (binding.gyp defines NNMF_X86_VARIANTS);
 // elsewhere (arm64, say) the portable kernel is the only one.
 const Variant kGeneric{"generic", k_generic::trainEpoch, k_generic::predict, k_generic::lossAndGrad,
                        k_generic::prepare, k_generic::release, k_generic::predictPrepared,
-                       k_generic::scoreUser};
+                       k_generic::scoreUser, k_generic::foldIn};
 #ifdef NNMF_X86_VARIANTS
 const Variant kAvx512{"avx512", k_avx512::trainEpoch, k_avx512::predict, k_avx512::lossAndGrad,
-                      k_avx512::prepare, k_avx512::release, k_avx512::predictPrepared, k_avx512::scoreUser};
+                      k_avx512::prepare, k_avx512::release, k_avx512::predictPrepared, k_avx512::scoreUser,
+                      k_avx512::foldIn};
 const Variant kAvx2{"avx2", k_avx2::trainEpoch, k_avx2::predict, k_avx2::lossAndGrad,
-                    k_avx2::prepare, k_avx2::release, k_avx2::predictPrepared, k_avx2::scoreUser};
+                    k_avx2::prepare, k_avx2::release, k_avx2::predictPrepared, k_avx2::scoreUser,
+                    k_avx2::foldIn};
 #endif
 
 const Variant& pickVariant() {
@@ -852,7 +855,7 @@ Napi::Value FoldInSide(const Napi::CallbackInfo& info, bool itemSide) {
     for (auto v : {info[1], info[2], info[3]}) keep.push_back(Napi::Persistent(v));
     auto res = std::make_shared<FoldInResult>();
     auto task = [m, itemSide, others, ratings, n, row, o, res] {
-      *res = itemSide ? foldInItem(m, others, ratings, (int64_t)n, row, o) : foldIn(m, others, ratings, (int64_t)n, row, o);
+      *res = variant().foldIn(m, itemSide, others, ratings, (int64_t)n, row, o);
       return true;
     };
     auto settle = [res](Napi::Env env) -> Napi::Value {

@@ -1,6 +1,7 @@
 // Fused NNMF training and inference kernel. This header is included by the kernel's files
 // (kernel_simd.h: vector helpers; kernel_network.*: the network's layout and its forward and
-// backward passes; kernel_train.cc: training; kernel_score.cc: inference), which are compiled
+// backward passes; kernel_train.cc: training; kernel_score.cc: inference; kernel_foldin.cc:
+// fold-in of one row), which are compiled
 // once per instruction set (KERNEL_NS names the variant), and by addon.cc, which picks a
 // variant at run time from the CPU's features.
 #pragma once
@@ -49,6 +50,18 @@ struct Result {
   bool cancelled;
 };
 
+// Fold-in of one user's or item's row (kernel_foldin.cc).
+struct FoldInOpts {
+  float lambda;  // weight of ‖row‖², the whole penalty of the row's ratings (as in training)
+  float lr;      // Adam's step size
+  int steps;
+};
+
+struct FoldInResult {
+  double loss;  // Σ e² + λ‖row‖² at the returned row
+  double rmse;  // over the given ratings, at the returned row
+};
+
 #define NNMF_DECLARE(NS)                                                                  \
   namespace NS {                                                                          \
   Result trainEpoch(const Model& m, const Data& data, Opts& o);                           \
@@ -58,6 +71,8 @@ struct Result {
   void release(void* prepared);                                                           \
   void predictPrepared(const Model& m, void* prepared, const int32_t* u, const int32_t* i, int64_t n, float* out); \
   void scoreUser(const Model& m, const void* prepared, int32_t u, const int32_t* items, int64_t n, float* out); \
+  FoldInResult foldIn(const Model& m, bool itemSide, const int32_t* others, const float* ratings, int64_t n, float* row, \
+                      const FoldInOpts& o);                                                \
   }
 
 NNMF_DECLARE(k_avx512)

@@ -1,0 +1,74 @@
+/**
+ * NNMF fold-in cost alone: one user's row fitted to n ratings (and one item's row to n raters)
+ * at MovieLens-1M's shape with the default settings, in the kernel, for several n. Timing does not
+ * depend on the values of the weights, so the model is initialised, not trained. With
+ * `--baseline FILE` another build of the addon is timed in the same run, alternating with this
+ * one, so the two can be compared as a ratio on a shared machine.
+ *
+ *   node dist/bench/foldin-speed.js [--sizes 20,100,1000] [--reps 50] [--baseline path/to/nnmf_native.node]
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { loadNative, type NativeAddon } from '../src/engine/native';
+import { FOLD_IN_LR, FOLD_IN_STEPS, nnmfDims } from '../src/engine/nnmf-member';
+import { DEFAULT_PARAMS, LAMBDA_PER_RATING } from '../src/engine/params';
+import { Rng } from '../src/engine/rng';
+import { initParams } from '../src/engine/state';
+import { machine, printTable, runBench, writeResult } from './report';
+
+const { values: args } = parseArgs({
+  options: { sizes: { type: 'string', default: '20,100,1000' }, reps: { type: 'string', default: '50' }, baseline: { type: 'string' } },
+});
+const SIZES = args.sizes.split(',').map(Number);
+const REPS = Number(args.reps);
+const dims = { nUsers: 6040, nItems: 3706 };
+
+function quantile(sorted: number[], q: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
+}
+
+async function main(): Promise<void> {
+  const current = loadNative();
+  if (!current) throw new Error('the native kernel is not built');
+  const builds: [string, NativeAddon][] = [['this build', current]];
+  if (args.baseline) {
+    if (!fs.existsSync(args.baseline)) throw new Error(`${args.baseline} not found`);
+    // eslint-disable-next-line @typescript-eslint/no-require-imports -- a second build of the addon, from a path given on the command line
+    builds.push(['baseline', require(path.resolve(args.baseline)) as NativeAddon]);
+  }
+  const p = initParams(nnmfDims(DEFAULT_PARAMS, dims), 1, 0.1);
+  const R = p.d + p.dp + 1;
+  const rng = new Rng(2);
+  const rows: Record<string, string | number>[] = [];
+  console.log(`NNMF fold-in, ML-1M shape, ${FOLD_IN_STEPS} Adam steps, ${REPS} runs per size (kernel: ${current.kernel})`);
+  for (const side of ['user', 'item'] as const) {
+    for (const n of SIZES) {
+      const others = new Set<number>();
+      const nOthers = side === 'user' ? dims.nItems : dims.nUsers;
+      while (others.size < Math.min(n, nOthers)) others.add(Math.floor(rng.next() * nOthers));
+      const idx = Int32Array.from(others);
+      const ratings = Float32Array.from(idx, () => 1 + Math.floor(rng.next() * 5));
+      const opts = { lambda: LAMBDA_PER_RATING * idx.length, lr: FOLD_IN_LR, steps: FOLD_IN_STEPS };
+      const times = builds.map(() => [] as number[]);
+      for (let k = 0; k <= REPS; k++) {
+        for (let b = 0; b < builds.length; b++) {
+          const addon = builds[b][1];
+          const row = (side === 'user' ? p.users : p.items).slice(0, R);
+          const t0 = process.hrtime.bigint();
+          if (side === 'user') await addon.foldIn(p, idx, ratings, row, opts);
+          else await addon.foldInItem(p, idx, ratings, row, opts);
+          if (k > 0) times[b].push(Number(process.hrtime.bigint() - t0) / 1e6);
+        }
+      }
+      builds.forEach(([name], b) => {
+        const s = times[b].sort((x, y) => x - y);
+        rows.push({ side, ratings: idx.length, build: name, 'p50 ms': quantile(s, 0.5), 'p90 ms': quantile(s, 0.9), 'max ms': s[s.length - 1] });
+      });
+    }
+  }
+  printTable(rows);
+  writeResult('foldin-speed', { machine: machine(), steps: FOLD_IN_STEPS, reps: REPS, kernel: current.kernel, rows });
+}
+
+runBench(main);
