@@ -30,12 +30,13 @@ export interface NativeServingModel {
   score(users: Int32Array, items: Int32Array, count: number, out: Float32Array): void;
   scoreUser(user: number, items: Int32Array, count: number, out: Float32Array): Promise<void>;
   scoreAll(user: number, out: Float32Array): Promise<void>;
+  /** As scoreAll, for a user given by a row of user parameters (a folded-in user), on a pool thread. */
+  scoreRowAll(row: Float32Array, out: Float32Array): Promise<void>;
 }
 
-/** The NNMF serving model also scores a user given by a row (see foldIn). */
+/** The NNMF serving model also scores a user given by a row against a list of items, synchronously (see foldIn). */
 export interface NativeNnmfServing extends NativeServingModel {
   scoreRow(row: Float32Array, items: Int32Array, count: number, out: Float32Array): void;
-  scoreRowAll(row: Float32Array, out: Float32Array): Promise<void>;
 }
 
 export interface FoldInOptions {

@@ -767,11 +767,13 @@ class AutorecServing : public Napi::ObjectWrap<AutorecServing> {
     return DefineClass(env, "AutorecServing",
                        {InstanceMethod("score", &AutorecServing::Score),
                         InstanceMethod("scoreUser", &AutorecServing::ScoreUser),
-                        InstanceMethod("scoreAll", &AutorecServing::ScoreAll)});
+                        InstanceMethod("scoreAll", &AutorecServing::ScoreAll),
+                        InstanceMethod("scoreRowAll", &AutorecServing::ScoreRowAll)});
   }
   explicit AutorecServing(const Napi::CallbackInfo& info) : Napi::ObjectWrap<AutorecServing>(info) {
     try {
       const autorec::Served s = readServed(objectArg(info, 0, "new AutorecServing(served)"), &keep_);
+      served_ = s;
       nUsers_ = s.nUsers;
       nItems_ = s.nItems;
       prepared_ = autorecVariant().prepare(s);
@@ -807,6 +809,32 @@ class AutorecServing : public Napi::ObjectWrap<AutorecServing> {
     });
   }
 
+  // scoreRowAll(row: Float32Array, out: Float32Array): Promise, resolved once out[k] holds the
+  // score of item k for the user whose decoder row is `row` ([V_u | c_u], a folded-in user), on a
+  // pool thread: the served model seen with that one user.
+  Napi::Value ScoreRowAll(const Napi::CallbackInfo& info) {
+    return guard(info, [&]() -> Napi::Value {
+      if (!prepared_) throw Error("model was not prepared");
+      if (info.Length() < 2) throw Error("scoreRowAll(row: Float32Array, out: Float32Array)");
+      size_t nr, no;
+      const float* row = typedArray<float>(info.Env(), info[0], napi_float32_array, &nr, "row");
+      float* out = typedArray<float>(info.Env(), info[1], napi_float32_array, &no, "out");
+      if (nr != (size_t)served_.hidden + 1) throw Error("row has length " + std::to_string(nr) + ", expected " + std::to_string(served_.hidden + 1));
+      if (no < (size_t)nItems_) throw Error("out is shorter than the number of items");
+      autorec::Served view = served_;
+      view.V = row;
+      view.c = row + served_.hidden;
+      view.nUsers = 1;
+      auto task = [view, out, n = nItems_] {
+        void* one = autorecVariant().prepare(view);
+        autorecVariant().scoreUser(one, 0, nullptr, (int64_t)n, out);
+        autorecVariant().release(one);
+        return true;
+      };
+      return (new TaskWorker(info.Env(), keepAlive(info, {info[0], info[1]}), task, [](Napi::Env env) { return env.Undefined(); }))->Start();
+    });
+  }
+
   // Scores on a libuv pool thread; this object and the arrays stay referenced until it is done.
   Napi::Value queue(const Napi::CallbackInfo& info, UserArgs a) {
     const void* prepared = prepared_;
@@ -817,6 +845,7 @@ class AutorecServing : public Napi::ObjectWrap<AutorecServing> {
     return (new TaskWorker(info.Env(), std::move(a.keep), task, [](Napi::Env env) { return env.Undefined(); }))->Start();
   }
 
+  autorec::Served served_{};
   int nUsers_ = 0, nItems_ = 0;
   void* prepared_ = nullptr;
   Keep keep_;  // the arrays scored on

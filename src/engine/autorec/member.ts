@@ -78,7 +78,8 @@ export class AutorecMember extends MemberBase implements TrainedMember {
       score: (u, i, n, out) => net.score(u, i, n, out),
       scoreUser: (u, items, n, out) => net.scoreUser(u, items, n, out),
       scoreAll: (u, out) => net.scoreAll(u, out),
-      ...rowScoring(this.served, addon),
+      scoreRow: rowScoring(this.served, addon).scoreRow,
+      scoreRowAll: (row, out) => net.scoreRowAll(row, out),
     };
   }
 

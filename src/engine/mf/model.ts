@@ -86,7 +86,7 @@ export class MfMember extends MemberBase implements TrainedMember {
     return portableScore(this.params, u, i, u.length, new Float32Array(u.length));
   }
 
-  /** The native scorer, or without the kernel a TypeScript one (a checkpoint serves anywhere); folded-in rows are scored in TypeScript. */
+  /** The native scorer, or without the kernel a TypeScript one (a checkpoint serves anywhere); a folded-in row against the whole catalogue on a pool thread. */
   prepare(): ServingNet {
     const addon = loadMfAddon();
     const rows = rowScoring(this.params);
@@ -96,7 +96,8 @@ export class MfMember extends MemberBase implements TrainedMember {
       score: (u, i, n, out) => net.score(u, i, n, out),
       scoreUser: (u, items, n, out) => net.scoreUser(u, items, n, out),
       scoreAll: (u, out) => net.scoreAll(u, out),
-      ...rows,
+      scoreRow: rows.scoreRow,
+      scoreRowAll: (row, out) => net.scoreRowAll(row, out),
     };
   }
 
