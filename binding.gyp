@@ -1,7 +1,7 @@
 {
   "variables": {
     # The NNMF kernel, compiled once per instruction set (src/native/kernel.h).
-    "nnmf_kernel_sources": ["src/native/kernel_network.cc", "src/native/kernel_train.cc", "src/native/kernel_score.cc", "src/native/kernel_foldin.cc"]
+    "nnmf_kernel_sources": ["src/native/kernel_network.cc", "src/native/kernel_train.cc", "src/native/kernel_score.cc", "src/native/kernel_foldin.cc", "src/native/kernel_ridge.cc"]
   },
   "target_defaults": {
     "cflags_cc!": ["-fno-exceptions"],
@@ -27,7 +27,7 @@
     },
     {
       "target_name": "nnmf_native",
-      "sources": ["src/native/addon.cc", "src/native/mf.cc", "src/native/ridge.cc"],
+      "sources": ["src/native/addon.cc", "src/native/mf.cc"],
       "cflags_cc": ["-fno-math-errno"],
       "dependencies": ["nnmf_kernel_generic"],
       "conditions": [

@@ -286,9 +286,11 @@ describeNative('fold-in kernels', () => {
   test('the native ridge solver agrees with the TypeScript reference, in its primal and dual forms', async () => {
     const rng = new Rng(3);
     const addon = loadNative()!;
+    // Primal and dual forms, each with fewer and more rows than the solver's blocks (16 ratings, 8 rows of the dual).
     for (const [n, p] of [
       [40, 6],
       [5, 30],
+      [19, 40],
     ]) {
       const X = Float32Array.from({ length: n * p }, () => rng.normal());
       const y = Float32Array.from({ length: n }, () => rng.normal());

@@ -10,7 +10,6 @@
 
 #include "autorec.h"
 #include "kernel.h"
-#include "ridge.h"
 
 // Biased matrix factorisation (mf.h, mf.cc, mf_binding.inc).
 #include "mf.h"
@@ -43,20 +42,21 @@ struct Variant {
   void (*predictPrepared)(const Model&, void*, const int32_t*, const int32_t*, int64_t, float*);
   void (*scoreUser)(const Model&, const void*, int32_t, const int32_t*, int64_t, float*);
   FoldInResult (*foldIn)(const Model&, bool, const int32_t*, const float*, int64_t, float*, const FoldInOpts&);
+  bool (*ridge)(const float*, const float*, int64_t, int, const float*, float*);
 };
 
 // The x86-64 builds add the AVX2 and AVX-512 variants (binding.gyp defines NNMF_X86_VARIANTS);
 // elsewhere (arm64, say) the portable kernel is the only one.
 const Variant kGeneric{"generic", k_generic::trainEpoch, k_generic::predict, k_generic::lossAndGrad,
                        k_generic::prepare, k_generic::release, k_generic::predictPrepared,
-                       k_generic::scoreUser, k_generic::foldIn};
+                       k_generic::scoreUser, k_generic::foldIn, k_generic::ridge};
 #ifdef NNMF_X86_VARIANTS
 const Variant kAvx512{"avx512", k_avx512::trainEpoch, k_avx512::predict, k_avx512::lossAndGrad,
                       k_avx512::prepare, k_avx512::release, k_avx512::predictPrepared, k_avx512::scoreUser,
-                      k_avx512::foldIn};
+                      k_avx512::foldIn, k_avx512::ridge};
 const Variant kAvx2{"avx2", k_avx2::trainEpoch, k_avx2::predict, k_avx2::lossAndGrad,
                     k_avx2::prepare, k_avx2::release, k_avx2::predictPrepared, k_avx2::scoreUser,
-                    k_avx2::foldIn};
+                    k_avx2::foldIn, k_avx2::ridge};
 #endif
 
 const Variant& pickVariant() {
@@ -920,7 +920,7 @@ Napi::Value Ridge(const Napi::CallbackInfo& info) {
     Keep keep;
     for (auto v : {info[0], info[1], info[2], Napi::Value(out)}) keep.push_back(Napi::Persistent(v));
     float* o = out.Data();
-    auto task = [X, y, n, p, lambda, o] { return ridge(X, y, (int64_t)n, (int)p, lambda, o); };
+    auto task = [X, y, n, p, lambda, o] { return variant().ridge(X, y, (int64_t)n, (int)p, lambda, o); };
     auto settle = [ref = std::make_shared<Napi::Reference<Napi::Value>>(Napi::Persistent(Napi::Value(out)))](Napi::Env) -> Napi::Value {
       return ref->Value();
     };

@@ -1,7 +1,7 @@
 // Fused NNMF training and inference kernel. This header is included by the kernel's files
 // (kernel_simd.h: vector helpers; kernel_network.*: the network's layout and its forward and
 // backward passes; kernel_train.cc: training; kernel_score.cc: inference; kernel_foldin.cc:
-// fold-in of one row), which are compiled
+// fold-in of one row; kernel_ridge.cc: the ridge solver of the closed-form fold-ins), which are compiled
 // once per instruction set (KERNEL_NS names the variant), and by addon.cc, which picks a
 // variant at run time from the CPU's features.
 #pragma once
@@ -62,6 +62,9 @@ struct FoldInResult {
   double rmse;  // over the given ratings, at the returned row
 };
 
+// ridge(X, y, n, p, lambda, out) (kernel_ridge.cc): w minimising ‖X w - y‖² + Σ_k lambda[k] w_k²,
+// X n × p row-major, every lambda[k] > 0, solved in the smaller of its primal (p × p) and dual
+// (n × n) forms; false when the system could not be factorised.
 #define NNMF_DECLARE(NS)                                                                  \
   namespace NS {                                                                          \
   Result trainEpoch(const Model& m, const Data& data, Opts& o);                           \
@@ -73,6 +76,7 @@ struct FoldInResult {
   void scoreUser(const Model& m, const void* prepared, int32_t u, const int32_t* items, int64_t n, float* out); \
   FoldInResult foldIn(const Model& m, bool itemSide, const int32_t* others, const float* ratings, int64_t n, float* row, \
                       const FoldInOpts& o);                                                \
+  bool ridge(const float* X, const float* y, int64_t n, int p, const float* lambda, float* out); \
   }
 
 NNMF_DECLARE(k_avx512)
