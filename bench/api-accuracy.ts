@@ -1,12 +1,10 @@
-import { fork, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { randomSplit } from '../src/engine/dataset';
-import { projectRoot } from '../src/root';
-import { SERVER_NODE_FLAGS } from '../src/runtime-tuning';
 import { loadMovielens, movielensCommand } from './movielens';
 import { machine, printTable, runBench, writeResult } from './report';
+import { startService, stopService } from './service';
 
 /**
  * The accuracy a user of the service gets: 90% of a MovieLens set imported through HTTP, one
@@ -16,19 +14,6 @@ import { machine, printTable, runBench, writeResult } from './report';
  */
 const PORT = 18093;
 const base = `http://127.0.0.1:${PORT}`;
-
-async function waitUp(child: ChildProcess): Promise<void> {
-  for (let k = 0; k < 300; k++) {
-    if (child.exitCode !== null) throw new Error(`service exited with ${child.exitCode}`);
-    try {
-      if ((await fetch(`${base}/health`)).status === 200) return;
-    } catch {
-      /* not up yet */
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error('service did not start');
-}
 
 async function json(url: string, init?: RequestInit): Promise<any> {
   const res = await fetch(`${base}${url}`, init);
@@ -58,13 +43,8 @@ async function main(): Promise<void> {
   const split = randomSplit(ds, seed, 0.1, 0);
   const trainPositions = [...split.validation, ...split.train];
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'reco-api-accuracy-'));
-  const child = fork(path.join(projectRoot(), 'dist/src/server.js'), [], {
-    env: { ...process.env, PORT: String(PORT), HOST: '127.0.0.1', DATA_DIR: dataDir, LOG_LEVEL: 'warn', ENGINE_THREADS: String(args.threads ?? 1) },
-    execArgv: SERVER_NODE_FLAGS,
-    stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
-  });
+  const child = await startService(dataDir, PORT, { ENGINE_THREADS: String(args.threads ?? 1) });
   try {
-    await waitUp(child);
     const text = trainPositions.map((p) => `${ds.userIds[ds.u[p]]}::${ds.itemIds[ds.i[p]]}::${ds.r[p]}`).join('\n');
     let t0 = Date.now();
     const imported = await json('/ratings/import?format=movielens-1m', { method: 'POST', headers: { 'content-type': 'text/plain' }, body: text });
@@ -159,8 +139,7 @@ async function main(): Promise<void> {
       date: new Date().toISOString(),
     });
   } finally {
-    child.kill('SIGTERM');
-    await new Promise((r) => child.once('exit', r));
+    await stopService(child);
     fs.rmSync(dataDir, { recursive: true, force: true });
   }
 }
