@@ -4,11 +4,14 @@
  * request thread's responsiveness probed throughout; then the same probe on MovieLens-1M with
  * an atomic import and with four writers.
  *
- *   npm run bench:scale -- [--ratings 20000000] [--work DIR] [--data PATH] [--skip-cli] [--skip-ml] [--job-model nnmf]
+ *   npm run bench:scale -- [--ratings 20000000] [--work DIR] [--data PATH] [--skip-cli] [--skip-ml]
+ *                          [--skip-synthetic] [--ml-repeats 5] [--job-model nnmf] [--server-flags="--cpu-prof ..."]
  *
  * --ratings scales users and items with it (2,000,000 gives 16,200 users and 6,200 items), for
  * quick runs while developing. The generated file is kept under --work (default the OS temp
- * folder) and reused by later runs.
+ * folder) and reused by later runs. --skip-synthetic runs only the MovieLens-1M phases, each
+ * repeated --ml-repeats times (samples pooled). --server-flags adds node flags to the server
+ * processes (space separated, given with =), e.g. --server-flags="--cpu-prof --cpu-prof-dir=/tmp/prof".
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
@@ -16,21 +19,26 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from '../src/cli/args';
 import { movielensRoot } from './movielens';
+import { prepareLoad } from './load-client';
 import { printTable, runBench, writeResult } from './report';
 import {
   agent,
   jobEnd,
   json,
   peakRss,
+  pooled,
   procStatus,
   probed,
   quantiles,
   requestThread,
   scrapeMetrics,
   send,
+  servicePort,
   serverSide,
   startServer,
   stopServer,
+  useServerFlags,
+  warmUp,
 } from './service-probe';
 import { FULL_SHAPE, writeSyntheticRatings, type SyntheticShape } from './synthetic-ratings';
 
@@ -48,17 +56,6 @@ async function seedModel(): Promise<string> {
     await new Promise((r) => setTimeout(r, 300));
   }
   return JSON.stringify({ pairs: Array.from({ length: 10 }, (_, k) => ({ userId: `seed-u${k * 37}`, itemId: `seed-i${k * 29}` })) });
-}
-
-async function importFile(file: string, format: string, atomic: boolean): Promise<any> {
-  const res = await send(
-    'POST',
-    `/ratings/import?format=${format}&atomic=${atomic}`,
-    fs.createReadStream(file, { highWaterMark: 1 << 20 }),
-    'text/plain',
-  );
-  if (res.status !== 200) throw new Error(`import answered ${res.status}: ${res.body}`);
-  return JSON.parse(res.body);
 }
 
 async function statsLatency(n: number) {
@@ -187,12 +184,11 @@ async function syntheticRuns(
   const server = await startServer(dir);
   try {
     const predictBody = await seedModel();
+    results.firstAnswersMs = await warmUp(predictBody);
     const before = procStatus(server.pid!, 'VmRSS');
     process.stdout.write('importing through the service (non-atomic), probing /health and /predict...\n');
-    const run = await peakRss(
-      server.pid!,
-      probed(`import ${shape.ratings}`, predictBody, () => importFile(file, 'movielens-1m', false)),
-    );
+    const upload = await prepareLoad({ kind: 'import', port: servicePort(), file, format: 'movielens-1m', atomic: false });
+    const run = await peakRss(server.pid!, probed(`import ${shape.ratings}`, predictBody, upload.run));
     probes.push(...run.result.rows);
     const summary = run.result.result;
     await new Promise((r) => setTimeout(r, 5000));
@@ -214,49 +210,56 @@ async function syntheticRuns(
   }
 }
 
-async function movielensRuns(root: string, results: Record<string, unknown>, probes: Record<string, unknown>[]) {
+/**
+ * MovieLens-1M through an atomic import, then through 4 writers posting 1,000-row batches, both
+ * probed. Each phase lasts a few seconds (some 60 probe samples, where p99 would be the maximum),
+ * so the pair runs `repeats` times, each time in a fresh data folder with a fresh server (the
+ * same state as the first run: a seed model, then an empty store for the import), and each
+ * phase's samples are pooled.
+ */
+async function movielensRuns(root: string, repeats: number, results: Record<string, unknown>, probes: Record<string, unknown>[]) {
   const file = ['ratings.dat', 'ratings_no_timestamps.dat'].map((f) => path.join(root, 'ml-1m', f)).find((f) => fs.existsSync(f));
   if (!file) throw new Error(`no MovieLens-1M ratings under ${root}`);
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'reco-bench-scale-ml-'));
-  const server = await startServer(dir);
-  try {
-    const predictBody = await seedModel();
-    process.stdout.write('MovieLens-1M: atomic import, probing...\n');
-    const atomic = await probed('ML-1M atomic import', predictBody, () => importFile(file, 'movielens-1m', true));
-    probes.push(...atomic.rows);
-    results.ml1mAtomic = { inserted: atomic.result.inserted, seconds: atomic.seconds };
+  const rows = fs
+    .readFileSync(file, 'latin1')
+    .split('\n')
+    .filter((l) => l.trim()).length;
+  const atomicRuns: Awaited<ReturnType<typeof probed>>[] = [];
+  const writerRuns: Awaited<ReturnType<typeof probed>>[] = [];
+  const firstAnswers: Awaited<ReturnType<typeof warmUp>>[] = [];
+  for (let run = 1; run <= repeats; run++) {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'reco-bench-scale-ml-'));
+    const server = await startServer(dir);
+    try {
+      const predictBody = await seedModel();
+      firstAnswers.push(await warmUp(predictBody));
+      process.stdout.write(`MovieLens-1M, run ${run} of ${repeats}: atomic import, probing...\n`);
+      const upload = await prepareLoad({ kind: 'import', port: servicePort(), file, format: 'movielens-1m', atomic: true });
+      const atomic = await probed(`ML-1M atomic import, run ${run}`, predictBody, upload.run);
+      if (atomic.result.inserted !== rows) throw new Error(`atomic import stored ${atomic.result.inserted} of ${rows} rows`);
+      atomicRuns.push(atomic);
 
-    // Four writers post the same ratings under other user IDs, 1,000 rows per request.
-    const lines = fs
-      .readFileSync(file, 'latin1')
-      .split('\n')
-      .filter((l) => l.trim());
-    const batches: string[] = [];
-    for (let k = 0; k < lines.length; k += 1000) {
-      batches.push(
-        JSON.stringify(
-          lines.slice(k, k + 1000).map((l) => {
-            const f = l.split('::');
-            return { userId: `w${f[0]}`, itemId: f[1], rating: Number(f[2]) };
-          }),
-        ),
-      );
+      // Four writers post the same ratings under other user IDs, 1,000 rows per request.
+      process.stdout.write(`MovieLens-1M, run ${run} of ${repeats}: 4 writers posting 1,000-row batches, probing...\n`);
+      const writers = await prepareLoad({ kind: 'writers', port: servicePort(), file, writers: 4, prefix: 'w' });
+      writerRuns.push(await probed(`ML-1M 4 writers, run ${run}`, predictBody, writers.run));
+    } finally {
+      await stopServer(server);
+      fs.rmSync(dir, { recursive: true, force: true });
     }
-    process.stdout.write('MovieLens-1M: 4 writers posting 1,000-row batches, probing...\n');
-    let next = 0;
-    const writer = async () => {
-      while (next < batches.length) {
-        const res = await send('POST', '/ratings', batches[next++]);
-        if (res.status !== 200) throw new Error(`POST /ratings answered ${res.status}: ${res.body}`);
-      }
-    };
-    const writers = await probed('ML-1M 4 writers x 1,000 rows', predictBody, () => Promise.all([writer(), writer(), writer(), writer()]));
-    probes.push(...writers.rows);
-    results.ml1mWriters = { requests: batches.length, seconds: writers.seconds, rowsPerSecond: Math.round(lines.length / writers.seconds) };
-  } finally {
-    await stopServer(server);
-    fs.rmSync(dir, { recursive: true, force: true });
   }
+  const atomic = pooled('ML-1M atomic import', atomicRuns);
+  const writers = pooled('ML-1M 4 writers x 1,000 rows', writerRuns);
+  probes.push(...atomic.rows, ...writers.rows);
+  results.ml1mFirstAnswersMs = firstAnswers;
+  results.ml1mAtomic = { rows, runs: repeats, seconds: atomic.seconds, slowProbes: atomic.slow };
+  results.ml1mWriters = {
+    requests: (writerRuns[0].result as { requests: number }).requests,
+    runs: repeats,
+    seconds: writers.seconds,
+    rowsPerSecond: writers.seconds.map((s) => Math.round(rows / s)),
+    slowProbes: writers.slow,
+  };
 }
 
 async function main(): Promise<void> {
@@ -272,10 +275,11 @@ async function main(): Promise<void> {
   const work = typeof args.work === 'string' ? args.work : path.join(os.tmpdir(), 'reco-bench-scale');
   const results: Record<string, unknown> = { shape, machine: { cpus: os.cpus().length, model: os.cpus()[0]?.model } };
   const probes: Record<string, unknown>[] = [];
+  if (typeof args['server-flags'] === 'string') useServerFlags(args['server-flags'].split(' ').filter(Boolean));
   if (args['skip-synthetic'] !== true)
     await syntheticRuns(shape, work, args['skip-cli'] === true, typeof args['job-model'] === 'string' ? args['job-model'] : 'nnmf', results, probes);
   const root = args['skip-ml'] === true ? null : movielensRoot(typeof args.data === 'string' ? args.data : undefined);
-  if (root) await movielensRuns(root, results, probes);
+  if (root) await movielensRuns(root, Math.max(1, Number(args['ml-repeats'] ?? 5)), results, probes);
   else if (args['skip-ml'] !== true) process.stdout.write('MovieLens not found (--data PATH): the MovieLens-1M probes are skipped\n');
   results.probes = probes;
   results.requestThread = requestThread;
@@ -284,7 +288,7 @@ async function main(): Promise<void> {
   process.stdout.write('\nthe request thread meanwhile (event-loop delay in ms beyond the 10 ms monitor, garbage collections, its CPU seconds):\n');
   printTable(requestThread);
   process.stdout.write(`\n${JSON.stringify({ ...results, probes: undefined, requestThread: undefined }, null, 2)}\n`);
-  writeResult(`scale-${ratings}`, results);
+  writeResult(args['skip-synthetic'] === true ? 'scale-ml1m' : `scale-${ratings}`, results);
   agent.destroy();
 }
 

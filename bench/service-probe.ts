@@ -6,6 +6,7 @@
 import type { ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { startService, stopService } from './service';
 
 let PORT = 18093;
@@ -68,8 +69,15 @@ export function quantiles(ms: number[]) {
  * Sends a request every 50 ms whether or not the previous one has been answered (a stalled
  * server shows as long latencies, not as fewer samples) until stopped; returns the latencies.
  */
-export function probe(method: string, url: string, body?: string, everyMs = PROBE_EVERY_MS): { stop: () => Promise<number[]> } {
+export function probe(
+  method: string,
+  url: string,
+  body?: string,
+  everyMs = PROBE_EVERY_MS,
+): { stop: () => Promise<number[]>; slow: (overMs: number) => { atS: number; ms: number }[] } {
   const latencies: number[] = [];
+  const sentAt: number[] = [];
+  const started = performance.now();
   const failures: string[] = [];
   const outstanding = new Set<Promise<void>>();
   const timer = setInterval(() => {
@@ -78,6 +86,7 @@ export function probe(method: string, url: string, body?: string, everyMs = PROB
       (r) => {
         if (r.status >= 500) failures.push(`${r.status}: ${r.body}`);
         latencies.push(performance.now() - t);
+        sentAt.push((t - started) / 1000);
       },
       (err: Error) => void failures.push(err.message),
     );
@@ -91,7 +100,28 @@ export function probe(method: string, url: string, body?: string, everyMs = PROB
       if (failures.length) throw new Error(`${url}: ${failures.length} failed probes, first: ${failures[0]}`);
       return latencies;
     },
+    /** The samples over `overMs`, with when they were sent (seconds into the probing). */
+    slow: (overMs) => latencies.flatMap((ms, k) => (ms > overMs ? [{ atS: Number(sentAt[k].toFixed(2)), ms: Number(ms.toFixed(1)) }] : [])),
   };
+}
+
+/**
+ * Sends /health and /predict 20 times each, one at a time, before a probed phase: the first
+ * answers after a model's activation include one-time work (lazily compiled code, the route's
+ * serialiser, the predictor's first use) that belongs to no load. Returns the first latencies.
+ */
+export async function warmUp(predictBody: string): Promise<{ firstHealthMs: number; firstPredictMs: number }> {
+  const first = { firstHealthMs: 0, firstPredictMs: 0 };
+  for (let k = 0; k < 20; k++) {
+    let t = performance.now();
+    await send('GET', '/health');
+    if (k === 0) first.firstHealthMs = performance.now() - t;
+    t = performance.now();
+    const res = await send('POST', '/predict', predictBody);
+    if (res.status !== 200) throw new Error(`/predict answered ${res.status}: ${res.body}`);
+    if (k === 0) first.firstPredictMs = performance.now() - t;
+  }
+  return first;
 }
 
 /** The server's metrics as name{labels} → value. */
@@ -140,6 +170,10 @@ export function serverSide(before: Map<string, number>, after: Map<string, numbe
     0,
   );
   const gcMs = kinds.reduce((n, k) => n + diff(`nodejs_gc_duration_seconds_sum{kind="${k}"}`) * 1000, 0);
+  // The server's own timing of the probes (its latency histogram): how many took it over 5 and 10 ms.
+  const slower = (method: string, route: string, le: string) =>
+    diff(`http_request_duration_seconds_count{method="${method}",route="${route}",status_code="200"}`) -
+    diff(`http_request_duration_seconds_bucket{le="${le}",method="${method}",route="${route}",status_code="200"}`);
   return {
     loopP99: ms('nodejs_eventloop_lag_p99_seconds'),
     loopMax: ms('nodejs_eventloop_lag_max_seconds'),
@@ -147,6 +181,8 @@ export function serverSide(before: Map<string, number>, after: Map<string, numbe
     gcMs,
     gcOver10ms: gcOver10,
     threadCpuS: diff('request_thread_cpu_seconds'),
+    serverOver5ms: slower('GET', '/health', '0.005') + slower('POST', '/predict', '0.005'),
+    serverOver10ms: slower('GET', '/health', '0.01') + slower('POST', '/predict', '0.01'),
   };
 }
 
@@ -156,28 +192,88 @@ export function serverSide(before: Map<string, number>, after: Map<string, numbe
  */
 export async function probed<T>(label: string, predictBody: string, work: () => Promise<T>) {
   const before = await scrapeMetrics();
+  // This process's own event-loop delay: a probe's answer handled late here is counted as latency.
+  const clientLoop = monitorEventLoopDelay({ resolution: 1 });
+  clientLoop.enable();
   const health = probe('GET', '/health');
   const predict = probe('POST', '/predict', predictBody);
   const started = performance.now();
   const result = await work();
   const seconds = (performance.now() - started) / 1000;
+  const latencies = { health: await health.stop(), predict: await predict.stop() };
   const rows = [
-    { phase: label, probe: '/health', ...quantiles(await health.stop()) },
-    { phase: label, probe: '/predict', ...quantiles(await predict.stop()) },
+    { phase: label, probe: '/health', ...quantiles(latencies.health) },
+    { phase: label, probe: '/predict', ...quantiles(latencies.predict) },
   ];
-  const server = serverSide(before, await scrapeMetrics());
+  clientLoop.disable();
+  // When in the phase the slow probes were sent (its end: the commit, the memory returned...).
+  const slow = { seconds, health: health.slow(10), predict: predict.slow(10) };
+  const server = {
+    ...serverSide(before, await scrapeMetrics()),
+    clientLoopP99: clientLoop.percentile(99) / 1e6,
+    clientLoopMax: clientLoop.max / 1e6,
+  };
   requestThread.push({ phase: label, ...server });
-  return { result, seconds, rows, server };
+  return { result, seconds, rows, server, latencies, slow };
+}
+
+type Probed = Awaited<ReturnType<typeof probed>>;
+
+/**
+ * One phase run several times (each `probed`), as one: the probes' latencies pooled (`samples`
+ * counts them all, `runs` the repeats, `runMax` each run's maximum), and the request thread's
+ * figures combined (the longest delay of any run, the highest of the runs' p99 delays, the sums
+ * of collections and CPU). Replaces the runs' own rows in `requestThread`.
+ */
+export function pooled(label: string, runs: Probed[]) {
+  const all = (k: 'health' | 'predict') => runs.flatMap((r) => r.latencies[k]);
+  const runMax = (k: 'health' | 'predict') => runs.map((r) => quantiles(r.latencies[k]).max.toFixed(1)).join(' ');
+  const rows = [
+    { phase: label, probe: '/health', runs: runs.length, ...quantiles(all('health')), runMax: runMax('health') },
+    { phase: label, probe: '/predict', runs: runs.length, ...quantiles(all('predict')), runMax: runMax('predict') },
+  ];
+  const s = runs.map((r) => r.server);
+  const sum = (k: keyof (typeof s)[number]) => s.reduce((n, x) => n + x[k], 0);
+  const server = {
+    loopP99: Math.max(...s.map((x) => x.loopP99)),
+    loopMax: Math.max(...s.map((x) => x.loopMax)),
+    gcs: sum('gcs'),
+    gcMs: sum('gcMs'),
+    gcOver10ms: sum('gcOver10ms'),
+    threadCpuS: sum('threadCpuS'),
+    serverOver5ms: sum('serverOver5ms'),
+    serverOver10ms: sum('serverOver10ms'),
+    clientLoopP99: Math.max(...s.map((x) => x.clientLoopP99)),
+    clientLoopMax: Math.max(...s.map((x) => x.clientLoopMax)),
+  };
+  for (const r of runs) {
+    const at = requestThread.findIndex((row) => row.phase === r.rows[0].phase);
+    if (at >= 0) requestThread.splice(at, 1);
+  }
+  requestThread.push({ phase: `${label} (${runs.length} runs)`, ...server });
+  return { rows, server, seconds: runs.map((r) => r.seconds), slow: runs.map((r) => r.slow) };
+}
+
+let serverFlags: string[] = [];
+
+/** Node flags added to every server started after this (a CPU profile, GC tracing...). */
+export function useServerFlags(flags: string[]): void {
+  serverFlags = flags;
 }
 
 /** The service on this module's port (imports up to 4 GB), its pid kept for the memory probes. */
 export async function startServer(dataDir: string, extraEnv: Record<string, string> = {}): Promise<ChildProcess> {
-  const child = await startService(dataDir, PORT, { IMPORT_LIMIT: '4gb', ...extraEnv });
+  const child = await startService(dataDir, PORT, { IMPORT_LIMIT: '4gb', ...extraEnv }, serverFlags);
   serverPid = child.pid!;
   return child;
 }
 
 export const stopServer = stopService;
+
+/** The port the service is reached on. */
+export function servicePort(): number {
+  return PORT;
+}
 
 /** Another port than the default one (a benchmark that may run beside bench:scale). */
 export function usePort(port: number): void {

@@ -5,12 +5,13 @@ import { SERVER_NODE_FLAGS } from '../src/runtime-tuning';
 /**
  * The service in its own process, as `npm start` runs it (the built server, its node flags), on
  * 127.0.0.1:`port` with `dataDir` as its data folder; resolves once /health answers. `env` adds
- * or overrides variables. The server's stderr is the benchmark's; its stdout (the request log) is dropped.
+ * or overrides variables; `nodeFlags` adds node flags (a CPU profile...). The server's stderr is
+ * the benchmark's; its stdout (the request log) is dropped.
  */
-export function startService(dataDir: string, port: number, env: Record<string, string> = {}): Promise<ChildProcess> {
+export function startService(dataDir: string, port: number, env: Record<string, string> = {}, nodeFlags: string[] = []): Promise<ChildProcess> {
   const child = fork(path.join(__dirname, '..', 'src', 'server.js'), [], {
     env: { ...process.env, DATA_DIR: dataDir, PORT: String(port), HOST: '127.0.0.1', LOG_LEVEL: 'warn', ...env },
-    execArgv: SERVER_NODE_FLAGS,
+    execArgv: [...SERVER_NODE_FLAGS, ...nodeFlags],
     stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
   });
   return new Promise((resolve, reject) => {

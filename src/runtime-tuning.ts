@@ -15,8 +15,20 @@
  * BENCHMARKS.md has the figures.
  */
 
-/** Flags `npm start`, the Docker image and the serving benchmark pass to node. */
-export const SERVER_NODE_FLAGS = ['--no-memory-reducer'];
+/**
+ * Flags `npm start`, the Docker image and the service benchmarks pass to node:
+ * --no-memory-reducer (above), and --heap-growing-percent=200: after each full collection V8
+ * lets a heap grow to 3 times what survived it before it marks again (by default a factor it
+ * picks between 1.1 and 4 from its measured speeds). Measured with bench:scale (MovieLens-1M,
+ * 4 writers posting 1,000-row batches; GC traces): with the factor V8 picked (about 2.3 over
+ * the request thread's 18 MB live heap) the request thread started a new incremental marking
+ * every 300–400 ms ("Start (task)" at 18 MB of a 42 MB limit), each freeing 2–3 MB and costing
+ * it 5–25 ms of marking steps and finalisation: 60–80 collections and 270–390 ms per 5 runs,
+ * and the probes' p99 over 10 ms. With the factor fixed at 3 the loop does not start (15–17
+ * collections, 20–35 ms per 5 runs). A heap may hold up to 3 times its live size between
+ * collections; at 20M ratings the server's peak and idle memory did not grow (BENCHMARKS.md).
+ */
+export const SERVER_NODE_FLAGS = ['--no-memory-reducer', '--heap-growing-percent=200'];
 
 /** The flags in SERVER_NODE_FLAGS this process was started without. */
 export function missingNodeFlags(execArgv: readonly string[] = process.execArgv): string[] {

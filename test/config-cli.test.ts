@@ -20,7 +20,8 @@ describe('configuration from the environment', () => {
       expect(start.split(' ')).toContain(flag);
       expect(JSON.parse(cmd.slice(4))).toContain(flag);
     }
-    expect(missingNodeFlags(['--no-memory-reducer'])).toEqual([]);
+    expect(missingNodeFlags([...SERVER_NODE_FLAGS, '--cpu-prof'])).toEqual([]);
+    expect(missingNodeFlags(['--no-memory-reducer'])).toEqual(['--heap-growing-percent=200']);
     expect(missingNodeFlags([])).toEqual(SERVER_NODE_FLAGS);
   });
 
