@@ -43,4 +43,4 @@ HEALTHCHECK --interval=30s --timeout=5s --start-period=30s --retries=3 \
   CMD ["node", "-e", "require('http').get({host:'127.0.0.1',port:process.env.PORT||8080,path:'/health',timeout:4000},r=>process.exit(r.statusCode===200?0:1)).on('error',()=>process.exit(1))"]
 # node runs as PID 1 and handles SIGTERM itself: it stops accepting, finishes in-flight
 # requests, stops a running training job and closes the database.
-CMD ["node", "--no-memory-reducer", "--heap-growing-percent=200", "dist/src/server.js"]
+CMD ["node", "--no-memory-reducer", "--heap-growing-percent=200", "--single-threaded-gc", "dist/src/server.js"]

@@ -21,7 +21,7 @@ describe('configuration from the environment', () => {
       expect(JSON.parse(cmd.slice(4))).toContain(flag);
     }
     expect(missingNodeFlags([...SERVER_NODE_FLAGS, '--cpu-prof'])).toEqual([]);
-    expect(missingNodeFlags(['--no-memory-reducer'])).toEqual(['--heap-growing-percent=200']);
+    expect(missingNodeFlags(['--no-memory-reducer', '--single-threaded-gc'])).toEqual(['--heap-growing-percent=200']);
     expect(missingNodeFlags([])).toEqual(SERVER_NODE_FLAGS);
   });
 
