@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { randomSplit } from '../src/engine/dataset';
 import { loadMovielens, movielensCommand } from './movielens';
-import { machine, printTable, runBench, writeResult } from './report';
+import { machine, percentile, printTable, runBench, writeResult } from './report';
 import { startService, stopService } from './service';
 
 /**
@@ -29,11 +29,6 @@ async function timedPredict(userId: string, itemId: string): Promise<number> {
   const t0 = process.hrtime.bigint();
   await post('/predict', { userId, itemId });
   return Number(process.hrtime.bigint() - t0) / 1e6;
-}
-
-function percentile(xs: number[], q: number): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length ? s[Math.min(s.length - 1, Math.floor(q * s.length))] : NaN;
 }
 
 async function main(): Promise<void> {

@@ -15,7 +15,7 @@ import { FOLD_IN_LR, FOLD_IN_STEPS, nnmfDims } from '../src/engine/nnmf-member';
 import { DEFAULT_PARAMS, LAMBDA_PER_RATING } from '../src/engine/params';
 import { Rng } from '../src/engine/rng';
 import { initParams } from '../src/engine/state';
-import { machine, printTable, runBench, writeResult } from './report';
+import { machine, percentile, printTable, runBench, writeResult } from './report';
 
 const { values: args } = parseArgs({
   options: { sizes: { type: 'string', default: '20,100,1000' }, reps: { type: 'string', default: '50' }, baseline: { type: 'string' } },
@@ -23,10 +23,6 @@ const { values: args } = parseArgs({
 const SIZES = args.sizes.split(',').map(Number);
 const REPS = Number(args.reps);
 const dims = { nUsers: 6040, nItems: 3706 };
-
-function quantile(sorted: number[], q: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
-}
 
 async function main(): Promise<void> {
   const current = loadNative();
@@ -62,8 +58,8 @@ async function main(): Promise<void> {
         }
       }
       builds.forEach(([name], b) => {
-        const s = times[b].sort((x, y) => x - y);
-        rows.push({ side, ratings: idx.length, build: name, 'p50 ms': quantile(s, 0.5), 'p90 ms': quantile(s, 0.9), 'max ms': s[s.length - 1] });
+        const t = times[b];
+        rows.push({ side, ratings: idx.length, build: name, 'p50 ms': percentile(t, 0.5), 'p90 ms': percentile(t, 0.9), 'max ms': Math.max(...t) });
       });
     }
   }

@@ -28,6 +28,7 @@ import { migrate } from '../src/db/migrate';
 import { RatingsRepository } from '../src/ratings/repository';
 import type { RatingRow } from '../src/ratings/validate';
 import { RatingsStore } from '../src/writer/store';
+import { percentile } from './report';
 import { writeSyntheticRatings } from './synthetic-ratings';
 
 const { values: args } = parseArgs({
@@ -38,9 +39,8 @@ const REPS = Number(args.reps);
 const dims = { nUsers: 6040, nItems: 3706 };
 
 function percentiles(ms: number[]): string {
-  const s = [...ms].sort((a, b) => a - b);
-  const at = (q: number) => s[Math.min(s.length - 1, Math.floor(q * s.length))].toFixed(2);
-  return `p50 ${at(0.5)} ms, p95 ${at(0.95)} ms, max ${s[s.length - 1].toFixed(2)} ms`;
+  const at = (q: number) => percentile(ms, q).toFixed(2);
+  return `p50 ${at(0.5)} ms, p95 ${at(0.95)} ms, max ${Math.max(...ms).toFixed(2)} ms`;
 }
 
 async function time(fn: () => Promise<unknown>): Promise<number[]> {

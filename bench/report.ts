@@ -15,6 +15,12 @@ export function printTable(rows: Record<string, string | number | undefined>[]):
   for (const r of rows) process.stdout.write(`${line(cols.map((c) => cell(r[c])))}\n`);
 }
 
+/** The q-quantile of xs (the sample at rank ⌊q·n⌋ of the sorted values), NaN when there are none. */
+export function percentile(xs: readonly number[], q: number): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length ? s[Math.min(s.length - 1, Math.floor(q * s.length))] : NaN;
+}
+
 /** Writes a benchmark's results under bench-results/ and says where. */
 export function writeResult(name: string, data: unknown): string {
   const dir = path.join(projectRoot(), 'bench-results');
