@@ -35,8 +35,7 @@ FoldInResult foldIn(const Model& m, bool itemSide, const int32_t* others, const 
   const std::vector<int32_t> self(CHUNK, 0);
   Buf dx((size_t)CHUNK * net.K0P);  // aligned: the layers store whole vectors
   std::vector<double> grad(R);
-  std::vector<float> m1(R, 0.f), m2(R, 0.f);
-  const float beta1 = 0.9f, beta2 = 0.999f, eps = 1e-8f;
+  std::vector<float> g(R), m1(R, 0.f), m2(R, 0.f);
   FoldInResult res{0, 0};
   for (int step = 0; step <= o.steps; step++) {
     const bool last = step == o.steps;  // the last pass only measures
@@ -55,11 +54,11 @@ FoldInResult foldIn(const Model& m, bool itemSide, const int32_t* others, const 
       if (last) continue;
       backward(net, w, S, false, dx.p);
       for (int s = 0; s < S; s++) {
-        const float* g = dx.p + (size_t)s * net.K0P;
+        const float* gx = dx.p + (size_t)s * net.K0P;
         const float* other = table + (size_t)others[c + s] * R;
         // dy/dU_k is the input's gradient at U_k; dy/dU'_k is the one at (U' ⊙ V')_k times V'_k.
-        for (int k = 0; k < d; k++) grad[k] += g[selfOff + k];
-        for (int k = 0; k < dp; k++) grad[d + k] += g[2 * d + k] * other[d + k];
+        for (int k = 0; k < d; k++) grad[k] += gx[selfOff + k];
+        for (int k = 0; k < dp; k++) grad[d + k] += gx[2 * d + k] * other[d + k];
         grad[R - 1] += w.dy[s];
       }
     }
@@ -69,14 +68,8 @@ FoldInResult foldIn(const Model& m, bool itemSide, const int32_t* others, const 
     res.rmse = n > 0 ? std::sqrt(sse / (double)n) : 0;
     if (last) break;
     if (!m.useBias) grad[R - 1] = 0;
-    // Adam, bias-corrected.
-    const float c1 = 1.f - std::pow(beta1, (float)(step + 1)), c2 = 1.f - std::pow(beta2, (float)(step + 1));
-    for (int k = 0; k < R; k++) {
-      const float gk = (float)grad[k] + 2.f * o.lambda * row[k];
-      m1[k] = beta1 * m1[k] + (1 - beta1) * gk;
-      m2[k] = beta2 * m2[k] + (1 - beta2) * gk * gk;
-      row[k] -= o.lr * (m1[k] / c1) / (std::sqrt(m2[k] / c2) + eps);
-    }
+    for (int k = 0; k < R; k++) g[k] = (float)grad[k] + 2.f * o.lambda * row[k];
+    adamStep(o.lr, 0.9f, 0.999f, 1e-8f, step + 1, row, m1.data(), m2.data(), g.data(), R);  // Adam's usual constants
     if (!m.useBias) row[R - 1] = 0.f;
   }
   return res;

@@ -3,6 +3,7 @@
 // over a chunk of samples (kernel_network.cc). Shared by the trainer and the scorer.
 #pragma once
 #include <algorithm>
+#include <cmath>
 
 #include "kernel.h"
 #include "kernel_simd.h"
@@ -62,6 +63,18 @@ struct Pick<0> {
 };
 
 static const int CHUNK = 32;
+
+// One bias-corrected Adam step (the t-th, from 1) on w[0, n), with gradient g and moment slots
+// s1, s2: the trainer's update of the network and the latents, and the fold-in's of one row.
+static inline void adamStep(float lr, float beta1, float beta2, float eps, int64_t t, float* w, float* s1, float* s2, const float* g,
+                            int64_t n) {
+  const float c1 = 1.f - std::pow(beta1, (float)t), c2 = 1.f - std::pow(beta2, (float)t);
+  for (int64_t k = 0; k < n; k++) {
+    s1[k] = beta1 * s1[k] + (1.f - beta1) * g[k];
+    s2[k] = beta2 * s2[k] + (1.f - beta2) * g[k] * g[k];
+    w[k] -= lr * (s1[k] / c1) / (std::sqrt(s2[k] / c2) + eps);
+  }
+}
 
 // The network re-laid for the kernels: every row padded to a multiple of 8 floats, and
 // transposed copies for the backward pass. Padding is zero, so padded units never contribute.

@@ -54,7 +54,9 @@ bool choleskySolve(std::vector<double>& A, std::vector<double>& b, int n) {
   return true;
 }
 
-bool ridgeImpl(const float* X, const float* y, int64_t n, int p, const float* lambda, float* out) {
+}  // namespace
+
+bool ridge(const float* X, const float* y, int64_t n, int p, const float* lambda, float* out) {
   if (p > (int64_t)n) {
     // Fewer ratings than features: the dual, (X Λ⁻¹ Xᵀ + I) a = y and w = Λ⁻¹ Xᵀ a, is n × n.
     // With Z = X Λ^-1/2 (and its transpose, so that each row of A is built by contiguous axpys)
@@ -100,12 +102,6 @@ bool ridgeImpl(const float* X, const float* y, int64_t n, int p, const float* la
   if (!choleskySolve(A, b, p)) return false;
   for (int k = 0; k < p; k++) out[k] = (float)b[k];
   return true;
-}
-
-}  // namespace
-
-bool ridge(const float* X, const float* y, int64_t n, int p, const float* lambda, float* out) {
-  return ridgeImpl(X, y, n, p, lambda, out);
 }
 
 }  // namespace KERNEL_NS

@@ -94,12 +94,7 @@ struct Trainer {
 
   static void update(const Opts& o, int64_t t, float* w, float* s1, float* s2, float* g, int64_t n) {
     if (o.optimizer == ADAM) {
-      const float c1 = 1.f - std::pow(o.beta1, (float)t), c2 = 1.f - std::pow(o.beta2, (float)t);
-      for (int64_t k = 0; k < n; k++) {
-        s1[k] = o.beta1 * s1[k] + (1.f - o.beta1) * g[k];
-        s2[k] = o.beta2 * s2[k] + (1.f - o.beta2) * g[k] * g[k];
-        w[k] -= o.lr * (s1[k] / c1) / (std::sqrt(s2[k] / c2) + o.eps);
-      }
+      adamStep(o.lr, o.beta1, o.beta2, o.eps, t, w, s1, s2, g, n);
     } else {
       for (int64_t k = 0; k < n; k++) {
         s1[k] = o.rho * s1[k] + (1.f - o.rho) * g[k] * g[k];
