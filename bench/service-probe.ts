@@ -7,6 +7,7 @@ import type { ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { percentile } from './report';
 import { startService, stopService } from './service';
 
 let PORT = 18093;
@@ -60,9 +61,7 @@ export async function peakRss<T>(pid: number, work: Promise<T>): Promise<{ resul
 }
 
 export function quantiles(ms: number[]) {
-  const s = [...ms].sort((a, b) => a - b);
-  const q = (p: number) => (s.length ? s[Math.min(s.length - 1, Math.floor(p * s.length))] : Number.NaN);
-  return { samples: s.length, p50: q(0.5), p99: q(0.99), max: s.length ? s[s.length - 1] : Number.NaN };
+  return { samples: ms.length, p50: percentile(ms, 0.5), p99: percentile(ms, 0.99), max: percentile(ms, 1) };
 }
 
 /**
