@@ -127,7 +127,7 @@ async function main(): Promise<void> {
   mean /= ds.r.length;
   const pred = new Float32Array(n).fill(mean);
   const kn = Int32Array.from(known);
-  const scored = model.members[0].predict(
+  const scored = model.predict(
     Int32Array.from(kn, (k) => tu[k]),
     Int32Array.from(kn, (k) => ti[k]),
   );

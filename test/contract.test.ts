@@ -72,8 +72,10 @@ describe('OpenAPI contract', () => {
           description: 'string',
           default: setting.default,
         });
-        if (setting.type === 'integer' || (setting.type === 'number' && !setting.auto)) {
-          expect({ kind, name, min: doc.minimum, max: doc.maximum }).toEqual({ kind, name, min: setting.min, max: setting.max });
+        if (setting.type === 'integer' || setting.type === 'number') {
+          // A setting that also takes "auto" documents its range in the numeric branch of its anyOf.
+          const range = setting.auto ? (doc.anyOf as Record<string, unknown>[]).find((b) => b.type !== 'string')! : doc;
+          expect({ kind, name, min: range.minimum, max: range.maximum }).toEqual({ kind, name, min: setting.min, max: setting.max });
         }
       }
     }

@@ -198,13 +198,17 @@ describe('training an ensemble on buckets', () => {
     const res = await trainEnsemble(ds, settings, new Map([['nnmf', recording]]), { scale });
     const evaluation = new Set(assignBuckets(ds, DEFAULT_BUCKETS).evaluation);
     expect(evaluation.size).toBeGreaterThan(0);
-    expect(seen).toHaveLength(1);
+    // NNMF alone trains two networks by default: each is a member of its own.
+    expect(seen).toHaveLength(2);
     for (const s of seen) {
       for (const p of s.train) expect(evaluation.has(p)).toBe(false);
       for (const p of s.validation) expect(evaluation.has(p)).toBe(false);
     }
     expect(res.report!.count).toBe(evaluation.size);
-    expect(res.report!.members.nnmf!.rmse).toBe(res.report!.blend.rmse);
+    expect(Object.keys(res.report!.members)).toEqual(['nnmf', 'nnmf-2']);
+    expect(res.model.members.map((m) => m.settings.seed)).toEqual([1, 2]);
+    // The two networks start from different weights, so they and the blend differ.
+    expect(res.report!.members['nnmf-2'].rmse).not.toBe(res.report!.members.nnmf.rmse);
   });
 
   test('job settings: model kinds, buckets and thread cap are checked before anything is queued', () => {
@@ -219,9 +223,27 @@ describe('training an ensemble on buckets', () => {
       const mf = resolveJobSettings({ model: 'mf', mf: { threads: 64 } }, kinds, 2).members[0].settings as { threads: number };
       expect(mf.threads).toBe(2);
     }
-    const s = resolveJobSettings({ model: 'nnmf', maxEpochs: 7, nnmf: { patience: 3 }, d: 5 }, kinds, 1);
+    const s = resolveJobSettings({ model: 'nnmf', maxEpochs: 7, nnmf: { patience: 3 }, d: 5, networks: 1 }, kinds, 1);
     expect(s.members).toHaveLength(1);
     expect(s.members[0].settings).toMatchObject({ maxEpochs: 7, patience: 3, d: 5 });
     expect(s.buckets).toEqual(DEFAULT_BUCKETS);
+  });
+
+  test('NNMF networks: two when NNMF is the whole model, one in an ensemble, or as many as asked, each with its own seed', () => {
+    const kinds = memberKinds(engine);
+    const nnmfOf = (given: Record<string, unknown>) =>
+      resolveJobSettings(given, kinds, 1)
+        .members.filter((m) => m.kind === 'nnmf')
+        .map((m) => m.settings as { seed: number; networks: number; d: number });
+    expect(nnmfOf({ model: 'nnmf', seed: 5, d: 6 })).toEqual([
+      expect.objectContaining({ seed: 5, networks: 2, d: 6 }),
+      expect.objectContaining({ seed: 6, networks: 2, d: 6 }),
+    ]);
+    expect(nnmfOf({ model: 'nnmf', networks: 3 }).map((s) => s.seed)).toEqual([1, 2, 3]);
+    expect(nnmfOf({ model: 'nnmf', nnmf: { networks: 1 } })).toHaveLength(1);
+    expect(nnmfOf({ model: 'ensemble' })).toEqual([expect.objectContaining({ seed: 1, networks: 1 })]);
+    expect(nnmfOf({ model: 'ensemble', nnmf: { networks: 2 } })).toHaveLength(2);
+    expect(nnmfOf({ model: 'nnmf', networks: 'auto' })).toHaveLength(2);
+    for (const bad of [0, 9, 1.5, 'two', null]) expect(() => resolveJobSettings({ model: 'nnmf', networks: bad }, kinds, 1)).toThrow(ParamError);
   });
 });

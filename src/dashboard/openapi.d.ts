@@ -1372,7 +1372,7 @@ export interface operations {
                                         mae: number;
                                     };
                                 };
-                                /** @description Each member alone, by kind ('nnmf', 'mf', 'autorec') */
+                                /** @description Each member alone, by kind ('nnmf', 'mf', 'autorec'); NNMF's second and later networks as 'nnmf-2', 'nnmf-3', … */
                                 members: {
                                     [key: string]: {
                                         rmse: number;
@@ -1516,6 +1516,11 @@ export interface operations {
                          */
                         averaging?: number;
                         /**
+                         * @description NNMF member: Networks trained from independent initial weights (seeds seed, seed + 1, …) and blended on the validation bucket; "auto" is 2 when NNMF is the whole model, 1 inside an ensemble
+                         * @default auto
+                         */
+                        networks?: number | "auto";
+                        /**
                          * @description NNMF member: Learning rate multiplied by this after every epoch
                          * @default 0.97
                          */
@@ -1586,6 +1591,11 @@ export interface operations {
                              * @default 0.9
                              */
                             averaging?: number;
+                            /**
+                             * @description Networks trained from independent initial weights (seeds seed, seed + 1, …) and blended on the validation bucket; "auto" is 2 when NNMF is the whole model, 1 inside an ensemble
+                             * @default auto
+                             */
+                            networks?: number | "auto";
                             /**
                              * @description Learning rate multiplied by this after every epoch
                              * @default 0.97
@@ -1876,7 +1886,7 @@ export interface operations {
                                     mae: number;
                                 };
                             };
-                            /** @description Each member alone, by kind ('nnmf', 'mf', 'autorec') */
+                            /** @description Each member alone, by kind ('nnmf', 'mf', 'autorec'); NNMF's second and later networks as 'nnmf-2', 'nnmf-3', … */
                             members: {
                                 [key: string]: {
                                     rmse: number;
@@ -2012,7 +2022,7 @@ export interface operations {
                                     mae: number;
                                 };
                             };
-                            /** @description Each member alone, by kind ('nnmf', 'mf', 'autorec') */
+                            /** @description Each member alone, by kind ('nnmf', 'mf', 'autorec'); NNMF's second and later networks as 'nnmf-2', 'nnmf-3', … */
                             members: {
                                 [key: string]: {
                                     rmse: number;
@@ -2124,7 +2134,7 @@ export interface operations {
                                             mae: number;
                                         };
                                     };
-                                    /** @description Each member alone, by kind ('nnmf', 'mf', 'autorec') */
+                                    /** @description Each member alone, by kind ('nnmf', 'mf', 'autorec'); NNMF's second and later networks as 'nnmf-2', 'nnmf-3', … */
                                     members: {
                                         [key: string]: {
                                             rmse: number;
@@ -2236,7 +2246,7 @@ export interface operations {
                                         mae: number;
                                     };
                                 };
-                                /** @description Each member alone, by kind ('nnmf', 'mf', 'autorec') */
+                                /** @description Each member alone, by kind ('nnmf', 'mf', 'autorec'); NNMF's second and later networks as 'nnmf-2', 'nnmf-3', … */
                                 members: {
                                     [key: string]: {
                                         rmse: number;
@@ -2356,7 +2366,7 @@ export interface operations {
                                         mae: number;
                                     };
                                 };
-                                /** @description Each member alone, by kind ('nnmf', 'mf', 'autorec') */
+                                /** @description Each member alone, by kind ('nnmf', 'mf', 'autorec'); NNMF's second and later networks as 'nnmf-2', 'nnmf-3', … */
                                 members: {
                                     [key: string]: {
                                         rmse: number;

@@ -96,6 +96,16 @@ export class Ensemble {
     return this.members.map((m) => m.kind);
   }
 
+  /** Each member's name in reports: its kind, and for the second and later of a kind (NNMF's networks) `kind-2`, `kind-3`, …. */
+  get labels(): string[] {
+    const seen = new Map<string, number>();
+    return this.kinds.map((kind) => {
+      const n = (seen.get(kind) ?? 0) + 1;
+      seen.set(kind, n);
+      return n === 1 ? kind : `${kind}-${n}`;
+    });
+  }
+
   /** The members' user rows side by side: what foldIn returns and the served net's scoreRow takes. */
   get userRowWidth(): number {
     return this.members.reduce((s, m) => s + m.userRowWidth, 0);

@@ -2,6 +2,7 @@ import { DEFAULT_BUCKETS, type BucketScheme } from './buckets';
 import { EngineUnavailableError, type EngineName } from './engine';
 import type { KindRegistry } from './kinds';
 import { MEMBER_KINDS, type MemberKindName } from './member';
+import { effectiveNetworks, type TrainParams } from './params';
 import { ParamError, settingValue, type SettingsTable } from './settings-table';
 
 export const MODEL_CHOICES = ['ensemble', ...MEMBER_KINDS] as const;
@@ -109,13 +110,25 @@ export function resolveJobSettings(given: Record<string, unknown>, kinds: KindRe
       throw new EngineUnavailableError(`model kind ${model} is not available in this installation (the native kernel was not built)`);
     chosen = [model];
   }
-  const members = chosen.map((kind) => {
+  const members = chosen.flatMap((kind) => {
     const settings = kinds.get(kind)!.resolve(perKind(kind)) as { threads?: number };
     // A member's own thread setting is capped like the job's.
     if (typeof settings.threads === 'number' && settings.threads > threads) settings.threads = threads;
-    return { kind, settings: settings };
+    return kind === 'nnmf' ? nnmfNetworks(settings as TrainParams, model === 'nnmf') : [{ kind, settings }];
   });
   return { model, engine, buckets: { ...DEFAULT_BUCKETS, validation, evaluation }, threads, members };
+}
+
+/**
+ * NNMF's members: one per network, each with its own seed (seed, seed + 1, …) and `networks`
+ * resolved, so that a checkpoint records what was trained.
+ */
+function nnmfNetworks(s: TrainParams, alone: boolean): { kind: MemberKindName; settings: object }[] {
+  const n = effectiveNetworks(s, alone);
+  return Array.from({ length: n }, (_, k) => ({
+    kind: 'nnmf' as const,
+    settings: { ...s, hidden: [...s.hidden], networks: n, seed: (s.seed + k) % 2 ** 31 },
+  }));
 }
 
 /** How much data a job will train on: what its memory needs scale with. */

@@ -7,7 +7,7 @@ export class ParamError extends CodedError {
 
 /** What a setting takes: the range the checks apply and the API schema states. */
 export type SettingRange =
-  | { type: 'integer'; min: number; max?: number; note?: string }
+  | { type: 'integer'; min: number; max?: number; note?: string; auto?: true }
   | { type: 'number'; min: number; max: number; note?: string; auto?: true }
   | { type: 'boolean' }
   | { type: 'enum'; values: readonly string[] }
@@ -28,7 +28,7 @@ const inRange = (v: unknown, lo: number, hi = Infinity) => typeof v === 'number'
 export function accepts(s: SettingRange, v: unknown): boolean {
   switch (s.type) {
     case 'integer':
-      return Number.isInteger(v) && inRange(v, s.min, s.max);
+      return (s.auto === true && v === 'auto') || (Number.isInteger(v) && inRange(v, s.min, s.max));
     case 'number':
       return (s.auto === true && v === 'auto') || inRange(v, s.min, s.max);
     case 'boolean':
@@ -50,7 +50,7 @@ export function rangeText(s: SettingRange): string {
   const note = 'note' in s && s.note ? ` (${s.note})` : '';
   switch (s.type) {
     case 'integer':
-      return `an integer ${s.max === undefined ? `≥ ${s.min}` : `${s.min}..${s.max}`}${note}`;
+      return `${s.auto ? '"auto" or ' : ''}an integer ${s.max === undefined ? `≥ ${s.min}` : `${s.min}..${s.max}`}${note}`;
     case 'number':
       return `${s.auto ? '"auto" or ' : ''}a number ${s.min}..${s.max}${note}`;
     case 'boolean':

@@ -22,7 +22,8 @@ export interface Score {
 export interface EvaluationReport {
   count: number;
   baselines: { globalMean: Score; bias: Score };
-  members: Partial<Record<MemberKindName, Score>>;
+  /** By member label (Ensemble.labels): the kind, `nnmf-2` for NNMF's second network. */
+  members: Record<string, Score>;
   blend: Score;
 }
 
@@ -99,11 +100,21 @@ export async function trainMembers(
       history: res.history,
     });
   }
-  const val = heldOut(ds, split.validation);
+  return { model: await blendMembers(ds, split.validation, members, opts.scale), members: summaries };
+}
+
+/** The members with blend weights fitted on the ratings at `validation` (one member as it is). */
+export async function blendMembers(
+  ds: Dataset,
+  validation: Int32Array,
+  members: TrainedMember[],
+  scale: { min: number; max: number },
+): Promise<Ensemble> {
+  if (members.length === 1) return new Ensemble(members, IDENTITY_BLEND, scale);
+  const val = heldOut(ds, validation);
   const preds = [];
-  if (members.length > 1) for (const m of members) preds.push(await predictInSlices((u, i) => m.predict(u, i), val.u, val.i));
-  const blend = members.length === 1 ? IDENTITY_BLEND : fitBlend(preds, val.r, opts.scale);
-  return { model: new Ensemble(members, blend, opts.scale), members: summaries };
+  for (const m of members) preds.push(await predictInSlices((u, i) => m.predict(u, i), val.u, val.i));
+  return new Ensemble(members, fitBlend(preds, val.r, scale), scale);
 }
 
 async function evaluationReport(
@@ -120,7 +131,8 @@ async function evaluationReport(
   };
   const biases = fitBiases(ds, buckets.train);
   const memberScores: EvaluationReport['members'] = {};
-  for (const m of model.members) memberScores[m.kind] = score(await predictInSlices((u, i) => m.predict(u, i), ev.u, ev.i));
+  const labels = model.labels;
+  for (const [k, m] of model.members.entries()) memberScores[labels[k]] = score(await predictInSlices((u, i) => m.predict(u, i), ev.u, ev.i));
   return {
     count: ev.r.length,
     baselines: { globalMean: score(new Float32Array(ev.r.length).fill(biases.globalMean)), bias: score(predictBiases(biases, ev.u, ev.i)) },

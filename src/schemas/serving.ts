@@ -65,7 +65,9 @@ const EvaluationReportSchema = Type.Object(
       { globalMean: ScoreSchema, bias: ScoreSchema },
       { description: 'The global mean, and global mean plus user and item biases' },
     ),
-    members: Type.Record(Type.String(), ScoreSchema, { description: "Each member alone, by kind ('nnmf', 'mf', 'autorec')" }),
+    members: Type.Record(Type.String(), ScoreSchema, {
+      description: "Each member alone, by kind ('nnmf', 'mf', 'autorec'); NNMF's second and later networks as 'nnmf-2', 'nnmf-3', …",
+    }),
     blend: ScoreSchema,
   },
   { description: 'Every model of the job and the baselines on the evaluation bucket, clipped as served' },

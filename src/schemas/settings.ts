@@ -9,8 +9,10 @@ import type { Setting, SettingsTable } from '../engine/settings-table';
 export function settingSchema(s: Setting, description = s.description): TSchema {
   const doc = s.default === undefined ? { description } : { description, default: s.default };
   switch (s.type) {
-    case 'integer':
-      return Type.Integer({ minimum: s.min, ...(s.max === undefined ? {} : { maximum: s.max }), ...doc });
+    case 'integer': {
+      const range = { minimum: s.min, ...(s.max === undefined ? {} : { maximum: s.max }) };
+      return s.auto ? Type.Union([Type.Integer(range), Type.Literal('auto')], doc) : Type.Integer({ ...range, ...doc });
+    }
     case 'number':
       return s.auto
         ? Type.Union([Type.Number({ minimum: s.min, maximum: s.max }), Type.Literal('auto')], doc)
