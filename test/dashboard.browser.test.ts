@@ -36,6 +36,8 @@ const FORM_SETTINGS: Record<string, string> = {
   averaging: '0',
 };
 const EPOCHS = 20;
+/** NNMF alone trains two networks by default, one curve each. */
+const NETWORKS = 2;
 
 function describeBrowser(name: string, body: () => void): void {
   if (fs.existsSync(CHROMIUM)) describe(name, body);
@@ -174,10 +176,12 @@ describeBrowser('dashboard in headless Chromium', () => {
       expect(await text(page, 'job-status')).toBe('succeeded');
       await page
         .getByTestId('curves')
-        .and(page.locator(`[data-points="${EPOCHS}"]`))
+        .and(page.locator(`[data-points="${NETWORKS * EPOCHS}"]`))
         .waitFor();
+      // One chart per network, named as the job's report names them.
+      for (const label of ['nnmf', 'nnmf-2']) expect(await page.getByTestId(`curve-${label}`).count()).toBe(1);
       // Seen part-drawn while running, then whole: the curve grew in front of the page.
-      expect([...pointsSeen].some((p) => p > 0 && p < EPOCHS)).toBe(true);
+      expect([...pointsSeen].some((p) => p > 0 && p < NETWORKS * EPOCHS)).toBe(true);
       expect(etaSeen).toBe(true);
       await page.getByTestId('decision').filter({ hasText: 'activated' }).waitFor();
       await shot(page, `${mode}-job-done`);

@@ -77,6 +77,16 @@ function isIdentity(members: readonly TrainedMember[], blend: Blend): boolean {
  * Members trained on one dataset (same user and item indexes) and their linear blend. A
  * single member with the identity blend is served as it is, without clipping or copying.
  */
+/** Members' names in reports and progress: the kind, and for the second and later of a kind (NNMF's networks) `kind-2`, `kind-3`, …. */
+export function memberLabels(kinds: readonly string[]): string[] {
+  const seen = new Map<string, number>();
+  return kinds.map((kind) => {
+    const n = (seen.get(kind) ?? 0) + 1;
+    seen.set(kind, n);
+    return n === 1 ? kind : `${kind}-${n}`;
+  });
+}
+
 export class Ensemble {
   readonly dims: MemberDims;
 
@@ -96,14 +106,9 @@ export class Ensemble {
     return this.members.map((m) => m.kind);
   }
 
-  /** Each member's name in reports: its kind, and for the second and later of a kind (NNMF's networks) `kind-2`, `kind-3`, …. */
+  /** Each member's name in reports (see memberLabels). */
   get labels(): string[] {
-    const seen = new Map<string, number>();
-    return this.kinds.map((kind) => {
-      const n = (seen.get(kind) ?? 0) + 1;
-      seen.set(kind, n);
-      return n === 1 ? kind : `${kind}-${n}`;
-    });
+    return memberLabels(this.kinds);
   }
 
   /** The members' user rows side by side: what foldIn returns and the served net's scoreRow takes. */

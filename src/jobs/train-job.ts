@@ -1,6 +1,7 @@
 import { openDatabase } from '../db/open';
 import type { BucketScheme } from '../engine/buckets';
 import { fingerprint, size, type Dataset } from '../engine/dataset';
+import { memberLabels } from '../engine/ensemble';
 import { memberKinds } from '../engine/kinds';
 import { Predictor } from '../engine/predictor';
 import { selectEngine } from '../engine/select';
@@ -78,19 +79,23 @@ export async function trainJob(data: TrainingThreadData, signal: AbortSignal, io
   let bestEpoch = 0;
   let maxEpochs = 0;
   let patience = 0;
+  // Curves and status lines name each member as reports do (NNMF's second network is nnmf-2).
+  const labels = memberLabels(settings.members.map((m) => m.kind));
+  let label = '';
   const result = await trainEnsemble(ds, settings, kinds, {
     scale: data.scale,
     signal,
     onMemberStart: (kind, k, of) => {
       const s = settings.members[k].settings as { maxEpochs: number; patience: number };
       ({ maxEpochs, patience } = s);
+      label = labels[k];
       bestEpoch = 0;
       progress.maxEpochs = maxEpochs;
       progress.epoch = 0;
       progress.members.push({ kind, epochs: 0, bestEpoch: 0, validationRmse: null, seconds: 0 });
-      report(of > 1 ? `training ${kind} (${k + 1} of ${of})` : `training ${kind}`);
+      report(of > 1 ? `training ${label} (${k + 1} of ${of})` : `training ${kind}`);
     },
-    onEpoch: (kind, p) => {
+    onEpoch: (_kind, p) => {
       if (p.best) bestEpoch = p.epoch;
       const member = progress.members[progress.members.length - 1];
       Object.assign(member, {
@@ -102,12 +107,12 @@ export async function trainJob(data: TrainingThreadData, signal: AbortSignal, io
       progress.epoch = p.epoch;
       progress.trainLoss = p.trainRmse;
       progress.validationRmse = p.validationRmse;
-      progress.history.push({ member: kind, epoch: p.epoch, trainRmse: p.trainRmse, validationRmse: p.validationRmse, seconds: p.seconds });
+      progress.history.push({ member: label, epoch: p.epoch, trainRmse: p.trainRmse, validationRmse: p.validationRmse, seconds: p.seconds });
       // Early stopping ends the run at bestEpoch + patience at the soonest; estimate with that.
       const lastEpoch = Math.min(maxEpochs, Math.max(bestEpoch + patience, p.epoch + 1));
       progress.etaSeconds = p.epoch >= maxEpochs ? 0 : (lastEpoch - p.epoch) * (p.elapsedSeconds / p.epoch);
       report();
-      io.log('debug', { member: kind, epoch: p.epoch, validationRmse: p.validationRmse }, 'epoch done');
+      io.log('debug', { member: label, epoch: p.epoch, validationRmse: p.validationRmse }, 'epoch done');
     },
   });
   checkAborted();
