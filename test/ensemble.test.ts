@@ -217,6 +217,19 @@ describe('training an ensemble on buckets', () => {
     expect(() => resolveJobSettings({ validationFraction: 0.4, evaluationFraction: 0.2 }, kinds, 2)).toThrow(ParamError);
     expect(() => resolveJobSettings({ nope: 1 }, kinds, 2)).toThrow(ParamError);
     expect(() => resolveJobSettings({ nnmf: 3 }, kinds, 2)).toThrow(ParamError);
+    // Top-level settings other than the job's and the shared ones are NNMF's: refused, not ignored, when the model trains no NNMF.
+    for (const kind of ['mf', 'autorec'] as const) {
+      if (!kinds.has(kind)) continue;
+      expect(() => resolveJobSettings({ model: kind, hidden: 300 }, kinds, 2)).toThrow(`give ${kind}'s settings as params.${kind}`);
+      expect(() => resolveJobSettings({ model: kind, lr: 0.01 }, kinds, 2)).toThrow(ParamError);
+      expect(() => resolveJobSettings({ model: kind, maxEpoch: 5 }, kinds, 2)).toThrow('unknown training parameter maxEpoch');
+      expect(resolveJobSettings({ model: kind, maxEpochs: 5, seed: 3, [kind]: { lr: 0.01 } }, kinds, 2).members[0].settings).toMatchObject({
+        maxEpochs: 5,
+        seed: 3,
+        lr: 0.01,
+      });
+    }
+    expect(resolveJobSettings({ model: 'ensemble', d: 6 }, kinds, 2).members.find((m) => m.kind === 'nnmf')!.settings).toMatchObject({ d: 6 });
     expect(resolveJobSettings({ threads: 64 }, kinds, 2).threads).toBe(2);
     expect(resolveJobSettings({}, kinds, 2).threads).toBe(2);
     if (kinds.has('mf')) {

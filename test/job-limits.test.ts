@@ -27,6 +27,11 @@ describe('job limits', () => {
     const zeroWidth = await postJson(app, '/jobs', { type: 'train', model: 'nnmf', params: { d: 64, dp: 0 } });
     expect(zeroWidth.statusCode).toBe(400);
     expect(zeroWidth.json().message).toMatch(/dp/);
+    // NNMF's settings at the top level of another kind's job would set nothing: refused, saying where that kind's go.
+    const misplaced = await postJson(app, '/jobs', { type: 'train', model: 'autorec', params: { lr: 0.01 } });
+    expect(misplaced.statusCode).toBe(400);
+    expect(misplaced.json()).toMatchObject({ code: 'RECO_ERR_VALIDATION' });
+    expect(misplaced.json().message).toMatch(/params\.autorec/);
     const big = await postJson(app, '/jobs', { type: 'train', model: 'nnmf', params: { d: 32, dp: 64 } });
     expect(big.statusCode).toBe(400);
     expect(big.json()).toMatchObject({ code: 'RECO_ERR_VALIDATION' });

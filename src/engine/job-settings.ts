@@ -94,8 +94,15 @@ export function resolveJobSettings(given: Record<string, unknown>, kinds: KindRe
     if (own !== undefined && !isObject(own)) throw new ParamError(`training parameter ${kind} must be an object of ${kind} settings`);
     return { ...shared, ...(kind === 'nnmf' ? legacyNnmf : {}), ...(own ?? {}) };
   };
-  // NNMF's top-level settings are checked whatever the model, so a typo is never silently ignored.
   const nnmf = kinds.get('nnmf');
+  // NNMF's top-level settings are refused when the model trains no NNMF ({"model":"autorec","hidden":300} would set nothing)...
+  const nnmfOnly = Object.keys(legacyNnmf).filter((k) => nnmf && Object.hasOwn(nnmf.defaults, k));
+  if (model !== 'ensemble' && model !== 'nnmf' && nnmfOnly.length > 0) {
+    throw new ParamError(
+      `training parameter ${nnmfOnly.join(', ')} at the top level of params is NNMF's, and model ${model} trains no NNMF; give ${model}'s settings as params.${model}, e.g. {"${model}":{"${nnmfOnly[0]}":…}}`,
+    );
+  }
+  // ... and checked whatever the model, so a typo is never silently ignored.
   if (nnmf && Object.keys(legacyNnmf).length > 0) nnmf.resolve({ ...shared, ...legacyNnmf });
   for (const k of MEMBER_KINDS) {
     if (given[k] !== undefined && !kinds.has(k))

@@ -165,11 +165,12 @@ export function oneUserRowScoring(
   nItems: number,
   scoreView: (row: Float32Array, users: Int32Array, items: Int32Array, out: Float32Array) => void,
 ): Pick<ServingNet, 'scoreRow' | 'scoreRowAll'> {
-  const all = Int32Array.from({ length: nItems }, (_, k) => k);
-  let zeros = new Int32Array(nItems);
+  // Both index arrays are made on first use: a native serving object that scores whole rows itself never needs them.
+  let all: Int32Array | null = null;
+  let zeros = new Int32Array(0);
   const scoreRow = (row: Float32Array, items: Int32Array, n: number, out: Float32Array) => {
     if (zeros.length < n) zeros = new Int32Array(n);
     scoreView(row, zeros.subarray(0, n), items.subarray(0, n), out);
   };
-  return { scoreRow, scoreRowAll: async (row, out) => scoreRow(row, all, nItems, out) };
+  return { scoreRow, scoreRowAll: async (row, out) => scoreRow(row, (all ??= Int32Array.from({ length: nItems }, (_, k) => k)), nItems, out) };
 }
