@@ -62,6 +62,8 @@ describe('jobs in the training thread', () => {
     const app = await open({});
     await importSynthetic(app);
     const good = await trainModel(app, { ...FAST_TRAINING, model: 'nnmf' });
+    // The app's runner looks for a next job right after one ends: let it, so that it cannot take the job queued below.
+    await app.runner.idle();
     // A runner of its own over the same tables, whose threads get a heap too small to work in.
     const starved = new JobRunner({
       jobs: app.jobs,

@@ -118,6 +118,13 @@ export class JobRunner {
     if (this.running?.id === id) await this.running.done;
   }
 
+  /** Resolves once no job is running and the look for a next queued one that follows a job has been made. */
+  async idle(): Promise<void> {
+    while (this.running) await this.running.done;
+    // The finished job's finally queued its kick with setImmediate before this one.
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+
   async close(): Promise<void> {
     this.closed = true;
     if (this.running) {
