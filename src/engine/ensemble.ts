@@ -73,10 +73,6 @@ function isIdentity(members: readonly TrainedMember[], blend: Blend): boolean {
   return members.length === 1 && blend.intercept === 0 && blend.weights[0] === 1;
 }
 
-/**
- * Members trained on one dataset (same user and item indexes) and their linear blend. A
- * single member with the identity blend is served as it is, without clipping or copying.
- */
 /** Members' names in reports and progress: the kind, and for the second and later of a kind (NNMF's networks) `kind-2`, `kind-3`, …. */
 export function memberLabels(kinds: readonly string[]): string[] {
   const seen = new Map<string, number>();
@@ -87,6 +83,10 @@ export function memberLabels(kinds: readonly string[]): string[] {
   });
 }
 
+/**
+ * Members trained on one dataset (same user and item indexes) and their linear blend. A
+ * single member with the identity blend is served as it is, without clipping or copying.
+ */
 export class Ensemble {
   readonly dims: MemberDims;
 
