@@ -19,6 +19,7 @@ import { startService, stopService } from './service';
  *   and then cached (users already folded in);
  * - `--deletes` users the three checkpoints hold are deleted with DELETE /users/{id}, timed one
  *   at a time, and /predict and the recommendations are checked to fall back for each.
+ * `--model KIND` serves one kind instead of the default ensemble.
  */
 const PORT = 18094;
 const base = `http://127.0.0.1:${PORT}`;
@@ -123,6 +124,8 @@ async function main(): Promise<void> {
   const deletes = Number(args.deletes ?? 10);
   const seed = Number(args.seed ?? 1);
   const otherModel = typeof args['other-model'] === 'string' ? args['other-model'] : 'mf';
+  // The served model: the default (the ensemble) unless --model names one kind.
+  const servedModel = typeof args.model === 'string' ? { model: args.model } : {};
   const threads = String(args.threads ?? 1);
   // Settings for every job (e.g. '{"maxEpochs":2}' for a quick run of the whole procedure).
   const params = typeof args.params === 'string' ? (JSON.parse(args.params) as Record<string, unknown>) : {};
@@ -147,12 +150,12 @@ async function main(): Promise<void> {
       `ml-1m: imported ${imported.inserted} ratings of ${known.length} users through HTTP in ${((Date.now() - t0) / 1000).toFixed(1)} s; ${heldOut} users held out\n`,
     );
 
-    // Three checkpoints: two cheaper ones, then the default model, which is served.
+    // Three checkpoints: two cheaper ones, then the default model (or --model), which is served.
     const trained = [];
     for (const [k, body] of [
       { model: otherModel, params: { ...params, seed: 2 } },
       { model: otherModel, params: { ...params, seed: 3 } },
-      { params },
+      { ...servedModel, params },
     ].entries()) {
       process.stdout.write(`training ${'model' in body ? body.model : 'the default model'}...\n`);
       trained.push({ model: 'model' in body ? body.model : 'default', ...(await train(body)) });
