@@ -1,6 +1,7 @@
 /**
  * NNMF fold-in cost alone: one user's row fitted to n ratings (and one item's row to n raters)
- * at MovieLens-1M's shape with the default settings, in the kernel, for several n. Timing does not
+ * at MovieLens-1M's shape with the default settings, in the kernel, for several n; then the
+ * ridge solver of MF's and I-AutoRec's closed-form fold-ins at their row widths. Timing does not
  * depend on the values of the weights, so the model is initialised, not trained. With
  * `--baseline FILE` another build of the addon is timed in the same run, alternating with this
  * one, so the two can be compared as a ratio on a shared machine.
@@ -21,6 +22,15 @@ const { values: args } = parseArgs({
   options: { sizes: { type: 'string', default: '20,100,1000' }, reps: { type: 'string', default: '50' }, baseline: { type: 'string' } },
 });
 const SIZES = args.sizes.split(',').map(Number);
+/** (features, ratings) of the ridge solves timed: MF's rows, then I-AutoRec's. */
+const RIDGE_SHAPES: [number, number][] = [
+  [65, 20],
+  [65, 100],
+  [65, 1000],
+  [501, 100],
+  [501, 600],
+  [501, 1200],
+];
 const REPS = Number(args.reps);
 const dims = { nUsers: 6040, nItems: 3706 };
 
@@ -64,7 +74,37 @@ async function main(): Promise<void> {
     }
   }
   printTable(rows);
-  writeResult('foldin-speed', { machine: machine(), steps: FOLD_IN_STEPS, reps: REPS, kernel: current.kernel, rows });
+  const ridgeRows = await ridgeTimes(builds, rng);
+  printTable(ridgeRows);
+  writeResult('foldin-speed', { machine: machine(), steps: FOLD_IN_STEPS, reps: REPS, kernel: current.kernel, rows, ridgeRows });
+}
+
+/**
+ * The closed-form fold-ins' solver alone: MF's rows have 65 features (k 64 and the bias),
+ * I-AutoRec's user rows 501 (500 hidden units and the bias); fewer ratings than features take
+ * the dual system, as many or more the primal.
+ */
+async function ridgeTimes(builds: [string, NativeAddon][], rng: Rng): Promise<Record<string, string | number>[]> {
+  const rows: Record<string, string | number>[] = [];
+  for (const [p, n] of RIDGE_SHAPES) {
+    const X = Float32Array.from({ length: n * p }, () => rng.normal() * 0.3);
+    const y = Float32Array.from({ length: n }, () => rng.normal());
+    const lambda = new Float32Array(p).fill(5);
+    const reps = Math.max(5, Math.round(REPS / Math.max(1, (n * p * p) / 2e7)));
+    const times = builds.map(() => [] as number[]);
+    for (let k = 0; k <= reps; k++) {
+      for (let b = 0; b < builds.length; b++) {
+        const t0 = process.hrtime.bigint();
+        await builds[b][1].ridge(X, y, lambda);
+        if (k > 0) times[b].push(Number(process.hrtime.bigint() - t0) / 1e6);
+      }
+    }
+    builds.forEach(([name], b) => {
+      const t = times[b];
+      rows.push({ features: p, ratings: n, system: n < p ? 'dual' : 'primal', build: name, 'p50 ms': percentile(t, 0.5), 'max ms': Math.max(...t) });
+    });
+  }
+  return rows;
 }
 
 runBench(main);

@@ -286,9 +286,12 @@ describeNative('fold-in kernels', () => {
   test('the native ridge solver agrees with the TypeScript reference, in its primal and dual forms', async () => {
     const rng = new Rng(3);
     const addon = loadNative()!;
-    // Primal and dual forms, each with fewer and more rows than the solver's blocks (16 ratings, 8 rows of the dual).
+    // Primal and dual forms: the primal with one and several panels of 256 ratings and widths
+    // that are and are not whole 4 × 8 tiles, the dual with fewer and more rows than its blocks of 8.
     for (const [n, p] of [
       [40, 6],
+      [600, 37],
+      [300, 16],
       [5, 30],
       [19, 40],
     ]) {

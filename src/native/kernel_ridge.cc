@@ -5,25 +5,38 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <vector>
 
 namespace nnmf {
 namespace KERNEL_NS {
 namespace {
 
-// Σ a[k]·b[k] over four partial sums: independent chains the compiler can vectorise without
-// reordering a single sum (which strict floating point forbids).
+// Four doubles as one vector (one 256-bit register with AVX2, a pair of 128-bit ones without).
+typedef double v4d __attribute__((vector_size(32)));
+inline v4d ld4(const double* p) {
+  v4d v;
+  std::memcpy(&v, p, sizeof v);
+  return v;
+}
+inline void st4(double* p, v4d v) { std::memcpy(p, &v, sizeof v); }
+
+// Σ a[k]·b[k] over sixteen partial sums in four vectors: independent chains, so the
+// multiply-adds overlap instead of waiting on one another (the Cholesky below is made of these).
 inline double dot(const double* __restrict a, const double* __restrict b, int n) {
-  double s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+  v4d s0{}, s1{}, s2{}, s3{};
   int k = 0;
-  for (; k + 4 <= n; k += 4) {
-    s0 += a[k] * b[k];
-    s1 += a[k + 1] * b[k + 1];
-    s2 += a[k + 2] * b[k + 2];
-    s3 += a[k + 3] * b[k + 3];
+  for (; k + 16 <= n; k += 16) {
+    s0 += ld4(a + k) * ld4(b + k);
+    s1 += ld4(a + k + 4) * ld4(b + k + 4);
+    s2 += ld4(a + k + 8) * ld4(b + k + 8);
+    s3 += ld4(a + k + 12) * ld4(b + k + 12);
   }
-  for (; k < n; k++) s0 += a[k] * b[k];
-  return (s0 + s1) + (s2 + s3);
+  for (; k + 4 <= n; k += 4) s0 += ld4(a + k) * ld4(b + k);
+  const v4d s = (s0 + s1) + (s2 + s3);
+  double t = (s[0] + s[1]) + (s[2] + s[3]);
+  for (; k < n; k++) t += a[k] * b[k];
+  return t;
 }
 
 // out[0, n) += s · x[0, n)
@@ -31,25 +44,26 @@ inline void axpy(double* __restrict out, double s, const double* __restrict x, i
   for (int k = 0; k < n; k++) out[k] += s * x[k];
 }
 
-// Cholesky factorisation of the symmetric positive definite A (n × n, lower half used) in place,
-// then the solution of A x = b into b. False when A is not positive definite.
-bool choleskySolve(std::vector<double>& A, std::vector<double>& b, int n) {
+// Cholesky factorisation of the symmetric positive definite A (n × n with rows `ld` apart,
+// lower half used) in place, then the solution of A x = b into b. False when A is not positive
+// definite.
+bool choleskySolve(std::vector<double>& A, size_t ld, std::vector<double>& b, int n) {
   for (int j = 0; j < n; j++) {
-    double* rj = &A[(size_t)j * n];
+    double* rj = &A[(size_t)j * ld];
     const double s = rj[j] - dot(rj, rj, j);
     if (!(s > 0)) return false;
     const double djj = std::sqrt(s);
     rj[j] = djj;
     for (int i = j + 1; i < n; i++) {
-      double* ri = &A[(size_t)i * n];
+      double* ri = &A[(size_t)i * ld];
       ri[j] = (ri[j] - dot(ri, rj, j)) / djj;
     }
   }
-  for (int i = 0; i < n; i++) b[i] = (b[i] - dot(&A[(size_t)i * n], b.data(), i)) / A[(size_t)i * n + i];
+  for (int i = 0; i < n; i++) b[i] = (b[i] - dot(&A[(size_t)i * ld], b.data(), i)) / A[(size_t)i * ld + i];
   for (int i = n - 1; i >= 0; i--) {
     double t = b[i];
-    for (int k = i + 1; k < n; k++) t -= A[(size_t)k * n + i] * b[k];
-    b[i] = t / A[(size_t)i * n + i];
+    for (int k = i + 1; k < n; k++) t -= A[(size_t)k * ld + i] * b[k];
+    b[i] = t / A[(size_t)i * ld + i];
   }
   return true;
 }
@@ -76,30 +90,58 @@ bool ridge(const float* X, const float* y, int64_t n, int p, const float* lambda
       }
     }
     for (int i = 0; i < N; i++) A[(size_t)i * N + i] += 1.0;
-    if (!choleskySolve(A, a, N)) return false;
+    if (!choleskySolve(A, N, a, N)) return false;
     for (int k = 0; k < p; k++) out[k] = (float)(dot(&ZT[(size_t)k * N], a.data(), N) * scale[k]);
     return true;
   }
-  // The primal, (Xᵀ X + Λ) w = Xᵀ y, is p × p.
-  // A block of ratings at a time, so that each row of A stays in cache for the whole block.
-  const int B = 16;
-  std::vector<double> A((size_t)p * p, 0.0), b(p, 0.0), xd((size_t)B * p);
-  for (int64_t i0 = 0; i0 < n; i0 += B) {
-    const int nb = (int)std::min<int64_t>(B, n - i0);
-    for (int j = 0; j < nb; j++)
-      for (int k = 0; k < p; k++) xd[(size_t)j * p + k] = X[(size_t)(i0 + j) * p + k];
-    for (int r = 0; r < p; r++) {
-      double* row = &A[(size_t)r * p];
-      for (int j = 0; j < nb; j++) {
-        const double* x = &xd[(size_t)j * p];
-        if (x[r] == 0) continue;
-        b[r] += x[r] * y[i0 + j];
-        axpy(row, x[r], x, r + 1);
+  // The primal, (Xᵀ X + Λ) w = Xᵀ y, is p × p. Xᵀ X is built from panels of J ratings, each
+  // packed four features wide (pk[(panel k/4, rating j, k%4)]) so that a 4 × 8 tile of the
+  // product accumulates in registers over the panel's ratings: two 4-wide loads and four
+  // broadcasts feed 32 multiply-adds, where axpys into rows of A load and store A for each.
+  const int W = (p + 7) / 8 * 8;
+  const int J = (int)std::min<int64_t>(256, n);
+  // Features p..W stay zero in every panel: only the first p of each rating are ever written.
+  std::vector<double> G((size_t)W * W, 0.0), b(p, 0.0), pk((size_t)W * J, 0.0);
+  for (int64_t j0 = 0; j0 < n; j0 += J) {
+    const int nb = (int)std::min<int64_t>(J, n - j0);
+    for (int j = 0; j < nb; j++) {
+      const float* x = &X[(size_t)(j0 + j) * p];
+      const double yj = y[j0 + j];
+      for (int k = 0; k < p; k++) {
+        pk[((size_t)(k >> 2) * J + j) * 4 + (k & 3)] = x[k];
+        b[k] += x[k] * yj;
+      }
+    }
+    // Row tiles of four features; column tiles of eight up to the diagonal (G's upper half is not read).
+    for (int r0 = 0; r0 < p; r0 += 4) {
+      const double* rp = &pk[(size_t)(r0 >> 2) * J * 4];
+      for (int c0 = 0; c0 <= r0; c0 += 8) {
+        const double* cp = &pk[(size_t)(c0 >> 2) * J * 4];
+        // Eight vector accumulators: independent chains, each in a register.
+        v4d a00{}, a01{}, a10{}, a11{}, a20{}, a21{}, a30{}, a31{};
+        for (int j = 0; j < nb; j++) {
+          const double* rj = rp + (size_t)j * 4;
+          const v4d x0 = ld4(cp + (size_t)j * 4), x1 = ld4(cp + ((size_t)J + j) * 4);
+          a00 += rj[0] * x0;
+          a01 += rj[0] * x1;
+          a10 += rj[1] * x0;
+          a11 += rj[1] * x1;
+          a20 += rj[2] * x0;
+          a21 += rj[2] * x1;
+          a30 += rj[3] * x0;
+          a31 += rj[3] * x1;
+        }
+        const v4d tile[4][2] = {{a00, a01}, {a10, a11}, {a20, a21}, {a30, a31}};
+        for (int a = 0; a < 4; a++) {
+          double* g = &G[(size_t)(r0 + a) * W + c0];
+          st4(g, ld4(g) + tile[a][0]);
+          st4(g + 4, ld4(g + 4) + tile[a][1]);
+        }
       }
     }
   }
-  for (int k = 0; k < p; k++) A[(size_t)k * p + k] += lambda[k];
-  if (!choleskySolve(A, b, p)) return false;
+  for (int k = 0; k < p; k++) G[(size_t)k * W + k] += lambda[k];
+  if (!choleskySolve(G, W, b, p)) return false;
   for (int k = 0; k < p; k++) out[k] = (float)b[k];
   return true;
 }
