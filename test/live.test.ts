@@ -286,14 +286,16 @@ describeNative('fold-in kernels', () => {
   test('the native ridge solver agrees with the TypeScript reference, in its primal and dual forms', async () => {
     const rng = new Rng(3);
     const addon = loadNative()!;
-    // Primal and dual forms: the primal with one and several panels of 256 ratings and widths
-    // that are and are not whole 4 × 8 tiles, the dual with fewer and more rows than its blocks of 8.
+    // Primal and dual forms, each summing one and several panels of 256 (ratings in the primal,
+    // features in the dual) into matrices that are and are not whole 4 × 8 tiles.
     for (const [n, p] of [
       [40, 6],
       [600, 37],
       [300, 16],
       [5, 30],
       [19, 40],
+      [13, 300],
+      [90, 501],
     ]) {
       const X = Float32Array.from({ length: n * p }, () => rng.normal());
       const y = Float32Array.from({ length: n }, () => rng.normal());

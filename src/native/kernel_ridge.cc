@@ -39,8 +39,8 @@ inline double dot(const double* __restrict a, const double* __restrict b, int n)
   return t;
 }
 
-// out[0, n) += s · x[0, n)
-inline void axpy(double* __restrict out, double s, const double* __restrict x, int n) {
+// out[0, n) += s · x[0, n), x in single precision
+inline void axpy(double* __restrict out, double s, const float* __restrict x, int n) {
   for (int k = 0; k < n; k++) out[k] += s * x[k];
 }
 
@@ -68,52 +68,23 @@ bool choleskySolve(std::vector<double>& A, size_t ld, std::vector<double>& b, in
   return true;
 }
 
-}  // namespace
-
-bool ridge(const float* X, const float* y, int64_t n, int p, const float* lambda, float* out) {
-  if (p > (int64_t)n) {
-    // Fewer ratings than features: the dual, (X Λ⁻¹ Xᵀ + I) a = y and w = Λ⁻¹ Xᵀ a, is n × n.
-    // With Z = X Λ^-1/2 (and its transpose, so that each row of A is built by contiguous axpys)
-    // the matrix is Z Zᵀ + I.
-    const int N = (int)n;
-    std::vector<double> A((size_t)N * N, 0.0), a(y, y + N), scale(p), ZT((size_t)p * N);
-    for (int k = 0; k < p; k++) scale[k] = 1.0 / std::sqrt((double)lambda[k]);
-    for (int i = 0; i < N; i++)
-      for (int k = 0; k < p; k++) ZT[(size_t)k * N + i] = X[(size_t)i * p + k] * scale[k];
-    // Rows of A a block at a time, so that each row of ZT is read once per block.
-    const int B = 8;
-    for (int i0 = 0; i0 < N; i0 += B) {
-      const int i1 = std::min(N, i0 + B);
-      for (int k = 0; k < p; k++) {
-        const double* z = &ZT[(size_t)k * N];
-        for (int i = i0; i < i1; i++) axpy(&A[(size_t)i * N], z[i], z, i + 1);
-      }
-    }
-    for (int i = 0; i < N; i++) A[(size_t)i * N + i] += 1.0;
-    if (!choleskySolve(A, N, a, N)) return false;
-    for (int k = 0; k < p; k++) out[k] = (float)(dot(&ZT[(size_t)k * N], a.data(), N) * scale[k]);
-    return true;
-  }
-  // The primal, (Xᵀ X + Λ) w = Xᵀ y, is p × p. Xᵀ X is built from panels of J ratings, each
-  // packed four features wide (pk[(panel k/4, rating j, k%4)]) so that a 4 × 8 tile of the
-  // product accumulates in registers over the panel's ratings: two 4-wide loads and four
-  // broadcasts feed 32 multiply-adds, where axpys into rows of A load and store A for each.
-  const int W = (p + 7) / 8 * 8;
-  const int J = (int)std::min<int64_t>(256, n);
-  // Features p..W stay zero in every panel: only the first p of each rating are ever written.
-  std::vector<double> G((size_t)W * W, 0.0), b(p, 0.0), pk((size_t)W * J, 0.0);
-  for (int64_t j0 = 0; j0 < n; j0 += J) {
-    const int nb = (int)std::min<int64_t>(J, n - j0);
-    for (int j = 0; j < nb; j++) {
-      const float* x = &X[(size_t)(j0 + j) * p];
-      const double yj = y[j0 + j];
-      for (int k = 0; k < p; k++) {
-        pk[((size_t)(k >> 2) * J + j) * 4 + (k & 3)] = x[k];
-        b[k] += x[k] * yj;
-      }
-    }
-    // Row tiles of four features; column tiles of eight up to the diagonal (G's upper half is not read).
-    for (int r0 = 0; r0 < p; r0 += 4) {
+// The lower half of Σ_s v_s v_sᵀ over m vectors of d values, v_s[k] = get(s, k), into a d × d
+// matrix whose rows are W = d rounded up to 8 apart (returned in W). The vectors are packed J
+// at a time, four values wide (pk[(k / 4, s, k % 4)]), so that a 4 × 8 tile of the sum
+// accumulates in registers over the panel: two 4-wide loads and four broadcasts feed 32
+// multiply-adds, where axpys into rows of the matrix load and store the row for each.
+template <class Get>
+std::vector<double> gramLower(int64_t m, int d, Get get, int& W) {
+  W = (d + 7) / 8 * 8;
+  const int J = (int)std::max<int64_t>(1, std::min<int64_t>(256, m));
+  // Values d..W stay zero in every panel: only the first d of each vector are ever written.
+  std::vector<double> G((size_t)W * W, 0.0), pk((size_t)W * J, 0.0);
+  for (int64_t s0 = 0; s0 < m; s0 += J) {
+    const int nb = (int)std::min<int64_t>(J, m - s0);
+    for (int j = 0; j < nb; j++)
+      for (int k = 0; k < d; k++) pk[((size_t)(k >> 2) * J + j) * 4 + (k & 3)] = get(s0 + j, k);
+    // Row tiles of four; column tiles of eight up to the diagonal (the upper half is not read).
+    for (int r0 = 0; r0 < d; r0 += 4) {
       const double* rp = &pk[(size_t)(r0 >> 2) * J * 4];
       for (int c0 = 0; c0 <= r0; c0 += 8) {
         const double* cp = &pk[(size_t)(c0 >> 2) * J * 4];
@@ -140,6 +111,30 @@ bool ridge(const float* X, const float* y, int64_t n, int p, const float* lambda
       }
     }
   }
+  return G;
+}
+
+}  // namespace
+
+bool ridge(const float* X, const float* y, int64_t n, int p, const float* lambda, float* out) {
+  int W;
+  if (p > (int64_t)n) {
+    // Fewer ratings than features: the dual, (X Λ⁻¹ Xᵀ + I) a = y and w = Λ⁻¹ Xᵀ a, is n × n:
+    // the Gram matrix of the ratings' rows scaled by Λ^-1/2, summed over features.
+    const int N = (int)n;
+    std::vector<double> a(y, y + N), scale(p), w(p, 0.0);
+    for (int k = 0; k < p; k++) scale[k] = 1.0 / std::sqrt((double)lambda[k]);
+    std::vector<double> A = gramLower(p, N, [&](int64_t k, int i) { return X[(size_t)i * p + k] * scale[k]; }, W);
+    for (int i = 0; i < N; i++) A[(size_t)i * W + i] += 1.0;
+    if (!choleskySolve(A, W, a, N)) return false;
+    for (int i = 0; i < N; i++) axpy(w.data(), a[i], &X[(size_t)i * p], p);
+    for (int k = 0; k < p; k++) out[k] = (float)(w[k] * scale[k] * scale[k]);
+    return true;
+  }
+  // The primal, (Xᵀ X + Λ) w = Xᵀ y, is p × p.
+  std::vector<double> b(p, 0.0);
+  for (int64_t j = 0; j < n; j++) axpy(b.data(), y[j], &X[(size_t)j * p], p);
+  std::vector<double> G = gramLower(n, p, [&](int64_t j, int k) { return (double)X[(size_t)j * p + k]; }, W);
   for (int k = 0; k < p; k++) G[(size_t)k * W + k] += lambda[k];
   if (!choleskySolve(G, W, b, p)) return false;
   for (int k = 0; k < p; k++) out[k] = (float)b[k];
