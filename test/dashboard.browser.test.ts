@@ -180,6 +180,8 @@ describeBrowser('dashboard in headless Chromium', () => {
         .waitFor();
       // One chart per network, named as the job's report names them.
       for (const label of ['nnmf', 'nnmf-2']) expect(await page.getByTestId(`curve-${label}`).count()).toBe(1);
+      const memberNames = await page.getByTestId('job-members').locator('tbody tr td:first-child').allTextContents();
+      expect(memberNames).toEqual(['nnmf', 'nnmf-2']);
       // Seen part-drawn while running, then whole: the curve grew in front of the page.
       expect([...pointsSeen].some((p) => p > 0 && p < NETWORKS * EPOCHS)).toBe(true);
       expect(etaSeen).toBe(true);

@@ -52,6 +52,14 @@ describe('job limits', () => {
     const model = (await app.inject({ url: `/models/${job.modelId}` })).json();
     expect(model.params.threads).toBe(64);
     expect(model.metrics.threads).toBe(1);
+    // NNMF alone is two networks, named alike in the job's progress, the model's members and its report.
+    const labels = ['nnmf', 'nnmf-2'];
+    expect(job.progress.members.map((m: { label: string }) => m.label)).toEqual(labels);
+    expect(model.metrics.members.map((m: { kind: string; label: string }) => [m.kind, m.label])).toEqual([
+      ['nnmf', 'nnmf'],
+      ['nnmf', 'nnmf-2'],
+    ]);
+    expect(Object.keys(model.metrics.evaluation.members)).toEqual(labels);
   });
 
   test('a job that reaches JOB_TIME_LIMIT is stopped and failed with the reason', async () => {

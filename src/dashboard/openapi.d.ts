@@ -1333,6 +1333,8 @@ export interface operations {
                                 }[];
                                 members?: {
                                     kind: string;
+                                    /** @description The member's name in reports: its kind, or 'nnmf-2', … for NNMF's later networks (absent in older records) */
+                                    label?: string;
                                     epochs: number;
                                     bestEpoch: number;
                                     validationRmse: number | null;
@@ -1847,6 +1849,8 @@ export interface operations {
                             }[];
                             members?: {
                                 kind: string;
+                                /** @description The member's name in reports: its kind, or 'nnmf-2', … for NNMF's later networks (absent in older records) */
+                                label?: string;
                                 epochs: number;
                                 bestEpoch: number;
                                 validationRmse: number | null;
@@ -1983,6 +1987,8 @@ export interface operations {
                             }[];
                             members?: {
                                 kind: string;
+                                /** @description The member's name in reports: its kind, or 'nnmf-2', … for NNMF's later networks (absent in older records) */
+                                label?: string;
                                 epochs: number;
                                 bestEpoch: number;
                                 validationRmse: number | null;
@@ -2156,6 +2162,8 @@ export interface operations {
                                 trainSeconds?: number;
                                 members?: {
                                     kind: string;
+                                    /** @description The member's name in reports: its kind, or 'nnmf-2', … for NNMF's later networks (absent in older records) */
+                                    label?: string;
                                     epochs: number;
                                     bestEpoch: number;
                                     validationRmse: number | null;
@@ -2268,6 +2276,8 @@ export interface operations {
                             trainSeconds?: number;
                             members?: {
                                 kind: string;
+                                /** @description The member's name in reports: its kind, or 'nnmf-2', … for NNMF's later networks (absent in older records) */
+                                label?: string;
                                 epochs: number;
                                 bestEpoch: number;
                                 validationRmse: number | null;
@@ -2388,6 +2398,8 @@ export interface operations {
                             trainSeconds?: number;
                             members?: {
                                 kind: string;
+                                /** @description The member's name in reports: its kind, or 'nnmf-2', … for NNMF's later networks (absent in older records) */
+                                label?: string;
                                 epochs: number;
                                 bestEpoch: number;
                                 validationRmse: number | null;

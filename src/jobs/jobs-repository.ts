@@ -12,7 +12,7 @@ export interface JobProgress {
   /** Every epoch of every member so far, in training order. */
   history: { member: string; epoch: number; trainRmse: number; validationRmse: number; seconds: number }[];
   /** The members trained so far; the last one is in training while the phase says so. */
-  members: { kind: string; epochs: number; bestEpoch: number; validationRmse: number | null; seconds: number }[];
+  members: { kind: string; label: string; epochs: number; bestEpoch: number; validationRmse: number | null; seconds: number }[];
   elapsedSeconds: number;
   etaSeconds: number | null;
   phase: string;

@@ -92,7 +92,7 @@ export async function trainJob(data: TrainingThreadData, signal: AbortSignal, io
       bestEpoch = 0;
       progress.maxEpochs = maxEpochs;
       progress.epoch = 0;
-      progress.members.push({ kind, epochs: 0, bestEpoch: 0, validationRmse: null, seconds: 0 });
+      progress.members.push({ kind, label, epochs: 0, bestEpoch: 0, validationRmse: null, seconds: 0 });
       report(of > 1 ? `training ${label} (${k + 1} of ${of})` : `training ${kind}`);
     },
     onEpoch: (_kind, p) => {
@@ -126,7 +126,7 @@ export async function trainJob(data: TrainingThreadData, signal: AbortSignal, io
     evaluationMae: evaluation?.blend.mae ?? null,
     validationRmse: result.members.length === 1 ? result.members[0].validationRmse : null,
     evaluation,
-    members: result.members.map(({ history: _h, ...m }) => m),
+    members: result.members.map(({ history: _h, ...m }, k) => ({ ...m, label: labels[k] })),
     blend: result.model.blend,
     trainSeconds: result.seconds,
     threads: settings.threads,

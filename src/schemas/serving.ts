@@ -89,6 +89,9 @@ const PromotionDecisionSchema = Type.Object(
 
 const MemberSummarySchema = Type.Object({
   kind: Type.String(),
+  label: Type.Optional(
+    Type.String({ description: "The member's name in reports: its kind, or 'nnmf-2', … for NNMF's later networks (absent in older records)" }),
+  ),
   epochs: Type.Integer(),
   bestEpoch: Type.Integer(),
   validationRmse: Nullable(Type.Number()),

@@ -162,7 +162,7 @@ export async function jobPage({ main, params, signal }: PageContext): Promise<vo
   const head = h('div', { class: 'job-head' });
   const bar = h('div', { class: 'bar', 'data-testid': 'job-progress' });
   const curves = new CurveSet();
-  const members = h('div', {});
+  const members = h('div', { 'data-testid': 'job-members' });
   const outcome = h('div', {});
   const problem = h('div', {});
   signal.addEventListener('abort', () => curves.destroy());
@@ -229,7 +229,7 @@ export async function jobPage({ main, params, signal }: PageContext): Promise<vo
           members,
           table(
             ['member', 'epochs', 'best epoch', 'best validation RMSE', 'time'],
-            p.members.map((m) => [m.kind, int(m.epochs), int(m.bestEpoch), num(m.validationRmse), seconds(m.seconds)]),
+            p.members.map((m) => [m.label ?? m.kind, int(m.epochs), int(m.bestEpoch), num(m.validationRmse), seconds(m.seconds)]),
             'compact',
           ),
         );
