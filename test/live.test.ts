@@ -287,10 +287,12 @@ describeNative('fold-in kernels', () => {
     const rng = new Rng(3);
     const addon = loadNative()!;
     // Primal and dual forms, each summing one and several panels of 256 (ratings in the primal,
-    // features in the dual) into matrices that are and are not whole 4 × 8 tiles.
+    // features in the dual) into matrices that are and are not whole 4 × 8 tiles, factorised in
+    // one and several blocks of 32 columns.
     for (const [n, p] of [
       [40, 6],
       [600, 37],
+      [400, 75],
       [300, 16],
       [5, 30],
       [19, 40],

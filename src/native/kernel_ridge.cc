@@ -44,26 +44,81 @@ inline void axpy(double* __restrict out, double s, const float* __restrict x, in
   for (int k = 0; k < n; k++) out[k] += s * x[k];
 }
 
-// Cholesky factorisation of the symmetric positive definite A (n × n with rows `ld` apart,
-// lower half used) in place, then the solution of A x = b into b. False when A is not positive
-// definite.
-bool choleskySolve(std::vector<double>& A, size_t ld, std::vector<double>& b, int n) {
-  for (int j = 0; j < n; j++) {
-    double* rj = &A[(size_t)j * ld];
-    const double s = rj[j] - dot(rj, rj, j);
-    if (!(s > 0)) return false;
-    const double djj = std::sqrt(s);
-    rj[j] = djj;
-    for (int i = j + 1; i < n; i++) {
-      double* ri = &A[(size_t)i * ld];
-      ri[j] = (ri[j] - dot(ri, rj, j)) / djj;
+// M (d × d, rows ld apart) += sign · Σ_s v_s v_sᵀ over the nb vectors packed in pk, J apart,
+// four values wide (pk[(k / 4, s, k % 4)]): the lower half, in 4 × 8 tiles that accumulate in
+// registers over the vectors (two 4-wide loads and four broadcasts feed 32 multiply-adds, where
+// axpys into rows of M would load and store the row for each). Tiles that cross the diagonal
+// also write a little of the upper half, so M's rows must reach d rounded up to 8 and its rows
+// d rounded up to 4 must exist; pk's values past d must be finite.
+void addTiles(const double* pk, int J, int nb, int d, double* M, size_t ld, double sign) {
+  for (int r0 = 0; r0 < d; r0 += 4) {
+    const double* rp = &pk[(size_t)(r0 >> 2) * J * 4];
+    for (int c0 = 0; c0 <= r0; c0 += 8) {
+      const double* cp = &pk[(size_t)(c0 >> 2) * J * 4];
+      // Eight vector accumulators: independent chains, each in a register.
+      v4d a00{}, a01{}, a10{}, a11{}, a20{}, a21{}, a30{}, a31{};
+      for (int j = 0; j < nb; j++) {
+        const double* rj = rp + (size_t)j * 4;
+        const v4d x0 = ld4(cp + (size_t)j * 4), x1 = ld4(cp + ((size_t)J + j) * 4);
+        a00 += rj[0] * x0;
+        a01 += rj[0] * x1;
+        a10 += rj[1] * x0;
+        a11 += rj[1] * x1;
+        a20 += rj[2] * x0;
+        a21 += rj[2] * x1;
+        a30 += rj[3] * x0;
+        a31 += rj[3] * x1;
+      }
+      const v4d tile[4][2] = {{a00, a01}, {a10, a11}, {a20, a21}, {a30, a31}};
+      for (int a = 0; a < 4; a++) {
+        double* g = &M[(size_t)(r0 + a) * ld + c0];
+        st4(g, ld4(g) + sign * tile[a][0]);
+        st4(g + 4, ld4(g + 4) + sign * tile[a][1]);
+      }
     }
   }
+}
+
+// Cholesky factorisation of the symmetric positive definite A (n × n, rows `ld` apart, lower
+// half used; ld and the rows allocated at least n rounded up to 8) in place, then the solution
+// of A x = b into b. False when A is not positive definite. Right-looking in blocks of 32
+// columns: each block is factorised and its panel solved with dot products, and the rest of
+// the matrix is updated by the panel's Gram matrix in register tiles (addTiles), which is where
+// nearly all of the n³/6 multiply-adds go.
+bool choleskySolve(std::vector<double>& A, size_t ld, std::vector<double>& b, int n) {
+  const int B = 32;
+  std::vector<double> pk((n + 7) / 8 * 8 * (size_t)B, 0.0);
+  for (int k0 = 0; k0 < n; k0 += B) {
+    const int k1 = std::min(n, k0 + B);
+    // The block's columns, for its rows and every row below: what earlier blocks left, less
+    // this block's own columns to the left.
+    for (int j = k0; j < k1; j++) {
+      double* rj = &A[(size_t)j * ld];
+      const double s = rj[j] - dot(rj + k0, rj + k0, j - k0);
+      if (!(s > 0)) return false;
+      const double djj = std::sqrt(s);
+      rj[j] = djj;
+      for (int i = j + 1; i < n; i++) {
+        double* ri = &A[(size_t)i * ld];
+        ri[j] = (ri[j] - dot(ri + k0, rj + k0, j - k0)) / djj;
+      }
+    }
+    if (k1 == n) break;
+    // The rest, A[k1.., k1..] -= L21 L21ᵀ, with the panel's columns as the vectors summed.
+    const int d = n - k1, nb = k1 - k0;
+    for (int i = 0; i < d; i++) {
+      const double* ri = &A[(size_t)(k1 + i) * ld + k0];
+      for (int j = 0; j < nb; j++) pk[((size_t)(i >> 2) * B + j) * 4 + (i & 3)] = ri[j];
+    }
+    addTiles(pk.data(), B, nb, d, &A[(size_t)k1 * ld + k1], ld, -1.0);
+  }
+  // L y = b by rows, then Lᵀ x = y by rows of L (each x_i, once known, taken out of the rest).
   for (int i = 0; i < n; i++) b[i] = (b[i] - dot(&A[(size_t)i * ld], b.data(), i)) / A[(size_t)i * ld + i];
   for (int i = n - 1; i >= 0; i--) {
-    double t = b[i];
-    for (int k = i + 1; k < n; k++) t -= A[(size_t)k * ld + i] * b[k];
-    b[i] = t / A[(size_t)i * ld + i];
+    const double* ri = &A[(size_t)i * ld];
+    b[i] /= ri[i];
+    const double xi = b[i];
+    for (int k = 0; k < i; k++) b[k] -= ri[k] * xi;
   }
   return true;
 }
@@ -83,33 +138,7 @@ std::vector<double> gramLower(int64_t m, int d, Get get, int& W) {
     const int nb = (int)std::min<int64_t>(J, m - s0);
     for (int j = 0; j < nb; j++)
       for (int k = 0; k < d; k++) pk[((size_t)(k >> 2) * J + j) * 4 + (k & 3)] = get(s0 + j, k);
-    // Row tiles of four; column tiles of eight up to the diagonal (the upper half is not read).
-    for (int r0 = 0; r0 < d; r0 += 4) {
-      const double* rp = &pk[(size_t)(r0 >> 2) * J * 4];
-      for (int c0 = 0; c0 <= r0; c0 += 8) {
-        const double* cp = &pk[(size_t)(c0 >> 2) * J * 4];
-        // Eight vector accumulators: independent chains, each in a register.
-        v4d a00{}, a01{}, a10{}, a11{}, a20{}, a21{}, a30{}, a31{};
-        for (int j = 0; j < nb; j++) {
-          const double* rj = rp + (size_t)j * 4;
-          const v4d x0 = ld4(cp + (size_t)j * 4), x1 = ld4(cp + ((size_t)J + j) * 4);
-          a00 += rj[0] * x0;
-          a01 += rj[0] * x1;
-          a10 += rj[1] * x0;
-          a11 += rj[1] * x1;
-          a20 += rj[2] * x0;
-          a21 += rj[2] * x1;
-          a30 += rj[3] * x0;
-          a31 += rj[3] * x1;
-        }
-        const v4d tile[4][2] = {{a00, a01}, {a10, a11}, {a20, a21}, {a30, a31}};
-        for (int a = 0; a < 4; a++) {
-          double* g = &G[(size_t)(r0 + a) * W + c0];
-          st4(g, ld4(g) + tile[a][0]);
-          st4(g + 4, ld4(g + 4) + tile[a][1]);
-        }
-      }
-    }
+    addTiles(pk.data(), J, nb, d, G.data(), W, 1.0);
   }
   return G;
 }
