@@ -32,6 +32,17 @@ describe('job limits', () => {
     expect(misplaced.statusCode).toBe(400);
     expect(misplaced.json()).toMatchObject({ code: 'RECO_ERR_VALIDATION' });
     expect(misplaced.json().message).toMatch(/params\.autorec/);
+    // The same where the body's schema refuses the value first (NNMF's hidden is three widths): said, not "must be array".
+    const width = await postJson(app, '/jobs', { type: 'train', model: 'autorec', params: { hidden: 300 } });
+    expect(width.statusCode).toBe(400);
+    expect(width.json()).toMatchObject({ statusCode: 400, code: 'RECO_ERR_VALIDATION', error: 'Bad Request' });
+    expect(width.json().message).toMatch(/hidden .*NNMF's.*params\.autorec/);
+    // Other refusals of the body keep the schema's own message.
+    const other = await postJson(app, '/jobs', { type: 'train', model: 'autorec', params: { autorec: { hidden: 'wide' } } });
+    expect(other.statusCode).toBe(400);
+    expect(other.json().message).toMatch(/autorec\/hidden/);
+    const nnmfJob = await postJson(app, '/jobs', { type: 'train', model: 'nnmf', params: { hidden: 300 } });
+    expect(nnmfJob.json().message).toMatch(/params\/hidden must be array/);
     const big = await postJson(app, '/jobs', { type: 'train', model: 'nnmf', params: { d: 32, dp: 64 } });
     expect(big.statusCode).toBe(400);
     expect(big.json()).toMatchObject({ code: 'RECO_ERR_VALIDATION' });

@@ -2,7 +2,7 @@ import { DEFAULT_BUCKETS, type BucketScheme } from './buckets';
 import { EngineUnavailableError, type EngineName } from './engine';
 import type { KindRegistry } from './kinds';
 import { MEMBER_KINDS, type MemberKindName } from './member';
-import { effectiveNetworks, type TrainParams } from './params';
+import { effectiveNetworks, NNMF_SETTINGS, type TrainParams } from './params';
 import { ParamError, settingValue, type SettingsTable } from './settings-table';
 
 export const MODEL_CHOICES = ['ensemble', ...MEMBER_KINDS] as const;
@@ -97,11 +97,7 @@ export function resolveJobSettings(given: Record<string, unknown>, kinds: KindRe
   const nnmf = kinds.get('nnmf');
   // NNMF's top-level settings are refused when the model trains no NNMF ({"model":"autorec","hidden":300} would set nothing)...
   const nnmfOnly = Object.keys(legacyNnmf).filter((k) => nnmf && Object.hasOwn(nnmf.defaults, k));
-  if (model !== 'ensemble' && model !== 'nnmf' && nnmfOnly.length > 0) {
-    throw new ParamError(
-      `training parameter ${nnmfOnly.join(', ')} at the top level of params is NNMF's, and model ${model} trains no NNMF; give ${model}'s settings as params.${model}, e.g. {"${model}":{"${nnmfOnly[0]}":…}}`,
-    );
-  }
+  if (model !== 'ensemble' && model !== 'nnmf' && nnmfOnly.length > 0) throw misplacedNnmfSettings(nnmfOnly, model);
   // ... and checked whatever the model, so a typo is never silently ignored.
   if (nnmf && Object.keys(legacyNnmf).length > 0) nnmf.resolve({ ...shared, ...legacyNnmf });
   for (const k of MEMBER_KINDS) {
@@ -124,6 +120,27 @@ export function resolveJobSettings(given: Record<string, unknown>, kinds: KindRe
     return kind === 'nnmf' ? nnmfNetworks(settings as TrainParams, model === 'nnmf') : [{ kind, settings }];
   });
   return { model, engine, buckets: { ...DEFAULT_BUCKETS, validation, evaluation }, threads, members };
+}
+
+/** The error for NNMF's top-level settings in a job whose model (one other kind) trains no NNMF. */
+export function misplacedNnmfSettings(names: string[], model: string): ParamError {
+  return new ParamError(
+    `training parameter ${names.join(', ')} at the top level of params is NNMF's, and model ${model} trains no NNMF; give ${model}'s settings as params.${model}, e.g. {"${model}":{"${names[0]}":…}}`,
+  );
+}
+
+/**
+ * The clearer error for a job body that the schema refused: when the model is one kind other
+ * than NNMF and the refused values are top-level NNMF settings (`{"model":"autorec",
+ * "params":{"hidden":300}}` fails as "must be array", NNMF's hidden being three widths), it
+ * says where that kind's settings go; otherwise null.
+ */
+export function misplacedSettingsError(body: unknown, paths: string[]): ParamError | null {
+  if (!isObject(body) || typeof body.model !== 'string' || !(MEMBER_KINDS as readonly string[]).includes(body.model) || body.model === 'nnmf')
+    return null;
+  const names = paths.map((p) => /^\/params\/([^/]+)/.exec(p)?.[1]);
+  if (names.length === 0 || names.some((n) => n === undefined || !Object.hasOwn(NNMF_SETTINGS, n))) return null;
+  return misplacedNnmfSettings([...new Set(names as string[])], body.model);
 }
 
 /**

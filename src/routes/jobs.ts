@@ -1,4 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import type { FastifySchemaValidationError } from 'fastify';
+import { misplacedSettingsError } from '../engine/job-settings';
 import { AppError } from '../errors';
 import { IdParam, responses } from '../schemas/common';
 import { JobCreateBody, JobCreated, JobList, JobListQuery, JobSchema } from '../schemas/serving';
@@ -16,8 +18,20 @@ const jobs: FastifyPluginAsyncTypebox = async (app) => {
         body: JobCreateBody,
         response: responses({ 202: JobCreated }, [413, 415, 429]),
       },
+      // A refused body is looked at here first, to say where another kind's settings go.
+      attachValidation: true,
     },
     async (request, reply) => {
+      const invalid = request.validationError;
+      if (invalid) {
+        const found = (invalid.validation ?? []) as FastifySchemaValidationError[];
+        throw (
+          misplacedSettingsError(
+            request.body,
+            found.map((v) => v.instancePath),
+          ) ?? invalid
+        );
+      }
       const body = request.body;
       const job = app.runner.enqueue(body.model ? { ...body.params, model: body.model } : (body.params ?? {}));
       return reply.status(202).send({ id: job.id, status: 'queued' });
