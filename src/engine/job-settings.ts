@@ -96,8 +96,8 @@ export function resolveJobSettings(given: Record<string, unknown>, kinds: KindRe
   };
   const nnmf = kinds.get('nnmf');
   // NNMF's top-level settings are refused when the model trains no NNMF ({"model":"autorec","hidden":300} would set nothing)...
-  const nnmfOnly = Object.keys(legacyNnmf).filter((k) => nnmf && Object.hasOwn(nnmf.defaults, k));
-  if (model !== 'ensemble' && model !== 'nnmf' && nnmfOnly.length > 0) throw misplacedNnmfSettings(nnmfOnly, model);
+  const nnmfOnly = Object.keys(legacyNnmf).filter(isNnmfSetting);
+  if (trainsNoNnmf(model) && nnmfOnly.length > 0) throw misplacedNnmfSettings(nnmfOnly, model);
   // ... and checked whatever the model, so a typo is never silently ignored.
   if (nnmf && Object.keys(legacyNnmf).length > 0) nnmf.resolve({ ...shared, ...legacyNnmf });
   for (const k of MEMBER_KINDS) {
@@ -122,6 +122,11 @@ export function resolveJobSettings(given: Record<string, unknown>, kinds: KindRe
   return { model, engine, buckets: { ...DEFAULT_BUCKETS, validation, evaluation }, threads, members };
 }
 
+const isNnmfSetting = (name: string) => Object.hasOwn(NNMF_SETTINGS, name);
+
+/** Whether `model` is one kind other than NNMF, so that a job of it has no NNMF member. */
+const trainsNoNnmf = (model: unknown): model is MemberKindName => (MEMBER_KINDS as readonly unknown[]).includes(model) && model !== 'nnmf';
+
 /** The error for NNMF's top-level settings in a job whose model (one other kind) trains no NNMF. */
 export function misplacedNnmfSettings(names: string[], model: string): ParamError {
   return new ParamError(
@@ -136,10 +141,9 @@ export function misplacedNnmfSettings(names: string[], model: string): ParamErro
  * says where that kind's settings go; otherwise null.
  */
 export function misplacedSettingsError(body: unknown, paths: string[]): ParamError | null {
-  if (!isObject(body) || typeof body.model !== 'string' || !(MEMBER_KINDS as readonly string[]).includes(body.model) || body.model === 'nnmf')
-    return null;
+  if (!isObject(body) || !trainsNoNnmf(body.model)) return null;
   const names = paths.map((p) => /^\/params\/([^/]+)/.exec(p)?.[1]);
-  if (names.length === 0 || names.some((n) => n === undefined || !Object.hasOwn(NNMF_SETTINGS, n))) return null;
+  if (names.length === 0 || names.some((n) => n === undefined || !isNnmfSetting(n))) return null;
   return misplacedNnmfSettings([...new Set(names as string[])], body.model);
 }
 

@@ -81,14 +81,13 @@ export async function trainJob(data: TrainingThreadData, signal: AbortSignal, io
   let patience = 0;
   // Curves and status lines name each member as reports do (NNMF's second network is nnmf-2).
   const labels = memberLabels(settings.members.map((m) => m.kind));
-  let label = '';
   const result = await trainEnsemble(ds, settings, kinds, {
     scale: data.scale,
     signal,
     onMemberStart: (kind, k, of) => {
       const s = settings.members[k].settings as { maxEpochs: number; patience: number };
       ({ maxEpochs, patience } = s);
-      label = labels[k];
+      const label = labels[k];
       bestEpoch = 0;
       progress.maxEpochs = maxEpochs;
       progress.epoch = 0;
@@ -107,12 +106,12 @@ export async function trainJob(data: TrainingThreadData, signal: AbortSignal, io
       progress.epoch = p.epoch;
       progress.trainLoss = p.trainRmse;
       progress.validationRmse = p.validationRmse;
-      progress.history.push({ member: label, epoch: p.epoch, trainRmse: p.trainRmse, validationRmse: p.validationRmse, seconds: p.seconds });
+      progress.history.push({ member: member.label, epoch: p.epoch, trainRmse: p.trainRmse, validationRmse: p.validationRmse, seconds: p.seconds });
       // Early stopping ends the run at bestEpoch + patience at the soonest; estimate with that.
       const lastEpoch = Math.min(maxEpochs, Math.max(bestEpoch + patience, p.epoch + 1));
       progress.etaSeconds = p.epoch >= maxEpochs ? 0 : (lastEpoch - p.epoch) * (p.elapsedSeconds / p.epoch);
       report();
-      io.log('debug', { member: label, epoch: p.epoch, validationRmse: p.validationRmse }, 'epoch done');
+      io.log('debug', { member: member.label, epoch: p.epoch, validationRmse: p.validationRmse }, 'epoch done');
     },
   });
   checkAborted();
