@@ -44,17 +44,21 @@ inline void axpy(double* __restrict out, double s, const float* __restrict x, in
   for (int k = 0; k < n; k++) out[k] += s * x[k];
 }
 
-// M (d × d, rows ld apart) += sign · Σ_s v_s v_sᵀ over the nb vectors packed in pk, J apart,
-// four values wide (pk[(k / 4, s, k % 4)]): the lower half, in 4 × 8 tiles that accumulate in
+// Where value k of vector s sits among J vectors packed four values wide: pk[(k / 4, s, k % 4)],
+// so that four consecutive values of one vector are one 4-wide load and the next vector's follow.
+inline size_t packedAt(int J, int s, int k) { return ((size_t)(k >> 2) * J + s) * 4 + (k & 3); }
+
+// M (d × d, rows ld apart) += sign · Σ_s v_s v_sᵀ over the nb vectors packed in pk (packedAt,
+// J vectors per panel): the lower half, in 4 × 8 tiles that accumulate in
 // registers over the vectors (two 4-wide loads and four broadcasts feed 32 multiply-adds, where
 // axpys into rows of M would load and store the row for each). Tiles that cross the diagonal
 // also write a little of the upper half, so M's rows must reach d rounded up to 8 and its rows
 // d rounded up to 4 must exist; pk's values past d must be finite.
 void addTiles(const double* pk, int J, int nb, int d, double* M, size_t ld, double sign) {
   for (int r0 = 0; r0 < d; r0 += 4) {
-    const double* rp = &pk[(size_t)(r0 >> 2) * J * 4];
+    const double* rp = &pk[packedAt(J, 0, r0)];
     for (int c0 = 0; c0 <= r0; c0 += 8) {
-      const double* cp = &pk[(size_t)(c0 >> 2) * J * 4];
+      const double* cp = &pk[packedAt(J, 0, c0)];
       // Eight vector accumulators: independent chains, each in a register.
       v4d a00{}, a01{}, a10{}, a11{}, a20{}, a21{}, a30{}, a31{};
       for (int j = 0; j < nb; j++) {
@@ -108,7 +112,7 @@ bool choleskySolve(std::vector<double>& A, size_t ld, std::vector<double>& b, in
     const int d = n - k1, nb = k1 - k0;
     for (int i = 0; i < d; i++) {
       const double* ri = &A[(size_t)(k1 + i) * ld + k0];
-      for (int j = 0; j < nb; j++) pk[((size_t)(i >> 2) * B + j) * 4 + (i & 3)] = ri[j];
+      for (int j = 0; j < nb; j++) pk[packedAt(B, j, i)] = ri[j];
     }
     addTiles(pk.data(), B, nb, d, &A[(size_t)k1 * ld + k1], ld, -1.0);
   }
@@ -124,10 +128,8 @@ bool choleskySolve(std::vector<double>& A, size_t ld, std::vector<double>& b, in
 }
 
 // The lower half of Σ_s v_s v_sᵀ over m vectors of d values, v_s[k] = get(s, k), into a d × d
-// matrix whose rows are W = d rounded up to 8 apart (returned in W). The vectors are packed J
-// at a time, four values wide (pk[(k / 4, s, k % 4)]), so that a 4 × 8 tile of the sum
-// accumulates in registers over the panel: two 4-wide loads and four broadcasts feed 32
-// multiply-adds, where axpys into rows of the matrix load and store the row for each.
+// matrix whose rows are W = d rounded up to 8 apart (returned in W), summed by addTiles over
+// panels of up to 256 packed vectors.
 template <class Get>
 std::vector<double> gramLower(int64_t m, int d, Get get, int& W) {
   W = (d + 7) / 8 * 8;
@@ -137,7 +139,7 @@ std::vector<double> gramLower(int64_t m, int d, Get get, int& W) {
   for (int64_t s0 = 0; s0 < m; s0 += J) {
     const int nb = (int)std::min<int64_t>(J, m - s0);
     for (int j = 0; j < nb; j++)
-      for (int k = 0; k < d; k++) pk[((size_t)(k >> 2) * J + j) * 4 + (k & 3)] = get(s0 + j, k);
+      for (int k = 0; k < d; k++) pk[packedAt(J, j, k)] = get(s0 + j, k);
     addTiles(pk.data(), J, nb, d, G.data(), W, 1.0);
   }
   return G;
