@@ -57,17 +57,13 @@ async function main(): Promise<void> {
       const idx = Int32Array.from(others);
       const ratings = Float32Array.from(idx, () => 1 + Math.floor(rng.next() * 5));
       const opts = { lambda: LAMBDA_PER_RATING * idx.length, lr: FOLD_IN_LR, steps: FOLD_IN_STEPS };
-      const times = builds.map(() => [] as number[]);
-      for (let k = 0; k <= REPS; k++) {
-        for (let b = 0; b < builds.length; b++) {
-          const addon = builds[b][1];
-          const row = (side === 'user' ? p.users : p.items).slice(0, R);
-          const t0 = process.hrtime.bigint();
-          if (side === 'user') await addon.foldIn(p, idx, ratings, row, opts);
-          else await addon.foldInItem(p, idx, ratings, row, opts);
-          if (k > 0) times[b].push(Number(process.hrtime.bigint() - t0) / 1e6);
-        }
-      }
+      const times = await timeAlternately(builds, REPS, async (addon) => {
+        const row = (side === 'user' ? p.users : p.items).slice(0, R);
+        const t0 = process.hrtime.bigint();
+        if (side === 'user') await addon.foldIn(p, idx, ratings, row, opts);
+        else await addon.foldInItem(p, idx, ratings, row, opts);
+        return Number(process.hrtime.bigint() - t0) / 1e6;
+      });
       builds.forEach(([name], b) => {
         const t = times[b];
         rows.push({ side, ratings: idx.length, build: name, 'p50 ms': percentile(t, 0.5), 'p90 ms': percentile(t, 0.9), 'max ms': Math.max(...t) });
@@ -78,6 +74,21 @@ async function main(): Promise<void> {
   const ridgeRows = await ridgeTimes(builds, rng);
   printTable(ridgeRows);
   writeResult('foldin-speed', { machine: machine(), steps: FOLD_IN_STEPS, reps: REPS, kernel: current.kernel, rows, ridgeRows });
+}
+
+/**
+ * Milliseconds of `run` on each build, `reps` times, the builds taking turns so that the machine's
+ * load falls on them alike; a first round warms up and is not counted.
+ */
+async function timeAlternately(builds: [string, NativeAddon][], reps: number, run: (addon: NativeAddon) => Promise<number>): Promise<number[][]> {
+  const times = builds.map(() => [] as number[]);
+  for (let k = 0; k <= reps; k++) {
+    for (let b = 0; b < builds.length; b++) {
+      const ms = await run(builds[b][1]);
+      if (k > 0) times[b].push(ms);
+    }
+  }
+  return times;
 }
 
 /**
@@ -92,14 +103,11 @@ async function ridgeTimes(builds: [string, NativeAddon][], rng: Rng): Promise<Re
     const y = Float32Array.from({ length: n }, () => rng.normal());
     const lambda = new Float32Array(p).fill(5);
     const reps = Math.max(5, Math.round(REPS / Math.max(1, (n * p * p) / 2e7)));
-    const times = builds.map(() => [] as number[]);
-    for (let k = 0; k <= reps; k++) {
-      for (let b = 0; b < builds.length; b++) {
-        const t0 = process.hrtime.bigint();
-        await builds[b][1].ridge(X, y, lambda);
-        if (k > 0) times[b].push(Number(process.hrtime.bigint() - t0) / 1e6);
-      }
-    }
+    const times = await timeAlternately(builds, reps, async (addon) => {
+      const t0 = process.hrtime.bigint();
+      await addon.ridge(X, y, lambda);
+      return Number(process.hrtime.bigint() - t0) / 1e6;
+    });
     builds.forEach(([name], b) => {
       const t = times[b];
       rows.push({ features: p, ratings: n, system: n < p ? 'dual' : 'primal', build: name, 'p50 ms': percentile(t, 0.5), 'max ms': Math.max(...t) });
